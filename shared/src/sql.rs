@@ -1,0 +1,46 @@
+//! The only SQL helper both sides need: quoting identifiers. Identifiers are
+//! quoted only after they were found in `information_schema`; values never go
+//! through here, they are bound as statement parameters.
+
+/// Quotes an identifier with backticks, doubling any backtick inside it.
+pub fn quote_ident(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 2);
+    out.push('`');
+    for c in name.chars() {
+        if c == '`' {
+            out.push('`');
+        }
+        out.push(c);
+    }
+    out.push('`');
+    out
+}
+
+/// `db`.`table`
+pub fn quote_table(db: &str, table: &str) -> String {
+    format!("{}.{}", quote_ident(db), quote_ident(table))
+}
+
+/// Comma-separated quoted identifiers.
+pub fn quote_list<S: AsRef<str>>(names: &[S]) -> String {
+    names
+        .iter()
+        .map(|n| quote_ident(n.as_ref()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_and_doubles_backticks() {
+        assert_eq!(quote_ident("plain"), "`plain`");
+        assert_eq!(quote_ident("a`b"), "`a``b`");
+        assert_eq!(quote_ident("`"), "````");
+        assert_eq!(quote_ident("x` ; DROP TABLE y; --"), "`x`` ; DROP TABLE y; --`");
+        assert_eq!(quote_table("d b", "t/1"), "`d b`.`t/1`");
+        assert_eq!(quote_list(&["a", "b`"]), "`a`, `b```");
+    }
+}

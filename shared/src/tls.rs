@@ -1,0 +1,83 @@
+//! rustls configuration from PEM files, with ring as the crypto provider (no
+//! C toolchain beyond a plain cc is needed, also for ARM).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::{ClientConfig, RootCertStore, ServerConfig};
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn read_certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {what} {}: {e}", path.display()))?;
+    let certs = CertificateDer::pem_slice_iter(&bytes)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{what} {} is not valid PEM: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!("{what} {} holds no PEM certificate", path.display()));
+    }
+    Ok(certs)
+}
+
+/// Server side: certificate chain and private key (PKCS#8, PKCS#1 or SEC1).
+pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, String> {
+    let chain = read_certs(cert, "certificate (--ssl-public-key)")?;
+    let key_bytes = std::fs::read(key)
+        .map_err(|e| format!("cannot read private key (--ssl-private-key) {}: {e}", key.display()))?;
+    let key = PrivateKeyDer::from_pem_slice(&key_bytes).map_err(|e| {
+        format!("private key (--ssl-private-key) {} is not a PEM private key: {e}", key.display())
+    })?;
+    let config = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|e| format!("certificate and private key do not form a usable pair: {e}"))?;
+    Ok(Arc::new(config))
+}
+
+/// System CA bundles of the common distributions, tried in order when no CA
+/// file is given (and `SSL_CERT_FILE` is unset).
+const SYSTEM_BUNDLES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+];
+
+/// Client side: trust `ca` only when given (a self-signed server), else the
+/// system's CA bundle.
+pub fn client_config(ca: Option<&Path>) -> Result<Arc<ClientConfig>, String> {
+    let mut roots = RootCertStore::empty();
+    let certs = match ca {
+        Some(path) => read_certs(path, "CA certificate (--source-ssl-ca)")?,
+        None => {
+            let env = std::env::var("SSL_CERT_FILE").ok();
+            let path = env
+                .as_deref()
+                .into_iter()
+                .chain(SYSTEM_BUNDLES.iter().copied())
+                .map(Path::new)
+                .find(|p| p.exists())
+                .ok_or("no system CA bundle found; pass --source-ssl-ca FILE")?;
+            read_certs(path, "system CA bundle")?
+        }
+    };
+    for cert in certs {
+        // A bundle may hold certificates rustls cannot use; skip those.
+        let _ = roots.add(cert);
+    }
+    if roots.is_empty() {
+        return Err("no usable CA certificate to trust".into());
+    }
+    let config = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
