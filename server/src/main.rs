@@ -1,1 +1,115 @@
-fn main(){}
+//! dbd_server: serves the rows of MySQL/MariaDB tables that changed since a
+//! point in time, as NDJSON over HTTP(S), for dbd_puller (or curl) to apply
+//! elsewhere. See `--help` and the README.
+
+mod api;
+mod config;
+mod error;
+mod horizon;
+mod http;
+mod inspect;
+mod sql;
+mod stream;
+
+use std::net::{TcpListener, TcpStream, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+use mysql::{OptsBuilder, Pool, PoolConstraints, PoolOpts};
+
+use dbdump_shared::{error, info, logging, signals, warn};
+
+use config::Config;
+
+fn fail(message: String) -> ! {
+    error!("{message}");
+    std::process::exit(1)
+}
+
+fn source_pool(c: &Config) -> Result<Pool, mysql::Error> {
+    let constraints = PoolConstraints::new(1, c.max_connections).unwrap_or_default();
+    let opts = OptsBuilder::new()
+        .ip_or_hostname(Some(c.source_host.clone()))
+        .tcp_port(c.source_port)
+        .user(Some(c.source_username.clone()))
+        .pass(c.source_password.clone())
+        // Connect over TCP to exactly what was given, even for "localhost".
+        .prefer_socket(false)
+        .tcp_connect_timeout(Some(Duration::from_secs(10)))
+        .read_timeout(Some(Duration::from_secs(300)))
+        .write_timeout(Some(Duration::from_secs(300)))
+        .init(sql::SESSION_INIT.to_vec())
+        .pool_opts(PoolOpts::default().with_constraints(constraints).with_reset_connection(false));
+    Pool::new(opts)
+}
+
+fn main() {
+    signals::install();
+    let config = Config::from_env();
+    logging::set_debug(config.debug);
+    dbdump_shared::debug!("configuration: {config:?}");
+
+    let tls = config.tls.as_ref().map(|(cert, key)| {
+        dbdump_shared::tls::server_config(cert, key).unwrap_or_else(|e| fail(format!("cannot enable SSL: {e}")))
+    });
+
+    let source = format!("{}@{}:{}", config.source_username, config.source_host, config.source_port);
+    let pool = source_pool(&config)
+        .unwrap_or_else(|e| fail(format!("cannot connect to the source database {source}: {e}")));
+    let see_transactions = match pool.get_conn() {
+        Ok(mut conn) => horizon::can_see_transactions(&mut conn),
+        Err(e) => fail(format!("cannot connect to the source database {source}: {e}")),
+    };
+    if !see_transactions {
+        warn!(
+            "the source account cannot read information_schema.INNODB_TRX (needs the PROCESS privilege): \
+             the horizon uses the --settle margin alone ({}s), so a transaction that commits more than that \
+             after writing a row can be missed",
+            config.settle.as_secs_f64()
+        );
+    }
+
+    let addr = format!("{}:{}", config.listen_address, config.listen_port);
+    let listener = TcpListener::bind(&addr).unwrap_or_else(|e| fail(format!("cannot listen on {addr}: {e}")));
+    let local = listener.local_addr().unwrap_or_else(|e| fail(format!("cannot listen on {addr}: {e}")));
+    info!(
+        "dbd_server {} listening on {}://{local}, source {source}, exposing {}{}",
+        dbdump_shared::VERSION,
+        if tls.is_some() { "https" } else { "http" },
+        config
+            .databases
+            .as_ref()
+            .map(|d| d.join(","))
+            .unwrap_or_else(|| "all databases but the system schemas".into()),
+        if config.credentials.is_some() { ", Basic auth required" } else { "" }
+    );
+
+    let options = http::ServerOptions {
+        tls,
+        max_clients: (config.max_connections * 4).max(32),
+        client_timeout: config.client_timeout,
+    };
+    let api = Arc::new(api::Api {
+        pool,
+        config,
+        see_transactions,
+        connection_wait: Duration::from_secs(5),
+    });
+    let server = std::thread::spawn(move || http::serve(listener, options, api, Duration::from_secs(10)));
+
+    while !signals::stop_requested() && !server.is_finished() {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    info!("stopping: no new connections; ending open streams");
+    // Wake the blocking accept() so the server loop sees the stop.
+    let wake = if local.ip().is_unspecified() {
+        format!("127.0.0.1:{}", local.port())
+    } else {
+        local.to_string()
+    };
+    if let Some(a) = wake.to_socket_addrs().ok().and_then(|mut a| a.next()) {
+        let _ = TcpStream::connect_timeout(&a, Duration::from_secs(1));
+    }
+    let _ = server.join();
+    info!("stopped");
+}

@@ -237,11 +237,14 @@ pub fn usage(spec: &Spec) -> String {
 pub fn help(spec: &Spec) -> String {
     let mut out = usage(spec);
     let _ = writeln!(out, "\n{}\n", spec.about);
-    let _ = writeln!(out, "optional arguments:");
-    let _ = writeln!(out, "  -h, --help            show this help message and exit");
-    let _ = writeln!(out, "  --version             display version and exit");
     for (gi, g) in spec.groups.iter().enumerate() {
-        let _ = writeln!(out, "\n{}:\n  {}\n", g.title, g.about);
+        // Group 0 holds the general options, listed like argparse does.
+        if gi == 0 {
+            let _ = writeln!(out, "{}:", g.title);
+            let _ = writeln!(out, "  -h, --help            show this help message and exit");
+        } else {
+            let _ = writeln!(out, "\n{}:\n  {}\n", g.title, wrap(g.about, 2));
+        }
         for f in spec.flags.iter().filter(|f| f.group == gi) {
             let label = flag_label(f);
             let mut text = f.help.to_string();
@@ -257,6 +260,9 @@ pub fn help(spec: &Spec) -> String {
             } else {
                 let _ = writeln!(out, "  {label}\n{}{}", " ".repeat(24), wrap(&text, 24));
             }
+        }
+        if gi == 0 {
+            let _ = writeln!(out, "  --version             display version and exit");
         }
     }
     if !spec.epilog.is_empty() {
@@ -295,8 +301,8 @@ mod tests {
     use super::*;
 
     static GROUPS: &[Group] = &[Group {
-        title: "Things",
-        about: "Some things.",
+        title: "optional arguments",
+        about: "",
     }];
     static FLAGS: &[Flag] = &[
         Flag {

@@ -1,6 +1,20 @@
-//! The only SQL helper both sides need: quoting identifiers. Identifiers are
-//! quoted only after they were found in `information_schema`; values never go
-//! through here, they are bound as statement parameters.
+//! SQL helpers both sides need: quoting identifiers, and reading result rows
+//! without the driver's panicking conversions. Identifiers are quoted only
+//! after they were found in `information_schema`; values never go through
+//! here, they are bound as statement parameters.
+
+use mysql::prelude::FromValue;
+use mysql::Row;
+
+/// Takes column `i` of `row` as `T`, with an error (never a panic) when the
+/// value is missing or of another type.
+pub fn take<T: FromValue>(row: &mut Row, i: usize) -> Result<T, String> {
+    match row.take_opt::<T, usize>(i) {
+        Some(Ok(v)) => Ok(v),
+        Some(Err(e)) => Err(format!("unexpected value in result column {i}: {e}")),
+        None => Err(format!("result has no column {i}")),
+    }
+}
 
 /// Quotes an identifier with backticks, doubling any backtick inside it.
 pub fn quote_ident(name: &str) -> String {

@@ -81,3 +81,55 @@ pub fn client_config(ca: Option<&Path>) -> Result<Arc<ClientConfig>, String> {
         .with_no_client_auth();
     Ok(Arc::new(config))
 }
+
+/// A TCP stream, with or without TLS, used by both sides (`C` is rustls'
+/// `ServerConnection` or `ClientConnection`).
+pub enum MaybeTls<C> {
+    Plain(std::net::TcpStream),
+    Tls(Box<rustls::StreamOwned<C, std::net::TcpStream>>),
+}
+
+impl<C, S> MaybeTls<C>
+where
+    C: std::ops::DerefMut + std::ops::Deref<Target = rustls::ConnectionCommon<S>>,
+    S: rustls::SideData,
+{
+    pub fn tcp(&self) -> &std::net::TcpStream {
+        match self {
+            MaybeTls::Plain(s) => s,
+            MaybeTls::Tls(s) => s.get_ref(),
+        }
+    }
+}
+
+impl<C, S> std::io::Read for MaybeTls<C>
+where
+    C: std::ops::DerefMut + std::ops::Deref<Target = rustls::ConnectionCommon<S>>,
+    S: rustls::SideData,
+{
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            MaybeTls::Plain(s) => s.read(buf),
+            MaybeTls::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl<C, S> std::io::Write for MaybeTls<C>
+where
+    C: std::ops::DerefMut + std::ops::Deref<Target = rustls::ConnectionCommon<S>>,
+    S: rustls::SideData,
+{
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            MaybeTls::Plain(s) => s.write(buf),
+            MaybeTls::Tls(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            MaybeTls::Plain(s) => s.flush(),
+            MaybeTls::Tls(s) => s.flush(),
+        }
+    }
+}

@@ -125,13 +125,12 @@ pub fn error_line(status: u16, message: &str) -> Vec<u8> {
 }
 
 fn tagged_line<T: Serialize>(tag: &str, value: &T) -> Vec<u8> {
-    let mut map = serde_json::Map::new();
-    map.insert(
-        tag.to_string(),
-        serde_json::to_value(value).unwrap_or(serde_json::Value::Null),
-    );
-    let mut v = serde_json::to_vec(&map).unwrap_or_default();
-    v.push(b'\n');
+    // Written by hand (not through a map) so fields keep their declared order.
+    let mut v = format!("{{\"{tag}\":").into_bytes();
+    if serde_json::to_writer(&mut v, value).is_err() {
+        v.extend_from_slice(b"null");
+    }
+    v.extend_from_slice(b"}\n");
     v
 }
 

@@ -1,0 +1,159 @@
+//! Routing and authentication: `GET /`, `GET /<db>/`, `GET /<db>/<table>/`.
+//! Path segments are percent-decoded one by one, so names holding `/`, `?`
+//! or `%` work when the client encodes them.
+
+use std::time::Duration;
+
+use mysql::{Pool, PooledConn};
+
+use dbdump_shared::wire::{DatabaseList, TableList};
+use dbdump_shared::{error, http as h, info};
+
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::horizon;
+use crate::http::{Handler, Outcome, Request, Response};
+use crate::inspect;
+use crate::stream::{self, Params};
+
+pub struct Api {
+    pub pool: Pool,
+    pub config: Config,
+    /// Whether INNODB_TRX/PROCESSLIST are readable (PROCESS privilege).
+    pub see_transactions: bool,
+    /// How long a request waits for a free source connection before 503.
+    pub connection_wait: Duration,
+}
+
+impl Handler for Api {
+    fn handle(&self, req: &Request, resp: &mut Response<'_>) -> Outcome {
+        let result = self.authorize(req).and_then(|_| self.route(req, resp));
+        match result {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                if e.is_fault() && !matches!(e, ApiError::Busy) {
+                    error!("{} {}: {e}", req.method, req.path);
+                }
+                if !resp.is_started() {
+                    resp.error(&e);
+                }
+                Outcome::default()
+            }
+        }
+    }
+}
+
+/// Splits `/a/b/` into decoded segments; `//` and bad escapes are errors.
+pub fn segments(path: &str) -> Result<Vec<String>, ApiError> {
+    let trimmed = path.strip_prefix('/').unwrap_or(path);
+    let trimmed = trimmed.strip_suffix('/').unwrap_or(trimmed);
+    if trimmed.is_empty() {
+        return Ok(Vec::new());
+    }
+    trimmed
+        .split('/')
+        .map(|seg| {
+            if seg.is_empty() {
+                return Err(ApiError::NotFound(format!("no such path {path:?}")));
+            }
+            let name = h::percent_decode_str(seg, false).map_err(ApiError::BadRequest)?;
+            if name.is_empty() || name.len() > 256 || name.contains('\0') {
+                return Err(ApiError::NotFound(format!("no such name {name:?}")));
+            }
+            Ok(name)
+        })
+        .collect()
+}
+
+impl Api {
+    fn authorize(&self, req: &Request) -> Result<(), ApiError> {
+        let Some((user, password)) = &self.config.credentials else {
+            return Ok(());
+        };
+        let given = req.head.header("authorization").and_then(h::parse_basic_auth);
+        match given {
+            // Both compared in full, whatever the first comparison says.
+            Some((u, p)) => {
+                let user_ok = h::constant_time_eq(&u, user.as_bytes());
+                let pass_ok = h::constant_time_eq(&p, password.as_bytes());
+                if user_ok & pass_ok {
+                    Ok(())
+                } else {
+                    Err(ApiError::Unauthorized)
+                }
+            }
+            None => Err(ApiError::Unauthorized),
+        }
+    }
+
+    fn conn(&self) -> Result<PooledConn, ApiError> {
+        Ok(self.pool.try_get_conn(self.connection_wait)?)
+    }
+
+    fn allowed(&self) -> Option<&[String]> {
+        self.config.databases.as_deref()
+    }
+
+    fn route(&self, req: &Request, resp: &mut Response<'_>) -> Result<Outcome, ApiError> {
+        let segs = segments(&req.path)?;
+        match segs.as_slice() {
+            [] => {
+                let databases = inspect::databases(&mut self.conn()?, self.allowed())?;
+                resp.json(200, &DatabaseList { databases }, &[]);
+                Ok(Outcome::default())
+            }
+            [db] => {
+                let mut conn = self.conn()?;
+                inspect::require_database(&mut conn, db, self.allowed())?;
+                let tables = inspect::syncable_tables(&mut conn, db)?;
+                let count = tables.len() as u64;
+                let body = TableList {
+                    database: db.clone(),
+                    tables: tables.iter().map(|t| t.info()).collect(),
+                };
+                resp.json(200, &body, &[]);
+                Ok(Outcome { rows: Some(count) })
+            }
+            [db, table] => {
+                let params = Params::parse(&req.query)?;
+                let mut conn = self.conn()?;
+                inspect::require_database(&mut conn, db, self.allowed())?;
+                let meta = inspect::syncable_table(&mut conn, db, table)?;
+                // Reject bad column lists before touching anything else.
+                stream::select_columns(&meta, &params)?;
+                let hz = horizon::compute(&mut conn, self.config.settle, self.see_transactions)?;
+                if let Some(holder) = &hz.held_by {
+                    if holder.age >= Duration::from_secs(5) {
+                        info!(
+                            "horizon for `{db}`.`{table}` held back {:.1}s by an open {} (thread {}): rows newer than {} wait",
+                            holder.age.as_secs_f64(),
+                            holder.what,
+                            holder.thread_id,
+                            hz.at.format(0)
+                        );
+                    }
+                }
+                let rows = stream::run(&mut conn, db, &meta, &params, hz.at, resp)?;
+                Ok(Outcome { rows: Some(rows) })
+            }
+            _ => Err(ApiError::NotFound(format!("no such path {:?}", req.path))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_segments() {
+        assert!(segments("/").unwrap().is_empty());
+        assert_eq!(segments("/db/").unwrap(), ["db"]);
+        assert_eq!(segments("/db").unwrap(), ["db"]);
+        assert_eq!(segments("/d%20b/t%2Fx/").unwrap(), ["d b", "t/x"]);
+        assert_eq!(segments("/db//").unwrap_err().status(), 404);
+        assert_eq!(segments("/%zz/").unwrap_err().status(), 400);
+        assert_eq!(segments("/%00/").unwrap_err().status(), 404);
+        assert_eq!(segments("/a+b/").unwrap(), ["a+b"]);
+    }
+}

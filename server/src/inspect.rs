@@ -1,0 +1,336 @@
+//! Schema discovery: which databases are exposed, which tables can be
+//! synced (an auto-updating TIMESTAMP column and a primary key), their
+//! columns, and a parents-before-children order by foreign keys. Names from
+//! requests are only ever compared against what `information_schema` returns.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use mysql::prelude::Queryable;
+use mysql::Value;
+
+use dbdump_shared::sql::take;
+use dbdump_shared::wire::{Encoding, TableInfo};
+
+use crate::error::ApiError;
+use crate::sql;
+
+/// Schemas never exposed unless named in `--source-databases`.
+pub const SYSTEM_SCHEMAS: &[&str] = &["mysql", "information_schema", "performance_schema", "sys"];
+
+#[derive(Clone, Debug)]
+pub struct ColumnMeta {
+    pub name: String,
+    pub column_type: String,
+    pub data_type: String,
+    pub charset: Option<String>,
+    pub extra: String,
+    pub fsp: u8,
+}
+
+impl ColumnMeta {
+    /// The auto-updating TIMESTAMP forms of MySQL 8 (`DEFAULT_GENERATED on
+    /// update CURRENT_TIMESTAMP[(n)]`) and MariaDB (`on update
+    /// current_timestamp([n])`).
+    pub fn is_auto_timestamp(&self) -> bool {
+        self.data_type.eq_ignore_ascii_case("timestamp")
+            && self.extra.to_ascii_lowercase().contains("on update current_timestamp")
+    }
+
+    /// The wire encoding of this column's values, from its declared type (the
+    /// stream itself takes it from the result metadata; both agree).
+    pub fn encoding(&self) -> Encoding {
+        let t = self.data_type.to_ascii_lowercase();
+        match t.as_str() {
+            "tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint" | "year" | "float"
+            | "double" | "real" => Encoding::Number,
+            "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" | "bit"
+            | "geometry" | "point" | "linestring" | "polygon" | "multipoint" | "multilinestring"
+            | "multipolygon" | "geometrycollection" | "geomcollection" => Encoding::Base64,
+            _ if self.charset.as_deref() == Some("binary") => Encoding::Base64,
+            _ => Encoding::String,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct TableMeta {
+    pub name: String,
+    pub columns: Vec<ColumnMeta>,
+    /// Index into `columns` of the first auto-updating TIMESTAMP column.
+    pub timestamp: Option<usize>,
+    /// Indexes into `columns` of the primary key, in key order.
+    pub key: Vec<usize>,
+    pub timestamp_indexed: bool,
+}
+
+impl TableMeta {
+    /// Why this table cannot be synced, if it cannot.
+    pub fn unsyncable_reason(&self) -> Option<String> {
+        if self.timestamp.is_none() {
+            Some(format!(
+                "table `{}` has no auto-updating TIMESTAMP column (ON UPDATE CURRENT_TIMESTAMP)",
+                self.name
+            ))
+        } else if self.key.is_empty() {
+            Some(format!("table `{}` has no primary key", self.name))
+        } else {
+            None
+        }
+    }
+
+    pub fn ts(&self) -> &ColumnMeta {
+        &self.columns[self.timestamp.unwrap_or(0)]
+    }
+
+    pub fn key_names(&self) -> Vec<&str> {
+        self.key.iter().map(|&i| self.columns[i].name.as_str()).collect()
+    }
+
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.name == name)
+    }
+
+    pub fn info(&self) -> TableInfo {
+        TableInfo {
+            table: self.name.clone(),
+            timestamp_column: self.ts().name.clone(),
+            key: self.key_names().iter().map(|s| s.to_string()).collect(),
+            timestamp_indexed: self.timestamp_indexed,
+        }
+    }
+}
+
+/// Databases this server exposes, sorted.
+pub fn databases(conn: &mut impl Queryable, allowed: Option<&[String]>) -> Result<Vec<String>, ApiError> {
+    let all = rows(conn, sql::SCHEMAS, Vec::new())?
+        .into_iter()
+        .map(|mut r| text(&mut r, 0))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(all
+        .into_iter()
+        .filter(|name| match allowed {
+            Some(list) => list.iter().any(|a| a == name),
+            None => !SYSTEM_SCHEMAS.iter().any(|s| s.eq_ignore_ascii_case(name)),
+        })
+        .collect())
+}
+
+/// Checks that `db` exists and is exposed, else 404 (the same answer for
+/// both, so that probing does not reveal unexposed schemas).
+pub fn require_database(conn: &mut impl Queryable, db: &str, allowed: Option<&[String]>) -> Result<(), ApiError> {
+    if databases(conn, allowed)?.iter().any(|d| d == db) {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound(format!("database `{db}` not found")))
+    }
+}
+
+fn rows(conn: &mut impl Queryable, query: &str, params: Vec<Value>) -> Result<Vec<mysql::Row>, ApiError> {
+    Ok(conn.exec(query, params)?)
+}
+
+fn text(row: &mut mysql::Row, i: usize) -> Result<String, ApiError> {
+    take::<String>(row, i).map_err(ApiError::Internal)
+}
+
+/// (schema, table, column) triples of a metadata query.
+fn triples(conn: &mut impl Queryable, query: &str, params: Vec<Value>) -> Result<Vec<[String; 3]>, ApiError> {
+    rows(conn, query, params)?
+        .into_iter()
+        .map(|mut r| Ok([text(&mut r, 0)?, text(&mut r, 1)?, text(&mut r, 2)?]))
+        .collect()
+}
+
+/// All base tables of `db` (or only `only`), with their columns, primary
+/// key and whether the timestamp column leads an index.
+pub fn tables(conn: &mut impl Queryable, db: &str, only: Option<&str>) -> Result<Vec<TableMeta>, ApiError> {
+    let one = only.is_some();
+    let params: Vec<Value> = std::iter::once(Value::from(db)).chain(only.map(Value::from)).collect();
+    // information_schema compares names case-insensitively; keep exact matches only.
+    let exact = |s: &str, t: &str| s == db && only.is_none_or(|o| o == t);
+
+    let mut by_name: BTreeMap<String, TableMeta> = BTreeMap::new();
+    for mut r in rows(conn, &sql::columns(one), params.clone())? {
+        let (schema, table) = (text(&mut r, 0)?, text(&mut r, 1)?);
+        if !exact(&schema, &table) {
+            continue;
+        }
+        let col = ColumnMeta {
+            name: text(&mut r, 2)?,
+            column_type: text(&mut r, 3)?,
+            data_type: text(&mut r, 4)?,
+            charset: take::<Option<String>>(&mut r, 5).map_err(ApiError::Internal)?,
+            extra: text(&mut r, 6)?,
+            fsp: take::<Option<u64>>(&mut r, 7).map_err(ApiError::Internal)?.unwrap_or(0).min(6) as u8,
+        };
+        let t = by_name.entry(table.clone()).or_insert_with(|| TableMeta {
+            name: table,
+            columns: Vec::new(),
+            timestamp: None,
+            key: Vec::new(),
+            timestamp_indexed: false,
+        });
+        if t.timestamp.is_none() && col.is_auto_timestamp() {
+            t.timestamp = Some(t.columns.len());
+        }
+        t.columns.push(col);
+    }
+    for [schema, table, column] in triples(conn, &sql::primary_keys(one), params.clone())? {
+        if let Some(t) = by_name.get_mut(&table).filter(|_| exact(&schema, &table)) {
+            if let Some(i) = t.column(&column) {
+                t.key.push(i);
+            }
+        }
+    }
+    for [schema, table, column] in triples(conn, &sql::index_leaders(one), params)? {
+        if let Some(t) = by_name.get_mut(&table).filter(|_| exact(&schema, &table)) {
+            if t.timestamp.is_some() && t.ts().name == column {
+                t.timestamp_indexed = true;
+            }
+        }
+    }
+    Ok(by_name.into_values().collect())
+}
+
+/// The one table a stream request names, if it exists and can be synced.
+pub fn syncable_table(conn: &mut impl Queryable, db: &str, table: &str) -> Result<TableMeta, ApiError> {
+    let t = tables(conn, db, Some(table))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::NotFound(format!("table `{db}`.`{table}` not found")))?;
+    match t.unsyncable_reason() {
+        Some(reason) => Err(ApiError::NotFound(reason)),
+        None => Ok(t),
+    }
+}
+
+/// Syncable tables of `db`, parents before children.
+pub fn syncable_tables(conn: &mut impl Queryable, db: &str) -> Result<Vec<TableMeta>, ApiError> {
+    let tables: Vec<TableMeta> = tables(conn, db, None)?
+        .into_iter()
+        .filter(|t| t.unsyncable_reason().is_none())
+        .collect();
+    let fks = triples(conn, sql::FOREIGN_KEYS, vec![Value::from(db), Value::from(db)])?;
+    let edges: Vec<(String, String)> = fks
+        .into_iter()
+        .filter(|[schema, _, _]| schema == db)
+        .map(|[_, child, parent]| (child, parent))
+        .collect();
+    let order = parents_first(tables.iter().map(|t| t.name.clone()).collect(), &edges);
+    let mut by_name: BTreeMap<String, TableMeta> = tables.into_iter().map(|t| (t.name.clone(), t)).collect();
+    Ok(order.into_iter().filter_map(|n| by_name.remove(&n)).collect())
+}
+
+/// Orders `names` so that every table comes after the tables it references.
+/// Ties go alphabetically; a cycle (like store <-> staff) is broken at the
+/// table on it with the fewest unmet parents (then alphabetically), so the
+/// order is the same on every call.
+pub fn parents_first(names: BTreeSet<String>, edges: &[(String, String)]) -> Vec<String> {
+    let mut parents: BTreeMap<&str, BTreeSet<&str>> = names.iter().map(|n| (n.as_str(), BTreeSet::new())).collect();
+    for (child, parent) in edges {
+        if child != parent && names.contains(parent) {
+            if let Some(p) = parents.get_mut(child.as_str()) {
+                p.insert(parent.as_str());
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(names.len());
+    while !parents.is_empty() {
+        // Tables whose parents are all placed, alphabetically first; when
+        // only cycles remain, a table on a cycle with the fewest unmet parents.
+        let ready = parents.iter().find(|(_, ps)| ps.is_empty()).map(|(n, _)| *n);
+        let next = ready.unwrap_or_else(|| {
+            parents
+                .iter()
+                .filter(|(n, _)| on_cycle(&parents, n))
+                .min_by_key(|(n, ps)| (ps.len(), **n))
+                .map(|(n, _)| *n)
+                .unwrap_or_default()
+        });
+        parents.remove(next);
+        for ps in parents.values_mut() {
+            ps.remove(next);
+        }
+        out.push(next.to_string());
+    }
+    out
+}
+
+/// Whether `start` can reach itself through unmet parent links.
+fn on_cycle(parents: &BTreeMap<&str, BTreeSet<&str>>, start: &str) -> bool {
+    let mut seen = BTreeSet::new();
+    let mut todo: Vec<&str> = parents.get(start).map(|p| p.iter().copied().collect()).unwrap_or_default();
+    while let Some(n) = todo.pop() {
+        if n == start {
+            return true;
+        }
+        if seen.insert(n) {
+            todo.extend(parents.get(n).into_iter().flatten().copied());
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn order(names: &[&str], edges: &[(&str, &str)]) -> Vec<String> {
+        let edges: Vec<(String, String)> = edges.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        parents_first(names.iter().map(|s| s.to_string()).collect(), &edges)
+    }
+
+    #[test]
+    fn parents_come_first() {
+        assert_eq!(order(&["c", "b", "a"], &[("a", "b"), ("b", "c")]), ["c", "b", "a"]);
+        assert_eq!(order(&["x", "y"], &[]), ["x", "y"]);
+        assert_eq!(order(&["a"], &[("a", "a")]), ["a"]);
+        assert_eq!(order(&["a", "b"], &[("a", "elsewhere")]), ["a", "b"]);
+    }
+
+    #[test]
+    fn cycles_are_broken_deterministically() {
+        // Sakila: staff -> store, store -> staff, payment -> staff, address <- store/staff.
+        let edges = [
+            ("staff", "store"),
+            ("store", "staff"),
+            ("staff", "address"),
+            ("store", "address"),
+            ("payment", "staff"),
+        ];
+        let o = order(&["payment", "store", "staff", "address"], &edges);
+        assert_eq!(o, ["address", "staff", "store", "payment"]);
+        assert_eq!(o, order(&["address", "staff", "payment", "store"], &edges));
+    }
+
+    fn col(data_type: &str, extra: &str) -> ColumnMeta {
+        ColumnMeta {
+            name: "c".into(),
+            column_type: data_type.into(),
+            data_type: data_type.into(),
+            charset: None,
+            extra: extra.into(),
+            fsp: 0,
+        }
+    }
+
+    #[test]
+    fn recognises_both_auto_update_spellings() {
+        assert!(col("timestamp", "on update current_timestamp()").is_auto_timestamp());
+        assert!(col("timestamp", "on update current_timestamp(6)").is_auto_timestamp());
+        assert!(col("timestamp", "DEFAULT_GENERATED on update CURRENT_TIMESTAMP").is_auto_timestamp());
+        assert!(col("timestamp", "DEFAULT_GENERATED on update CURRENT_TIMESTAMP(3)").is_auto_timestamp());
+        assert!(!col("timestamp", "DEFAULT_GENERATED").is_auto_timestamp());
+        assert!(!col("datetime", "on update current_timestamp()").is_auto_timestamp());
+    }
+
+    #[test]
+    fn encodings_from_declared_types() {
+        assert_eq!(col("bigint", "").encoding(), Encoding::Number);
+        assert_eq!(col("varbinary", "").encoding(), Encoding::Base64);
+        assert_eq!(col("decimal", "").encoding(), Encoding::String);
+        let mut c = col("varchar", "");
+        c.charset = Some("binary".into());
+        assert_eq!(c.encoding(), Encoding::Base64);
+    }
+}

@@ -1,0 +1,182 @@
+//! Every SQL text dbd_server sends, built in one place. Identifiers reaching
+//! the builders were found in `information_schema` first and are quoted
+//! here; values are always `?` placeholders.
+
+use dbdump_shared::sql::{quote_ident, quote_list, quote_table};
+
+/// Session set-up of every source connection: UTC so that TIMESTAMP values
+/// are unambiguous whatever the hosts' zones; UTF-8 for all text; reads only.
+pub const SESSION_INIT: &[&str] = &[
+    "SET NAMES utf8mb4",
+    "SET time_zone = '+00:00'",
+    "SET SESSION TRANSACTION READ ONLY",
+];
+
+pub const SCHEMAS: &str = "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA ORDER BY SCHEMA_NAME";
+
+/// Columns of the base tables of one schema (optionally one table).
+pub fn columns(one_table: bool) -> String {
+    format!(
+        "SELECT c.TABLE_SCHEMA, c.TABLE_NAME, c.COLUMN_NAME, c.COLUMN_TYPE, c.DATA_TYPE, \
+         c.CHARACTER_SET_NAME, c.EXTRA, c.DATETIME_PRECISION, c.IS_NULLABLE \
+         FROM information_schema.COLUMNS c JOIN information_schema.TABLES t \
+         ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME \
+         WHERE c.TABLE_SCHEMA = ?{} AND t.TABLE_TYPE = 'BASE TABLE' \
+         ORDER BY c.TABLE_NAME, c.ORDINAL_POSITION",
+        if one_table { " AND c.TABLE_NAME = ?" } else { "" }
+    )
+}
+
+/// Primary key columns in key order.
+pub fn primary_keys(one_table: bool) -> String {
+    format!(
+        "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE \
+         WHERE TABLE_SCHEMA = ?{} AND CONSTRAINT_NAME = 'PRIMARY' \
+         ORDER BY TABLE_NAME, ORDINAL_POSITION",
+        if one_table { " AND TABLE_NAME = ?" } else { "" }
+    )
+}
+
+/// Columns that lead an index (a timestamp column there can be range-scanned).
+pub fn index_leaders(one_table: bool) -> String {
+    format!(
+        "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME FROM information_schema.STATISTICS \
+         WHERE TABLE_SCHEMA = ?{} AND SEQ_IN_INDEX = 1",
+        if one_table { " AND TABLE_NAME = ?" } else { "" }
+    )
+}
+
+/// Foreign keys between tables of one schema: (child, parent).
+pub const FOREIGN_KEYS: &str = "SELECT TABLE_SCHEMA, TABLE_NAME, REFERENCED_TABLE_NAME \
+     FROM information_schema.KEY_COLUMN_USAGE \
+     WHERE TABLE_SCHEMA = ? AND REFERENCED_TABLE_SCHEMA = ? AND REFERENCED_TABLE_NAME IS NOT NULL";
+
+/// Can this account see other sessions' transactions (PROCESS privilege)?
+pub const PROBE_TRANSACTIONS: &str = "SELECT COUNT(*) FROM information_schema.INNODB_TRX";
+
+pub const UTC_NOW: &str = "SELECT UTC_TIMESTAMP(6)";
+
+/// Open read-write transactions of other sessions. `trx_started` is printed in
+/// the server's *system* zone, not the session's, so it is converted to UTC
+/// here; in the hour a DST change repeats, the local time has two UTC
+/// readings, and the flags say whether the earlier ones (30 or 60 minutes
+/// before) are also valid. Idle transactions that changed nothing cannot
+/// hold rows back and are skipped.
+pub const OPEN_TRANSACTIONS: &str = "SELECT t.trx_mysql_thread_id, \
+     DATE_FORMAT(CONVERT_TZ(t.trx_started, 'SYSTEM', '+00:00'), '%Y-%m-%d %H:%i:%s') AS started_utc, \
+     CONVERT_TZ(CONVERT_TZ(t.trx_started, 'SYSTEM', '+00:00') - INTERVAL 60 MINUTE, '+00:00', 'SYSTEM') = t.trx_started AS earlier_60, \
+     CONVERT_TZ(CONVERT_TZ(t.trx_started, 'SYSTEM', '+00:00') - INTERVAL 30 MINUTE, '+00:00', 'SYSTEM') = t.trx_started AS earlier_30 \
+     FROM information_schema.INNODB_TRX t \
+     LEFT JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id \
+     WHERE t.trx_is_read_only = 0 AND t.trx_mysql_thread_id <> CONNECTION_ID() \
+     AND NOT (t.trx_rows_modified = 0 AND p.COMMAND = 'Sleep')";
+
+/// Statements running in other sessions that may write rows: a statement's
+/// CURRENT_TIMESTAMP is its start time, which can be well before InnoDB sees
+/// its transaction (metadata lock waits, stored procedures).
+pub const RUNNING_WRITERS: &str = "SELECT ID, TIME FROM information_schema.PROCESSLIST \
+     WHERE COMMAND IN ('Query', 'Execute') AND ID <> CONNECTION_ID() \
+     AND (INFO IS NULL OR (LTRIM(INFO) NOT LIKE 'select%' AND LTRIM(INFO) NOT LIKE 'show%'))";
+
+/// Which rows a change stream asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bound {
+    /// Every row below the horizon, NULL timestamps included.
+    All,
+    /// `ts >= since` and below the horizon.
+    Since,
+    /// `(ts, key) > (since, after_key)` and below the horizon.
+    After,
+}
+
+/// The change stream query and the order of its parameters: `All`: horizon;
+/// `Since`: since, horizon; `After`: since, horizon, then for the key
+/// comparison `since` again and the key values as [`after_params`] lays out.
+///
+/// The `(ts, key) > (…)` comparison is spelled as a flat OR of ANDs so that
+/// the optimizer can turn it into ranges of the timestamp index (which InnoDB
+/// extends with the primary key), instead of reading every row that shares
+/// the last timestamp again.
+pub fn stream_select(db: &str, table: &str, columns: &[&str], ts: &str, key: &[&str], bound: Bound) -> String {
+    let t = quote_ident(ts);
+    let mut order = vec![ts];
+    order.extend_from_slice(key);
+    let filter = match bound {
+        Bound::All => format!("({t} IS NULL OR {t} < ?)"),
+        Bound::Since => format!("{t} >= ? AND {t} < ?"),
+        Bound::After => {
+            let mut alternatives = vec![format!("{t} > ?")];
+            for i in 0..key.len() {
+                let mut parts = vec![format!("{t} = ?")];
+                parts.extend(key[..i].iter().map(|k| format!("{} = ?", quote_ident(k))));
+                parts.push(format!("{} > ?", quote_ident(key[i])));
+                alternatives.push(format!("({})", parts.join(" AND ")));
+            }
+            format!("{t} >= ? AND {t} < ? AND ({})", alternatives.join(" OR "))
+        }
+    };
+    format!(
+        "SELECT {} FROM {} WHERE {} ORDER BY {}",
+        quote_list(columns),
+        quote_table(db, table),
+        filter,
+        quote_list(&order)
+    )
+}
+
+/// Parameter order for the key part of [`Bound::After`]: after `since` and
+/// the horizon comes `since` (for `ts > ?`), then for each key column i:
+/// `since`, key[0..i], key[i].
+pub fn after_params<T: Clone>(since: T, horizon: T, key: &[T]) -> Vec<T> {
+    let mut out = vec![since.clone(), horizon, since.clone()];
+    for i in 0..key.len() {
+        out.push(since.clone());
+        out.extend(key[..=i].iter().cloned());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_queries() {
+        let q = stream_select("d", "t", &["id", "ts", "v"], "ts", &["id"], Bound::All);
+        assert_eq!(
+            q,
+            "SELECT `id`, `ts`, `v` FROM `d`.`t` WHERE (`ts` IS NULL OR `ts` < ?) ORDER BY `ts`, `id`"
+        );
+        let q = stream_select("d", "t", &["id", "ts"], "ts", &["id"], Bound::Since);
+        assert!(q.contains("WHERE `ts` >= ? AND `ts` < ? ORDER BY `ts`, `id`"), "{q}");
+        let q = stream_select("d", "t", &["a", "b", "ts"], "ts", &["a", "b"], Bound::After);
+        assert!(
+            q.contains(
+                "WHERE `ts` >= ? AND `ts` < ? AND (`ts` > ? OR (`ts` = ? AND `a` > ?) \
+                 OR (`ts` = ? AND `a` = ? AND `b` > ?)) ORDER BY `ts`, `a`, `b`"
+            ),
+            "{q}"
+        );
+        assert_eq!(q.matches('?').count(), after_params("s", "h", &["1", "2"]).len());
+    }
+
+    #[test]
+    fn after_params_follow_the_placeholders() {
+        assert_eq!(after_params("S", "H", &["A"]), ["S", "H", "S", "S", "A"]);
+        assert_eq!(after_params("S", "H", &["A", "B"]), ["S", "H", "S", "S", "A", "S", "A", "B"]);
+    }
+
+    #[test]
+    fn hostile_names_stay_quoted() {
+        let q = stream_select("d`; DROP DATABASE x; --", "t", &["c`"], "ts", &["c`"], Bound::All);
+        assert!(q.contains("`d``; DROP DATABASE x; --`.`t`") && q.contains("`c```"), "{q}");
+    }
+
+    #[test]
+    fn one_table_variants_add_a_placeholder() {
+        assert_eq!(columns(true).matches('?').count(), 2);
+        assert_eq!(columns(false).matches('?').count(), 1);
+        assert_eq!(primary_keys(true).matches('?').count(), 2);
+        assert_eq!(index_leaders(false).matches('?').count(), 1);
+    }
+}
