@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use dbdump_shared::cli::{self, CliError, Flag, Group, Spec, Values};
+use dbdump_shared::cli::{self, flag, required, CliError, Flag, Group, Spec, Values};
 
 const GENERAL: usize = 0;
 const WEB: usize = 1;
@@ -25,30 +25,6 @@ static GROUPS: &[Group] = &[
                 tables must have an auto-updating TIMESTAMP column.",
     },
 ];
-
-const fn flag(
-    long: &'static str,
-    short: Option<&'static str>,
-    metavar: Option<&'static str>,
-    default: Option<&'static str>,
-    group: usize,
-    help: &'static str,
-) -> Flag {
-    Flag {
-        long,
-        short,
-        metavar,
-        default,
-        required: false,
-        group,
-        help,
-    }
-}
-
-const fn required(mut f: Flag) -> Flag {
-    f.required = true;
-    f
-}
 
 static FLAGS: &[Flag] = &[
     flag("--listen-address", Some("-a"), Some("IP"), Some("0.0.0.0"), WEB, "Listener interface address"),
@@ -118,13 +94,6 @@ impl std::fmt::Debug for Config {
     }
 }
 
-fn seconds(v: &Values, flag: &str) -> Result<Duration, CliError> {
-    let s: f64 = v.parsed(flag, "a number of seconds")?.unwrap_or(0.0);
-    if !(0.0..=86_400.0).contains(&s) {
-        return Err(CliError(format!("{flag} must be between 0 and 86400 seconds")));
-    }
-    Ok(Duration::from_secs_f64(s))
-}
 
 impl Config {
     pub fn from_values(v: &Values) -> Result<Config, CliError> {
@@ -157,10 +126,7 @@ impl Config {
         if !(1..=1000).contains(&max_connections) {
             return Err(CliError("--source-max-connections must be from 1 to 1000".into()));
         }
-        let client_timeout = seconds(v, "--listen-timeout")?;
-        if client_timeout.is_zero() {
-            return Err(CliError("--listen-timeout must be more than 0".into()));
-        }
+        let client_timeout = v.seconds("--listen-timeout", 0.1, 86_400.0)?.unwrap_or(Duration::from_secs(60));
         Ok(Config {
             listen_address: v.get("--listen-address").unwrap_or("0.0.0.0").to_string(),
             listen_port: v.parsed("--listen-port", "a port number")?.unwrap_or(8888),
@@ -173,7 +139,7 @@ impl Config {
             source_password: v.secret("--source-password", "--source-password-file")?,
             databases,
             max_connections,
-            settle: seconds(v, "--settle")?,
+            settle: v.seconds("--settle", 0.0, 3600.0)?.unwrap_or(Duration::from_secs(1)),
             debug: v.switch("--debug"),
         })
     }

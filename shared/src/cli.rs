@@ -20,6 +20,32 @@ pub struct Flag {
     pub help: &'static str,
 }
 
+/// Builds an optional flag (for the `static` flag tables).
+pub const fn flag(
+    long: &'static str,
+    short: Option<&'static str>,
+    metavar: Option<&'static str>,
+    default: Option<&'static str>,
+    group: usize,
+    help: &'static str,
+) -> Flag {
+    Flag {
+        long,
+        short,
+        metavar,
+        default,
+        required: false,
+        group,
+        help,
+    }
+}
+
+/// Marks a flag as required.
+pub const fn required(mut f: Flag) -> Flag {
+    f.required = true;
+    f
+}
+
 pub struct Group {
     pub title: &'static str,
     pub about: &'static str,
@@ -166,6 +192,15 @@ impl Values {
             Some(v) => v.trim().parse::<T>().map(Some).map_err(|_| {
                 CliError(format!("{} must be {what}, not {v:?}", self.sources[long]))
             }),
+        }
+    }
+
+    /// A duration in (possibly fractional) seconds within `min..=max`.
+    pub fn seconds(&self, long: &str, min: f64, max: f64) -> Result<Option<std::time::Duration>, CliError> {
+        match self.parsed::<f64>(long, "a number of seconds")? {
+            None => Ok(None),
+            Some(s) if (min..=max).contains(&s) => Ok(Some(std::time::Duration::from_secs_f64(s))),
+            Some(_) => Err(CliError(format!("{} must be between {min} and {max} seconds", self.sources[long]))),
         }
     }
 

@@ -1,0 +1,226 @@
+//! The destination side: its own resume point per table, and batched
+//! upserts. Each batch is one multi-row INSERT … ON DUPLICATE KEY UPDATE,
+//! a single statement and so a single transaction: a crash leaves a prefix
+//! of the stream applied, and the destination's newest (timestamp, key) is
+//! exactly where the next run resumes.
+
+use std::time::Duration;
+
+use mysql::prelude::Queryable;
+use mysql::{Conn, OptsBuilder, Statement, Value};
+
+use dbdump_shared::since::UtcTime;
+use dbdump_shared::sql::take;
+use dbdump_shared::wire::{self, Header, ValueCodec};
+
+use crate::config::Config;
+use crate::sql;
+
+/// Most rows per INSERT (also bounded by 65,535 placeholders).
+pub const BATCH_ROWS: usize = 1000;
+/// Most bytes of row data per INSERT, when `max_allowed_packet` allows.
+pub const BATCH_BYTES: usize = 4 << 20;
+
+pub struct Destination {
+    conn: Conn,
+    pub database: String,
+    batch_bytes: usize,
+}
+
+/// Where a table's next stream starts: after this (timestamp, key).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resume {
+    pub since: UtcTime,
+    /// JSON array of the key values in wire encoding.
+    pub after_key: String,
+}
+
+fn db_err(context: &str) -> impl Fn(mysql::Error) -> String + '_ {
+    move |e| format!("{context}: {e}")
+}
+
+impl Destination {
+    pub fn connect(c: &Config) -> Result<Destination, String> {
+        let opts = OptsBuilder::new()
+            .ip_or_hostname(Some(c.dest_host.clone()))
+            .tcp_port(c.dest_port)
+            .user(Some(c.dest_username.clone()))
+            .pass(c.dest_password.clone())
+            .prefer_socket(false)
+            .tcp_connect_timeout(Some(Duration::from_secs(15)))
+            .read_timeout(Some(Duration::from_secs(600)))
+            .write_timeout(Some(Duration::from_secs(600)))
+            .init(sql::SESSION_INIT.to_vec());
+        let where_ = format!("{}@{}:{}", c.dest_username, c.dest_host, c.dest_port);
+        let mut conn = Conn::new(opts).map_err(|e| format!("cannot connect to the destination database {where_}: {e}"))?;
+        let max_packet: Option<u64> = conn.query_first(sql::MAX_ALLOWED_PACKET).map_err(db_err("destination"))?;
+        // Leave room for the statement text and packet overhead.
+        let batch_bytes = (max_packet.unwrap_or(16 << 20) as usize / 2).clamp(64 << 10, BATCH_BYTES);
+        Ok(Destination {
+            conn,
+            database: c.dest_database.clone(),
+            batch_bytes,
+        })
+    }
+
+    /// The table's column names, or an error naming the missing table.
+    pub fn columns(&mut self, table: &str) -> Result<Vec<String>, String> {
+        let rows: Vec<mysql::Row> = self
+            .conn
+            .exec(sql::TABLE_COLUMNS, (&self.database, table))
+            .map_err(db_err("destination"))?;
+        let mut out = Vec::new();
+        for mut r in rows {
+            let (schema, t, c): (String, String, String) = (take(&mut r, 0)?, take(&mut r, 1)?, take(&mut r, 2)?);
+            if schema == self.database && t == table {
+                out.push(c);
+            }
+        }
+        if out.is_empty() {
+            return Err(format!(
+                "destination table `{}`.`{table}` does not exist; create it with the source's DDL first",
+                self.database
+            ));
+        }
+        Ok(out)
+    }
+
+    /// The destination's newest (timestamp, key) in `table`, if it has rows
+    /// with a timestamp.
+    pub fn resume_point(&mut self, table: &str, ts: &str, key: &[String]) -> Result<Option<Resume>, String> {
+        let query = sql::resume_point(&self.database, table, ts, key);
+        let mut result = self.conn.exec_iter(query, ()).map_err(db_err("reading the resume point"))?;
+        let codecs: Vec<ValueCodec> = result
+            .columns()
+            .as_ref()
+            .iter()
+            .map(|c| ValueCodec::for_column(c.column_type(), c.flags(), c.character_set(), c.decimals()))
+            .collect();
+        let row = match result.next() {
+            None => return Ok(None),
+            Some(r) => r.map_err(db_err("reading the resume point"))?,
+        };
+        drop(result);
+        let since = match row.as_ref(0) {
+            Some(Value::Date(y, mo, d, h, mi, s, us)) => UtcTime::from_parts(*y, *mo, *d, *h, *mi, *s, *us),
+            other => return Err(format!("unexpected timestamp value {other:?} in `{table}`.`{ts}`")),
+        };
+        let mut after_key = b"[".to_vec();
+        for i in 1..codecs.len() {
+            if i > 1 {
+                after_key.push(b',');
+            }
+            wire::encode_value(&mut after_key, row.as_ref(i).unwrap_or(&Value::NULL), codecs[i])
+                .map_err(|e| format!("key of `{table}`: {e}"))?;
+        }
+        after_key.push(b']');
+        Ok(Some(Resume {
+            since,
+            after_key: String::from_utf8(after_key).map_err(|e| e.to_string())?,
+        }))
+    }
+
+    /// A writer for the rows of one stream, after checking that the
+    /// destination table has every column the stream carries.
+    pub fn writer(&mut self, header: &Header, table: &str) -> Result<TableWriter<'_>, String> {
+        let existing = self.columns(table)?;
+        let columns: Vec<String> = header.columns.iter().map(|c| c.name.clone()).collect();
+        let missing: Vec<&String> = columns.iter().filter(|c| !existing.iter().any(|e| e.eq_ignore_ascii_case(c))).collect();
+        if !missing.is_empty() {
+            let names = missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ");
+            return Err(format!("destination table `{}`.`{table}` has no column {names}", self.database));
+        }
+        let batch_rows = BATCH_ROWS.min(65_535 / columns.len().max(1)).max(1);
+        Ok(TableWriter {
+            table: table.to_string(),
+            key: header.key.clone(),
+            columns,
+            batch_rows,
+            batch_bytes: self.batch_bytes,
+            full: None,
+            pending: Vec::new(),
+            pending_rows: 0,
+            pending_bytes: 0,
+            applied: 0,
+            dest: self,
+        })
+    }
+}
+
+/// Collects rows and writes them in batches, in stream order.
+pub struct TableWriter<'a> {
+    dest: &'a mut Destination,
+    table: String,
+    columns: Vec<String>,
+    key: Vec<String>,
+    batch_rows: usize,
+    batch_bytes: usize,
+    /// Prepared statement for a full batch, reused for every one.
+    full: Option<Statement>,
+    pending: Vec<Value>,
+    pending_rows: usize,
+    pending_bytes: usize,
+    applied: u64,
+}
+
+impl TableWriter<'_> {
+    /// Adds one row (values in header order); `bytes` is its size on the
+    /// wire, a good enough estimate of its size in the INSERT.
+    pub fn push(&mut self, row: Vec<Value>, bytes: usize) -> Result<(), String> {
+        self.pending.extend(row);
+        self.pending_rows += 1;
+        self.pending_bytes += bytes;
+        if self.pending_rows >= self.batch_rows || self.pending_bytes >= self.batch_bytes {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the pending rows as one statement.
+    pub fn flush(&mut self) -> Result<(), String> {
+        if self.pending_rows == 0 {
+            return Ok(());
+        }
+        let params = std::mem::take(&mut self.pending);
+        let rows = self.pending_rows;
+        let context = |e: mysql::Error| format!("writing {rows} rows to destination table `{}`: {e}", self.table);
+        let db = self.dest.database.clone();
+        let conn = &mut self.dest.conn;
+        if rows == self.batch_rows {
+            if self.full.is_none() {
+                let text = sql::upsert(&db, &self.table, &self.columns, &self.key, rows);
+                self.full = Some(conn.prep(text).map_err(context)?);
+            }
+            if let Some(stmt) = &self.full {
+                conn.exec_drop(stmt, params).map_err(context)?;
+            }
+        } else {
+            // A short batch (the end of a stream): prepare, run, forget.
+            let stmt = conn
+                .prep(sql::upsert(&db, &self.table, &self.columns, &self.key, rows))
+                .map_err(context)?;
+            let result = conn.exec_drop(&stmt, params).map_err(context);
+            let _ = conn.close(stmt);
+            result?;
+        }
+        self.applied += rows as u64;
+        self.pending_rows = 0;
+        self.pending_bytes = 0;
+        Ok(())
+    }
+
+    /// Rows written so far.
+    pub fn applied(&self) -> u64 {
+        self.applied
+    }
+
+    /// Drops rows not yet written (a stream that broke off: only complete
+    /// batches are kept).
+    pub fn discard_pending(&mut self) -> usize {
+        let n = self.pending_rows;
+        self.pending.clear();
+        self.pending_rows = 0;
+        self.pending_bytes = 0;
+        n
+    }
+}

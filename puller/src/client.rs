@@ -1,0 +1,301 @@
+//! The HTTP(S) client that talks to dbd_server: GET only, one request per
+//! connection, a connect timeout and a stall timeout (no whole-request
+//! deadline, so a long stream is fine as long as bytes keep coming), TLS
+//! with a configurable CA, and bodies read as a stream.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection, StreamOwned};
+
+use dbdump_shared::http::{self as h, Head, HeadError};
+use dbdump_shared::tls::MaybeTls;
+use dbdump_shared::wire::ErrorBody;
+
+use crate::config::Config;
+
+#[derive(Debug)]
+pub enum ClientError {
+    /// Could not connect, TLS failed, or the connection stalled or broke.
+    Network(String),
+    /// The server answered with an error status.
+    Status {
+        status: u16,
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    /// The answer does not follow HTTP or the protocol.
+    Protocol(String),
+}
+
+impl std::fmt::Display for ClientError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClientError::Network(m) => write!(f, "dbd_server unreachable: {m}"),
+            ClientError::Status { status, message, .. } => write!(f, "dbd_server answered {status}: {message}"),
+            ClientError::Protocol(m) => write!(f, "bad answer from dbd_server: {m}"),
+        }
+    }
+}
+
+impl From<io::Error> for ClientError {
+    fn from(e: io::Error) -> Self {
+        ClientError::Network(e.to_string())
+    }
+}
+
+pub struct Client {
+    host: String,
+    port: u16,
+    tls: Option<Arc<ClientConfig>>,
+    authorization: Option<String>,
+    timeout: Duration,
+}
+
+type Conn = MaybeTls<ClientConnection>;
+
+/// How the body of a response ends.
+enum Framing {
+    Length(u64),
+    Chunked { left: u64, done: bool },
+    Close,
+}
+
+/// A response body, read as it arrives from `R`.
+pub struct Body<R> {
+    conn: R,
+    framing: Framing,
+}
+
+/// What [`Client::get`] returns.
+pub type Response = BufReader<Body<BufReader<Conn>>>;
+
+impl<R: BufRead> Read for Body<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match &mut self.framing {
+            Framing::Close => self.conn.read(buf),
+            Framing::Length(left) => {
+                if *left == 0 {
+                    return Ok(0);
+                }
+                let max = buf.len().min(*left as usize);
+                let n = self.conn.read(&mut buf[..max])?;
+                if n == 0 {
+                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "body shorter than Content-Length"));
+                }
+                *left -= n as u64;
+                Ok(n)
+            }
+            Framing::Chunked { left, done } => {
+                if *done {
+                    return Ok(0);
+                }
+                if *left == 0 {
+                    let mut line = String::new();
+                    self.conn.by_ref().take(1024).read_line(&mut line)?;
+                    let size = line.trim().split(';').next().unwrap_or("");
+                    let size = u64::from_str_radix(size, 16)
+                        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad chunk size"))?;
+                    if size == 0 {
+                        *done = true;
+                        return Ok(0);
+                    }
+                    *left = size;
+                }
+                let max = buf.len().min(*left as usize);
+                let n = self.conn.read(&mut buf[..max])?;
+                if n == 0 {
+                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "stream ended inside a chunk"));
+                }
+                *left -= n as u64;
+                if *left == 0 {
+                    let mut crlf = [0u8; 2];
+                    self.conn.read_exact(&mut crlf)?;
+                }
+                Ok(n)
+            }
+        }
+    }
+}
+
+impl Client {
+    pub fn new(c: &Config) -> Result<Client, String> {
+        let tls = if c.source_tls {
+            Some(dbdump_shared::tls::client_config(c.source_ca.as_deref())?)
+        } else {
+            None
+        };
+        Ok(Client {
+            host: c.source_host.clone(),
+            port: c.source_port,
+            tls,
+            authorization: c.source_credentials.as_ref().map(|(u, p)| h::basic_auth(u, p)),
+            timeout: c.source_timeout,
+        })
+    }
+
+    /// `http(s)://host:port`, for messages.
+    pub fn base(&self) -> String {
+        format!("{}://{}:{}", if self.tls.is_some() { "https" } else { "http" }, self.host, self.port)
+    }
+
+    fn connect(&self) -> Result<Conn, ClientError> {
+        let addrs = (self.host.as_str(), self.port)
+            .to_socket_addrs()
+            .map_err(|e| ClientError::Network(format!("cannot resolve {}: {e}", self.host)))?;
+        let mut last = None;
+        for addr in addrs {
+            match TcpStream::connect_timeout(&addr, self.timeout) {
+                Ok(tcp) => {
+                    tcp.set_read_timeout(Some(self.timeout))?;
+                    tcp.set_write_timeout(Some(self.timeout))?;
+                    let _ = tcp.set_nodelay(true);
+                    return match &self.tls {
+                        None => Ok(MaybeTls::Plain(tcp)),
+                        Some(cfg) => {
+                            let name = ServerName::try_from(self.host.clone())
+                                .map_err(|e| ClientError::Network(format!("bad TLS server name {}: {e}", self.host)))?;
+                            let session = ClientConnection::new(cfg.clone(), name)
+                                .map_err(|e| ClientError::Network(format!("TLS set-up failed: {e}")))?;
+                            Ok(MaybeTls::Tls(Box::new(StreamOwned::new(session, tcp))))
+                        }
+                    };
+                }
+                Err(e) => last = Some(format!("{addr}: {e}")),
+            }
+        }
+        Err(ClientError::Network(last.unwrap_or_else(|| format!("{} resolves to no address", self.host))))
+    }
+
+    /// GETs `path` (already percent-encoded) and returns the body of a 200
+    /// answer; any other status becomes [`ClientError::Status`].
+    pub fn get(&self, path: &str) -> Result<Response, ClientError> {
+        let mut conn = self.connect()?;
+        let mut request = format!(
+            "GET {path} HTTP/1.1\r\nHost: {}:{}\r\nUser-Agent: dbd_puller/{}\r\nAccept: application/x-ndjson, application/json\r\nConnection: close\r\n",
+            self.host,
+            self.port,
+            dbdump_shared::VERSION
+        );
+        if let Some(auth) = &self.authorization {
+            request.push_str(&format!("Authorization: {auth}\r\n"));
+        }
+        request.push_str("\r\n");
+        conn.write_all(request.as_bytes()).and_then(|_| conn.flush())?;
+        let mut reader = BufReader::with_capacity(256 * 1024, conn);
+        let head = h::read_head(&mut reader).map_err(|e| match e {
+            HeadError::Io(e) => ClientError::Network(e.to_string()),
+            HeadError::Eof { .. } => ClientError::Network("connection closed before a response".into()),
+            other => ClientError::Protocol(other.to_string()),
+        })?;
+        let status = parse_status(&head)?;
+        let framing = framing(&head)?;
+        let mut body = Body { conn: reader, framing };
+        if status == 200 {
+            return Ok(BufReader::with_capacity(256 * 1024, body));
+        }
+        let mut text = String::new();
+        let _ = body.by_ref().take(64 * 1024).read_to_string(&mut text);
+        let message = serde_json::from_str::<ErrorBody>(&text)
+            .map(|b| b.error)
+            .unwrap_or_else(|_| text.trim().chars().take(300).collect());
+        Err(ClientError::Status {
+            status,
+            message,
+            retry_after: head.header("retry-after").and_then(parse_retry_after),
+        })
+    }
+
+    /// GETs `path` and parses the JSON answer.
+    pub fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        let mut body = self.get(path)?;
+        let mut text = String::new();
+        body.read_to_string(&mut text)?;
+        serde_json::from_str(&text).map_err(|e| ClientError::Protocol(format!("{path}: {e}")))
+    }
+}
+
+fn parse_status(head: &Head) -> Result<u16, ClientError> {
+    let mut parts = head.start_line.splitn(3, ' ');
+    match (parts.next(), parts.next().and_then(|s| s.parse::<u16>().ok())) {
+        (Some(v), Some(code)) if v.starts_with("HTTP/1.") => Ok(code),
+        _ => Err(ClientError::Protocol(format!("not an HTTP response: {:?}", head.start_line))),
+    }
+}
+
+fn framing(head: &Head) -> Result<Framing, ClientError> {
+    if head
+        .header("transfer-encoding")
+        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
+    {
+        return Ok(Framing::Chunked { left: 0, done: false });
+    }
+    match head.header("content-length") {
+        Some(v) => v
+            .trim()
+            .parse()
+            .map(Framing::Length)
+            .map_err(|_| ClientError::Protocol(format!("bad Content-Length {v:?}"))),
+        None => Ok(Framing::Close),
+    }
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+fn parse_retry_after(v: &str) -> Option<Duration> {
+    if let Ok(s) = v.trim().parse::<u64>() {
+        return Some(Duration::from_secs(s));
+    }
+    let when = httpdate::parse_http_date(v.trim()).ok()?;
+    Some(when.duration_since(SystemTime::now()).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    fn head(lines: &str) -> Head {
+        h::read_head(&mut Cursor::new(lines.to_string())).unwrap()
+    }
+
+    #[test]
+    fn status_and_framing() {
+        let hd = head("HTTP/1.1 404 Not Found\r\nContent-Length: 12\r\n\r\n");
+        assert_eq!(parse_status(&hd).unwrap(), 404);
+        assert!(matches!(framing(&hd).unwrap(), Framing::Length(12)));
+        let hd = head("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+        assert!(matches!(framing(&hd).unwrap(), Framing::Chunked { .. }));
+        assert!(matches!(framing(&head("HTTP/1.0 200 OK\r\n\r\n")).unwrap(), Framing::Close));
+        assert!(parse_status(&head("SSH-2.0-OpenSSH\r\n\r\n")).is_err());
+    }
+
+    fn read_body(framing: Framing, wire: &str) -> io::Result<String> {
+        let mut body = Body {
+            conn: Cursor::new(wire.as_bytes().to_vec()),
+            framing,
+        };
+        let mut out = String::new();
+        body.read_to_string(&mut out).map(|_| out)
+    }
+
+    #[test]
+    fn bodies_by_framing() {
+        let chunked = || Framing::Chunked { left: 0, done: false };
+        assert_eq!(read_body(chunked(), "3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n").unwrap(), "abcde");
+        assert!(read_body(chunked(), "5\r\nab").is_err());
+        assert!(read_body(chunked(), "zz\r\n").is_err());
+        assert_eq!(read_body(Framing::Length(3), "abcdef").unwrap(), "abc");
+        assert!(read_body(Framing::Length(9), "abc").is_err());
+        assert_eq!(read_body(Framing::Close, "all of it").unwrap(), "all of it");
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        assert_eq!(parse_retry_after("3"), Some(Duration::from_secs(3)));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+}
