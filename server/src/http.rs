@@ -196,6 +196,10 @@ fn handle_connection<H: Handler>(stream: TcpStream, opts: &ServerOptions, handle
     let _ = stream.set_nodelay(true);
     let _ = stream.set_read_timeout(Some(opts.client_timeout));
     let _ = stream.set_write_timeout(Some(opts.client_timeout));
+    if opts.tls.is_some() && looks_like_plain_http(&stream) {
+        refuse_plain_http(stream);
+        return;
+    }
     let mut conn = match &opts.tls {
         None => MaybeTls::Plain(stream),
         Some(cfg) => match ServerConnection::new(cfg.clone()) {
@@ -271,6 +275,24 @@ fn handle_connection<H: Handler>(stream: TcpStream, opts: &ServerOptions, handle
         "{peer} {method} {target} {status}{rows} bytes={bytes} ms={}",
         started.elapsed().as_millis()
     );
+}
+
+/// A TLS handshake starts with byte 0x16; an HTTP request with a method name.
+fn looks_like_plain_http(stream: &TcpStream) -> bool {
+    let mut first = [0u8; 4];
+    matches!(stream.peek(&mut first), Ok(4) if first.iter().all(u8::is_ascii_uppercase))
+}
+
+/// Tells a plain-HTTP client, in plain HTTP, that this port wants HTTPS.
+fn refuse_plain_http(mut stream: TcpStream) {
+    let body = "{\"error\":\"this port speaks HTTPS only; use https://\",\"status\":400}\n";
+    let _ = write!(
+        stream,
+        "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.shutdown(Shutdown::Both);
+    debug!("refused a plain HTTP request on the HTTPS port");
 }
 
 /// Path and query as received, cut short for the log.
