@@ -52,10 +52,14 @@ impl Destination {
             .write_timeout(Some(Duration::from_secs(600)))
             .init(sql::SESSION_INIT.to_vec());
         let where_ = format!("{}@{}:{}", c.dest_username, c.dest_host, c.dest_port);
-        let mut conn = Conn::new(opts).map_err(|e| format!("cannot connect to the destination database {where_}: {e}"))?;
-        let max_packet: Option<u64> = conn.query_first(sql::MAX_ALLOWED_PACKET).map_err(db_err("destination"))?;
+        let mut conn = Conn::new(opts)
+            .map_err(|e| format!("cannot connect to the destination database {where_}: {e}"))?;
+        let max_packet: Option<u64> = conn
+            .query_first(sql::MAX_ALLOWED_PACKET)
+            .map_err(db_err("destination"))?;
         // Leave room for the statement text and packet overhead.
-        let batch_bytes = (max_packet.unwrap_or(16 << 20) as usize / 2).clamp(64 << 10, BATCH_BYTES);
+        let batch_bytes =
+            (max_packet.unwrap_or(16 << 20) as usize / 2).clamp(64 << 10, BATCH_BYTES);
         Ok(Destination {
             conn,
             database: c.dest_database.clone(),
@@ -71,7 +75,8 @@ impl Destination {
             .map_err(db_err("destination"))?;
         let mut out = Vec::new();
         for mut r in rows {
-            let (schema, t, c): (String, String, String) = (take(&mut r, 0)?, take(&mut r, 1)?, take(&mut r, 2)?);
+            let (schema, t, c): (String, String, String) =
+                (take(&mut r, 0)?, take(&mut r, 1)?, take(&mut r, 2)?);
             if schema == self.database && t == table {
                 out.push(c);
             }
@@ -87,14 +92,24 @@ impl Destination {
 
     /// The destination's newest (timestamp, key) in `table`, if it has rows
     /// with a timestamp.
-    pub fn resume_point(&mut self, table: &str, ts: &str, key: &[String]) -> Result<Option<Resume>, String> {
+    pub fn resume_point(
+        &mut self,
+        table: &str,
+        ts: &str,
+        key: &[String],
+    ) -> Result<Option<Resume>, String> {
         let query = sql::resume_point(&self.database, table, ts, key);
-        let mut result = self.conn.exec_iter(query, ()).map_err(db_err("reading the resume point"))?;
+        let mut result = self
+            .conn
+            .exec_iter(query, ())
+            .map_err(db_err("reading the resume point"))?;
         let codecs: Vec<ValueCodec> = result
             .columns()
             .as_ref()
             .iter()
-            .map(|c| ValueCodec::for_column(c.column_type(), c.flags(), c.character_set(), c.decimals()))
+            .map(|c| {
+                ValueCodec::for_column(c.column_type(), c.flags(), c.character_set(), c.decimals())
+            })
             .collect();
         let row = match result.next() {
             None => return Ok(None),
@@ -102,16 +117,26 @@ impl Destination {
         };
         drop(result);
         let since = match row.as_ref(0) {
-            Some(Value::Date(y, mo, d, h, mi, s, us)) => UtcTime::from_parts(*y, *mo, *d, *h, *mi, *s, *us),
-            other => return Err(format!("unexpected timestamp value {other:?} in `{table}`.`{ts}`")),
+            Some(Value::Date(y, mo, d, h, mi, s, us)) => {
+                UtcTime::from_parts(*y, *mo, *d, *h, *mi, *s, *us)
+            }
+            other => {
+                return Err(format!(
+                    "unexpected timestamp value {other:?} in `{table}`.`{ts}`"
+                ))
+            }
         };
         let mut after_key = b"[".to_vec();
-        for i in 1..codecs.len() {
+        for (i, codec) in codecs.iter().enumerate().skip(1) {
             if i > 1 {
                 after_key.push(b',');
             }
-            wire::encode_value(&mut after_key, row.as_ref(i).unwrap_or(&Value::NULL), codecs[i])
-                .map_err(|e| format!("key of `{table}`: {e}"))?;
+            wire::encode_value(
+                &mut after_key,
+                row.as_ref(i).unwrap_or(&Value::NULL),
+                *codec,
+            )
+            .map_err(|e| format!("key of `{table}`: {e}"))?;
         }
         after_key.push(b']');
         Ok(Some(Resume {
@@ -125,10 +150,20 @@ impl Destination {
     pub fn writer(&mut self, header: &Header, table: &str) -> Result<TableWriter<'_>, String> {
         let existing = self.columns(table)?;
         let columns: Vec<String> = header.columns.iter().map(|c| c.name.clone()).collect();
-        let missing: Vec<&String> = columns.iter().filter(|c| !existing.iter().any(|e| e.eq_ignore_ascii_case(c))).collect();
+        let missing: Vec<&String> = columns
+            .iter()
+            .filter(|c| !existing.iter().any(|e| e.eq_ignore_ascii_case(c)))
+            .collect();
         if !missing.is_empty() {
-            let names = missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ");
-            return Err(format!("destination table `{}`.`{table}` has no column {names}", self.database));
+            let names = missing
+                .iter()
+                .map(|m| format!("`{m}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(format!(
+                "destination table `{}`.`{table}` has no column {names}",
+                self.database
+            ));
         }
         let batch_rows = BATCH_ROWS.min(65_535 / columns.len().max(1)).max(1);
         Ok(TableWriter {
@@ -183,7 +218,12 @@ impl TableWriter<'_> {
         }
         let params = std::mem::take(&mut self.pending);
         let rows = self.pending_rows;
-        let context = |e: mysql::Error| format!("writing {rows} rows to destination table `{}`: {e}", self.table);
+        let context = |e: mysql::Error| {
+            format!(
+                "writing {rows} rows to destination table `{}`: {e}",
+                self.table
+            )
+        };
         let db = self.dest.database.clone();
         let conn = &mut self.dest.conn;
         if rows == self.batch_rows {
@@ -197,7 +237,13 @@ impl TableWriter<'_> {
         } else {
             // A short batch (the end of a stream): prepare, run, forget.
             let stmt = conn
-                .prep(sql::upsert(&db, &self.table, &self.columns, &self.key, rows))
+                .prep(sql::upsert(
+                    &db,
+                    &self.table,
+                    &self.columns,
+                    &self.key,
+                    rows,
+                ))
                 .map_err(context)?;
             let result = conn.exec_drop(&stmt, params).map_err(context);
             let _ = conn.close(stmt);

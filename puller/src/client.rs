@@ -35,7 +35,9 @@ impl std::fmt::Display for ClientError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ClientError::Network(m) => write!(f, "dbd_server unreachable: {m}"),
-            ClientError::Status { status, message, .. } => write!(f, "dbd_server answered {status}: {message}"),
+            ClientError::Status {
+                status, message, ..
+            } => write!(f, "dbd_server answered {status}: {message}"),
             ClientError::Protocol(m) => write!(f, "bad answer from dbd_server: {m}"),
         }
     }
@@ -84,7 +86,10 @@ impl<R: BufRead> Read for Body<R> {
                 let max = buf.len().min(*left as usize);
                 let n = self.conn.read(&mut buf[..max])?;
                 if n == 0 {
-                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "body shorter than Content-Length"));
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "body shorter than Content-Length",
+                    ));
                 }
                 *left -= n as u64;
                 Ok(n)
@@ -97,8 +102,9 @@ impl<R: BufRead> Read for Body<R> {
                     let mut line = String::new();
                     self.conn.by_ref().take(1024).read_line(&mut line)?;
                     let size = line.trim().split(';').next().unwrap_or("");
-                    let size = u64::from_str_radix(size, 16)
-                        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad chunk size"))?;
+                    let size = u64::from_str_radix(size, 16).map_err(|_| {
+                        io::Error::new(io::ErrorKind::InvalidData, "bad chunk size")
+                    })?;
                     if size == 0 {
                         *done = true;
                         return Ok(0);
@@ -108,7 +114,10 @@ impl<R: BufRead> Read for Body<R> {
                 let max = buf.len().min(*left as usize);
                 let n = self.conn.read(&mut buf[..max])?;
                 if n == 0 {
-                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "stream ended inside a chunk"));
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "stream ended inside a chunk",
+                    ));
                 }
                 *left -= n as u64;
                 if *left == 0 {
@@ -132,14 +141,22 @@ impl Client {
             host: c.source_host.clone(),
             port: c.source_port,
             tls,
-            authorization: c.source_credentials.as_ref().map(|(u, p)| h::basic_auth(u, p)),
+            authorization: c
+                .source_credentials
+                .as_ref()
+                .map(|(u, p)| h::basic_auth(u, p)),
             timeout: c.source_timeout,
         })
     }
 
     /// `http(s)://host:port`, for messages.
     pub fn base(&self) -> String {
-        format!("{}://{}:{}", if self.tls.is_some() { "https" } else { "http" }, self.host, self.port)
+        format!(
+            "{}://{}:{}",
+            if self.tls.is_some() { "https" } else { "http" },
+            self.host,
+            self.port
+        )
     }
 
     fn connect(&self) -> Result<Conn, ClientError> {
@@ -156,10 +173,16 @@ impl Client {
                     return match &self.tls {
                         None => Ok(MaybeTls::Plain(tcp)),
                         Some(cfg) => {
-                            let name = ServerName::try_from(self.host.clone())
-                                .map_err(|e| ClientError::Network(format!("bad TLS server name {}: {e}", self.host)))?;
-                            let session = ClientConnection::new(cfg.clone(), name)
-                                .map_err(|e| ClientError::Network(format!("TLS set-up failed: {e}")))?;
+                            let name = ServerName::try_from(self.host.clone()).map_err(|e| {
+                                ClientError::Network(format!(
+                                    "bad TLS server name {}: {e}",
+                                    self.host
+                                ))
+                            })?;
+                            let session =
+                                ClientConnection::new(cfg.clone(), name).map_err(|e| {
+                                    ClientError::Network(format!("TLS set-up failed: {e}"))
+                                })?;
                             Ok(MaybeTls::Tls(Box::new(StreamOwned::new(session, tcp))))
                         }
                     };
@@ -167,7 +190,9 @@ impl Client {
                 Err(e) => last = Some(format!("{addr}: {e}")),
             }
         }
-        Err(ClientError::Network(last.unwrap_or_else(|| format!("{} resolves to no address", self.host))))
+        Err(ClientError::Network(last.unwrap_or_else(|| {
+            format!("{} resolves to no address", self.host)
+        })))
     }
 
     /// GETs `path` (already percent-encoded) and returns the body of a 200
@@ -184,16 +209,22 @@ impl Client {
             request.push_str(&format!("Authorization: {auth}\r\n"));
         }
         request.push_str("\r\n");
-        conn.write_all(request.as_bytes()).and_then(|_| conn.flush())?;
+        conn.write_all(request.as_bytes())
+            .and_then(|_| conn.flush())?;
         let mut reader = BufReader::with_capacity(256 * 1024, conn);
         let head = h::read_head(&mut reader).map_err(|e| match e {
             HeadError::Io(e) => ClientError::Network(e.to_string()),
-            HeadError::Eof { .. } => ClientError::Network("connection closed before a response".into()),
+            HeadError::Eof { .. } => {
+                ClientError::Network("connection closed before a response".into())
+            }
             other => ClientError::Protocol(other.to_string()),
         })?;
         let status = parse_status(&head)?;
         let framing = framing(&head)?;
-        let mut body = Body { conn: reader, framing };
+        let mut body = Body {
+            conn: reader,
+            framing,
+        };
         if status == 200 {
             return Ok(BufReader::with_capacity(256 * 1024, body));
         }
@@ -220,9 +251,15 @@ impl Client {
 
 fn parse_status(head: &Head) -> Result<u16, ClientError> {
     let mut parts = head.start_line.splitn(3, ' ');
-    match (parts.next(), parts.next().and_then(|s| s.parse::<u16>().ok())) {
+    match (
+        parts.next(),
+        parts.next().and_then(|s| s.parse::<u16>().ok()),
+    ) {
         (Some(v), Some(code)) if v.starts_with("HTTP/1.") => Ok(code),
-        _ => Err(ClientError::Protocol(format!("not an HTTP response: {:?}", head.start_line))),
+        _ => Err(ClientError::Protocol(format!(
+            "not an HTTP response: {:?}",
+            head.start_line
+        ))),
     }
 }
 
@@ -231,7 +268,10 @@ fn framing(head: &Head) -> Result<Framing, ClientError> {
         .header("transfer-encoding")
         .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
     {
-        return Ok(Framing::Chunked { left: 0, done: false });
+        return Ok(Framing::Chunked {
+            left: 0,
+            done: false,
+        });
     }
     match head.header("content-length") {
         Some(v) => v
@@ -268,7 +308,10 @@ mod tests {
         assert!(matches!(framing(&hd).unwrap(), Framing::Length(12)));
         let hd = head("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
         assert!(matches!(framing(&hd).unwrap(), Framing::Chunked { .. }));
-        assert!(matches!(framing(&head("HTTP/1.0 200 OK\r\n\r\n")).unwrap(), Framing::Close));
+        assert!(matches!(
+            framing(&head("HTTP/1.0 200 OK\r\n\r\n")).unwrap(),
+            Framing::Close
+        ));
         assert!(parse_status(&head("SSH-2.0-OpenSSH\r\n\r\n")).is_err());
     }
 
@@ -283,8 +326,14 @@ mod tests {
 
     #[test]
     fn bodies_by_framing() {
-        let chunked = || Framing::Chunked { left: 0, done: false };
-        assert_eq!(read_body(chunked(), "3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n").unwrap(), "abcde");
+        let chunked = || Framing::Chunked {
+            left: 0,
+            done: false,
+        };
+        assert_eq!(
+            read_body(chunked(), "3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n").unwrap(),
+            "abcde"
+        );
         assert!(read_body(chunked(), "5\r\nab").is_err());
         assert!(read_body(chunked(), "zz\r\n").is_err());
         assert_eq!(read_body(Framing::Length(3), "abcdef").unwrap(), "abc");
@@ -295,7 +344,10 @@ mod tests {
     #[test]
     fn retry_after_forms() {
         assert_eq!(parse_retry_after("3"), Some(Duration::from_secs(3)));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_retry_after("soon"), None);
     }
 }

@@ -89,10 +89,25 @@ impl std::fmt::Debug for Config {
     // Hand-written so that passwords can never reach a log line.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
-            .field("source", &format_args!("{}:{}/{}", self.source_host, self.source_port, self.source_database))
-            .field("source_user", &self.source_credentials.as_ref().map(|(u, _)| u))
+            .field(
+                "source",
+                &format_args!(
+                    "{}:{}/{}",
+                    self.source_host, self.source_port, self.source_database
+                ),
+            )
+            .field(
+                "source_user",
+                &self.source_credentials.as_ref().map(|(u, _)| u),
+            )
             .field("source_tls", &self.source_tls)
-            .field("dest", &format_args!("{}@{}:{}/{}", self.dest_username, self.dest_host, self.dest_port, self.dest_database))
+            .field(
+                "dest",
+                &format_args!(
+                    "{}@{}:{}/{}",
+                    self.dest_username, self.dest_host, self.dest_port, self.dest_database
+                ),
+            )
             .field("tables", &self.tables)
             .field("exclude", &self.exclude)
             .field("poll_interval", &self.poll_interval)
@@ -100,9 +115,11 @@ impl std::fmt::Debug for Config {
     }
 }
 
-
 fn list(v: &str) -> Vec<String> {
-    v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+    v.split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 impl Config {
@@ -112,7 +129,9 @@ impl Config {
         let source_credentials = match (user, password) {
             (Some(u), p) => Some((u, p.unwrap_or_default())),
             (None, None) => None,
-            (None, Some(_)) => return Err(CliError("--source-password needs --source-username".into())),
+            (None, Some(_)) => {
+                return Err(CliError("--source-password needs --source-username".into()))
+            }
         };
         let exclude = v
             .get("--exclude-columns")
@@ -120,8 +139,12 @@ impl Config {
             .unwrap_or_default()
             .into_iter()
             .map(|item| match item.split_once('.') {
-                Some((t, c)) if !t.is_empty() && !c.is_empty() => Ok((t.to_string(), c.to_string())),
-                _ => Err(CliError(format!("--exclude-columns entry {item:?} is not table.column"))),
+                Some((t, c)) if !t.is_empty() && !c.is_empty() => {
+                    Ok((t.to_string(), c.to_string()))
+                }
+                _ => Err(CliError(format!(
+                    "--exclude-columns entry {item:?} is not table.column"
+                ))),
             })
             .collect::<Result<Vec<_>, _>>()?;
         let tables = v.get("--tables").map(list);
@@ -134,7 +157,9 @@ impl Config {
             source_port: v.parsed("--source-port", "a port number")?.unwrap_or(8888),
             source_credentials,
             source_database: v.get("--source-database").unwrap_or_default().to_string(),
-            source_timeout: v.seconds("--source-timeout", 0.1, 86_400.0)?.unwrap_or(Duration::from_secs(15)),
+            source_timeout: v
+                .seconds("--source-timeout", 0.1, 86_400.0)?
+                .unwrap_or(Duration::from_secs(15)),
             source_tls: v.switch("--source-ssl") || source_ca.is_some(),
             source_ca,
             dest_host: v.get("--dest-host").unwrap_or_default().to_string(),
@@ -171,6 +196,10 @@ impl Config {
 
     /// Columns of `table` never to transfer.
     pub fn excluded(&self, table: &str) -> Vec<&str> {
-        self.exclude.iter().filter(|(t, _)| t == table).map(|(_, c)| c.as_str()).collect()
+        self.exclude
+            .iter()
+            .filter(|(t, _)| t == table)
+            .map(|(_, c)| c.as_str())
+            .collect()
     }
 }

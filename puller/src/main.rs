@@ -22,14 +22,20 @@ fn main() {
     let config = Config::from_env();
     logging::set_debug(config.debug);
     dbdump_shared::debug!("configuration: {config:?}");
-    let client = client::Client::new(&config).unwrap_or_else(|e| cli::exit_usage(&SPEC, &cli::CliError(e)));
+    let client =
+        client::Client::new(&config).unwrap_or_else(|e| cli::exit_usage(&SPEC, &cli::CliError(e)));
 
     let Some(interval) = config.poll_interval else {
         let report = sync::pass(&config, &client);
         if let Some(fatal) = &report.fatal {
             error!("{fatal}");
         }
-        let failed: Vec<&String> = report.tables.iter().filter(|(_, r)| r.is_err()).map(|(t, _)| t).collect();
+        let failed: Vec<&String> = report
+            .tables
+            .iter()
+            .filter(|(_, r)| r.is_err())
+            .map(|(t, _)| t)
+            .collect();
         if signals::stop_requested() {
             warn!("interrupted; the destination is consistent, run again to complete");
             std::process::exit(EXIT_INTERRUPTED);
@@ -43,14 +49,22 @@ fn main() {
         return;
     };
 
-    info!("polling {} every {:.1}s", client.base(), interval.as_secs_f64());
+    info!(
+        "polling {} every {:.1}s",
+        client.base(),
+        interval.as_secs_f64()
+    );
     let mut failures = 0u32;
     while !signals::stop_requested() {
         let report = sync::pass(&config, &client);
         if let Some(fatal) = &report.fatal {
             error!("{fatal}");
         }
-        failures = if report.ok() { 0 } else { failures.saturating_add(1) };
+        failures = if report.ok() {
+            0
+        } else {
+            failures.saturating_add(1)
+        };
         // Back off while things fail (server down, destination away), up to
         // a minute or the interval if that is longer; never give up.
         let wait = if failures == 0 {
@@ -60,7 +74,10 @@ fn main() {
             interval.saturating_mul(1 << failures.min(10)).min(cap)
         };
         if failures > 0 {
-            warn!("pass failed ({failures} in a row); next attempt in {:.1}s", wait.as_secs_f64());
+            warn!(
+                "pass failed ({failures} in a row); next attempt in {:.1}s",
+                wait.as_secs_f64()
+            );
         }
         signals::sleep(wait);
     }

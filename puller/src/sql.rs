@@ -21,14 +21,19 @@ pub const SESSION_INIT: &[&str] = &[
 pub const MAX_ALLOWED_PACKET: &str = "SELECT @@max_allowed_packet";
 
 /// Column names of one destination table (empty: no such table).
-pub const TABLE_COLUMNS: &str = "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS \
+pub const TABLE_COLUMNS: &str =
+    "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS \
      WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION";
 
 /// The destination's newest (timestamp, key): where the next stream starts.
 pub fn resume_point(db: &str, table: &str, ts: &str, key: &[String]) -> String {
     let mut cols = vec![ts.to_string()];
     cols.extend(key.iter().cloned());
-    let order = cols.iter().map(|c| format!("{} DESC", quote_ident(c))).collect::<Vec<_>>().join(", ");
+    let order = cols
+        .iter()
+        .map(|c| format!("{} DESC", quote_ident(c)))
+        .collect::<Vec<_>>()
+        .join(", ");
     format!(
         "SELECT {} FROM {} WHERE {} IS NOT NULL ORDER BY {order} LIMIT 1",
         quote_list(&cols),
@@ -88,7 +93,10 @@ mod tests {
              ON DUPLICATE KEY UPDATE `v` = VALUES(`v`), `ts` = VALUES(`ts`)"
         );
         let q = upsert("d", "t", &s(&["a", "ts"]), &s(&["a", "ts"]), 1);
-        assert!(q.ends_with("UPDATE `a` = VALUES(`a`), `ts` = VALUES(`ts`)"), "{q}");
+        assert!(
+            q.ends_with("UPDATE `a` = VALUES(`a`), `ts` = VALUES(`ts`)"),
+            "{q}"
+        );
         let q = upsert("d`x", "t", &s(&["c`"]), &s(&["c`"]), 1);
         assert!(q.starts_with("INSERT INTO `d``x`.`t` (`c```)"), "{q}");
     }

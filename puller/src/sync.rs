@@ -45,15 +45,28 @@ pub fn pass(cfg: &Config, client: &Client) -> PassReport {
     let listing: TableList = match with_busy_retry(|| client.get_json(&listing_path)) {
         Ok(l) => l,
         Err(e) => {
-            report.fatal = Some(format!("cannot list tables of `{}` at {}: {e}", cfg.source_database, client.base()));
+            report.fatal = Some(format!(
+                "cannot list tables of `{}` at {}: {e}",
+                cfg.source_database,
+                client.base()
+            ));
             return report;
         }
     };
     let tables: Vec<(String, Option<TableInfo>)> = match &cfg.tables {
-        None => listing.tables.into_iter().map(|t| (t.table.clone(), Some(t))).collect(),
+        None => listing
+            .tables
+            .into_iter()
+            .map(|t| (t.table.clone(), Some(t)))
+            .collect(),
         Some(names) => names
             .iter()
-            .map(|n| (n.clone(), listing.tables.iter().find(|t| &t.table == n).cloned()))
+            .map(|n| {
+                (
+                    n.clone(),
+                    listing.tables.iter().find(|t| &t.table == n).cloned(),
+                )
+            })
             .collect(),
     };
     let mut dest = match Destination::connect(cfg) {
@@ -71,8 +84,15 @@ pub fn pass(cfg: &Config, client: &Client) -> PassReport {
         match &result {
             Ok(s) => {
                 let secs = s.elapsed.as_secs_f64();
-                let rate = if secs > 0.0 { s.rows as f64 / secs } else { 0.0 };
-                info!("table `{name}`: {} rows applied in {secs:.2} s ({rate:.0} rows/s)", s.rows);
+                let rate = if secs > 0.0 {
+                    s.rows as f64 / secs
+                } else {
+                    0.0
+                };
+                info!(
+                    "table `{name}`: {} rows applied in {secs:.2} s ({rate:.0} rows/s)",
+                    s.rows
+                );
             }
             Err(e) => error!("table `{name}` failed: {e}"),
         }
@@ -92,7 +112,9 @@ fn with_busy_retry<T>(mut f: impl FnMut() -> Result<T, ClientError>) -> Result<T
                 message,
             }) if tries < BUSY_RETRIES && !signals::stop_requested() => {
                 tries += 1;
-                let wait = retry_after.unwrap_or(Duration::from_secs(1)).min(Duration::from_secs(30));
+                let wait = retry_after
+                    .unwrap_or(Duration::from_secs(1))
+                    .min(Duration::from_secs(30));
                 debug!("server busy ({message}); retrying in {wait:?}");
                 signals::sleep(wait);
             }
@@ -109,9 +131,16 @@ fn stream_path(cfg: &Config, table: &str, resume: Option<&Resume>) -> String {
     }
     let excluded = cfg.excluded(table);
     if !excluded.is_empty() {
-        params.push(format!("exclude_columns={}", percent_encode(&excluded.join(","))));
+        params.push(format!(
+            "exclude_columns={}",
+            percent_encode(&excluded.join(","))
+        ));
     }
-    let mut path = format!("/{}/{}/", percent_encode(&cfg.source_database), percent_encode(table));
+    let mut path = format!(
+        "/{}/{}/",
+        percent_encode(&cfg.source_database),
+        percent_encode(table)
+    );
     if !params.is_empty() {
         path.push('?');
         path.push_str(&params.join("&"));
@@ -143,18 +172,24 @@ fn sync_table(
     let mut line = String::new();
     let read = |body: &mut crate::client::Response, line: &mut String| -> Result<usize, String> {
         line.clear();
-        body.read_line(line).map_err(|e| format!("stream broke off: {e}"))
+        body.read_line(line)
+            .map_err(|e| format!("stream broke off: {e}"))
     };
     if read(&mut body, &mut line)? == 0 {
         return Err("empty response instead of a stream header".into());
     }
-    let header = match wire::parse_line(line.trim_end()).map_err(|e| format!("bad stream header: {e}"))? {
-        Line::Header(h) => h,
-        Line::Error(e) => return Err(format!("server error {}: {}", e.status, e.error)),
-        _ => return Err("stream does not start with a header".into()),
-    };
+    let header =
+        match wire::parse_line(line.trim_end()).map_err(|e| format!("bad stream header: {e}"))? {
+            Line::Header(h) => h,
+            Line::Error(e) => return Err(format!("server error {}: {}", e.status, e.error)),
+            _ => return Err("stream does not start with a header".into()),
+        };
     if header.protocol != wire::PROTOCOL {
-        return Err(format!("server speaks protocol {}, this puller {}", header.protocol, wire::PROTOCOL));
+        return Err(format!(
+            "server speaks protocol {}, this puller {}",
+            header.protocol,
+            wire::PROTOCOL
+        ));
     }
     let mut writer = dest.writer(&header, table)?;
     let mut received = 0u64;
@@ -163,7 +198,10 @@ fn sync_table(
             Ok(n) => n,
             Err(e) => {
                 let dropped = writer.discard_pending();
-                return Err(format!("{e} after {received} rows ({} applied, {dropped} discarded)", writer.applied()));
+                return Err(format!(
+                    "{e} after {received} rows ({} applied, {dropped} discarded)",
+                    writer.applied()
+                ));
             }
         };
         if n == 0 {
@@ -176,7 +214,11 @@ fn sync_table(
         match wire::parse_line(line.trim_end())? {
             Line::Row(values) => {
                 if values.len() != header.columns.len() {
-                    return Err(format!("row with {} values for {} columns", values.len(), header.columns.len()));
+                    return Err(format!(
+                        "row with {} values for {} columns",
+                        values.len(),
+                        header.columns.len()
+                    ));
                 }
                 let row = values
                     .iter()
@@ -189,7 +231,10 @@ fn sync_table(
             Line::Trailer(t) => {
                 if t.rows != received {
                     writer.discard_pending();
-                    return Err(format!("trailer counts {} rows but {received} arrived", t.rows));
+                    return Err(format!(
+                        "trailer counts {} rows but {received} arrived",
+                        t.rows
+                    ));
                 }
                 writer.flush()?;
                 return Ok(Synced {
@@ -208,7 +253,7 @@ fn sync_table(
             }
             Line::Header(_) => return Err("second header in one stream".into()),
         }
-        if received % 4096 == 0 && signals::stop_requested() {
+        if received.is_multiple_of(4096) && signals::stop_requested() {
             // Keep what is complete; the next run resumes from it.
             writer.flush()?;
             warn!("stopping `{table}` after {received} rows on request");
@@ -223,9 +268,24 @@ mod tests {
     use dbdump_shared::since::UtcTime;
 
     fn config(args: &[&str]) -> Config {
-        let mut all = vec!["--source-host", "h", "--source-database", "my db", "--dest-host", "d", "--dest-username", "u", "--dest-database", "x"];
+        let mut all = vec![
+            "--source-host",
+            "h",
+            "--source-database",
+            "my db",
+            "--dest-host",
+            "d",
+            "--dest-username",
+            "u",
+            "--dest-database",
+            "x",
+        ];
         all.extend_from_slice(args);
-        let values = match dbdump_shared::cli::parse(&crate::config::SPEC, all.iter().map(Into::into).collect(), &|_| None) {
+        let values = match dbdump_shared::cli::parse(
+            &crate::config::SPEC,
+            all.iter().map(Into::into).collect(),
+            &|_| None,
+        ) {
             Ok(dbdump_shared::cli::Parsed::Run(v)) => v,
             _ => panic!("bad test args"),
         };

@@ -70,7 +70,10 @@ impl Api {
         let Some((user, password)) = &self.config.credentials else {
             return Ok(());
         };
-        let given = req.head.header("authorization").and_then(h::parse_basic_auth);
+        let given = req
+            .head
+            .header("authorization")
+            .and_then(h::parse_basic_auth);
         match given {
             // Both compared in full, whatever the first comparison says.
             Some((u, p)) => {

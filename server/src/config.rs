@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use dbdump_shared::cli::{self, flag, required, CliError, Flag, Group, Spec, Values};
+use dbdump_shared::cli::{self, alias, flag, required, CliError, Flag, Group, Spec, Values};
 
 const GENERAL: usize = 0;
 const WEB: usize = 1;
@@ -41,7 +41,7 @@ static FLAGS: &[Flag] = &[
     required(flag("--source-username", None, Some("USERNAME"), None, SOURCE, "Database username")),
     flag("--source-password", None, Some("PASSWORD"), None, SOURCE, "Database password"),
     flag("--source-password-file", None, Some("FILE"), None, SOURCE, "Read the database password from the first line of FILE"),
-    flag("--source-databases", None, Some("database1,databaseN,..."), None, SOURCE, "Databases to expose (default: all databases except mysql, information_schema, performance_schema and sys)"),
+    alias(flag("--source-databases", None, Some("database1,databaseN,..."), None, SOURCE, "Databases to expose (default: all databases except mysql, information_schema, performance_schema and sys)"), "--source-database"),
     flag("--source-max-connections", None, Some("N"), Some("8"), SOURCE, "Most database connections used at once; further requests wait briefly, then get 503"),
     flag("--settle", None, Some("SECONDS"), Some("1"), SOURCE, "Only send rows whose timestamp is at least this much older than the source's clock (and older than its oldest open transaction)"),
     flag("--debug", Some("-d"), None, None, GENERAL, "Enable debug mode (more detailed logging)"),
@@ -82,18 +82,26 @@ impl std::fmt::Debug for Config {
     // Hand-written so that passwords can never reach a log line.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
-            .field("listen", &format_args!("{}:{}", self.listen_address, self.listen_port))
+            .field(
+                "listen",
+                &format_args!("{}:{}", self.listen_address, self.listen_port),
+            )
             .field("auth", &self.credentials.as_ref().map(|(u, _)| u))
             .field("tls", &self.tls)
             .field("client_timeout", &self.client_timeout)
-            .field("source", &format_args!("{}@{}:{}", self.source_username, self.source_host, self.source_port))
+            .field(
+                "source",
+                &format_args!(
+                    "{}@{}:{}",
+                    self.source_username, self.source_host, self.source_port
+                ),
+            )
             .field("databases", &self.databases)
             .field("max_connections", &self.max_connections)
             .field("settle", &self.settle)
             .finish()
     }
 }
-
 
 impl Config {
     pub fn from_values(v: &Values) -> Result<Config, CliError> {
@@ -103,9 +111,13 @@ impl Config {
             (Some(u), Some(p)) => Some((u, p)),
             (None, None) => None,
             (Some(_), None) => {
-                return Err(CliError("--listen-username needs --listen-password (or its file)".into()))
+                return Err(CliError(
+                    "--listen-username needs --listen-password (or its file)".into(),
+                ))
             }
-            (None, Some(_)) => return Err(CliError("--listen-password needs --listen-username".into())),
+            (None, Some(_)) => {
+                return Err(CliError("--listen-password needs --listen-username".into()))
+            }
         };
         let tls = v.switch("--listen-ssl").then(|| {
             (
@@ -122,11 +134,17 @@ impl Config {
         if databases.as_ref().is_some_and(Vec::is_empty) {
             return Err(CliError("--source-databases names no database".into()));
         }
-        let max_connections: usize = v.parsed("--source-max-connections", "a number from 1 to 1000")?.unwrap_or(8);
+        let max_connections: usize = v
+            .parsed("--source-max-connections", "a number from 1 to 1000")?
+            .unwrap_or(8);
         if !(1..=1000).contains(&max_connections) {
-            return Err(CliError("--source-max-connections must be from 1 to 1000".into()));
+            return Err(CliError(
+                "--source-max-connections must be from 1 to 1000".into(),
+            ));
         }
-        let client_timeout = v.seconds("--listen-timeout", 0.1, 86_400.0)?.unwrap_or(Duration::from_secs(60));
+        let client_timeout = v
+            .seconds("--listen-timeout", 0.1, 86_400.0)?
+            .unwrap_or(Duration::from_secs(60));
         Ok(Config {
             listen_address: v.get("--listen-address").unwrap_or("0.0.0.0").to_string(),
             listen_port: v.parsed("--listen-port", "a port number")?.unwrap_or(8888),
@@ -139,7 +157,9 @@ impl Config {
             source_password: v.secret("--source-password", "--source-password-file")?,
             databases,
             max_connections,
-            settle: v.seconds("--settle", 0.0, 3600.0)?.unwrap_or(Duration::from_secs(1)),
+            settle: v
+                .seconds("--settle", 0.0, 3600.0)?
+                .unwrap_or(Duration::from_secs(1)),
             debug: v.switch("--debug"),
         })
     }

@@ -42,7 +42,10 @@ impl ApiError {
     /// Extra response headers this error calls for.
     pub fn headers(&self) -> Vec<(&'static str, String)> {
         match self {
-            ApiError::Unauthorized => vec![("WWW-Authenticate", "Basic realm=\"dbdump\", charset=\"UTF-8\"".into())],
+            ApiError::Unauthorized => vec![(
+                "WWW-Authenticate",
+                "Basic realm=\"dbdump\", charset=\"UTF-8\"".into(),
+            )],
             ApiError::MethodNotAllowed(_) => vec![("Allow", "GET".into())],
             ApiError::Busy | ApiError::SourceUnavailable(_) => vec![("Retry-After", "1".into())],
             _ => Vec::new(),
@@ -58,12 +61,16 @@ impl ApiError {
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ApiError::BadRequest(m) | ApiError::NotFound(m) | ApiError::Internal(m) => f.write_str(m),
+            ApiError::BadRequest(m) | ApiError::NotFound(m) | ApiError::Internal(m) => {
+                f.write_str(m)
+            }
             ApiError::Unauthorized => f.write_str("authentication required"),
             ApiError::MethodNotAllowed(m) => write!(f, "method {m} not allowed; only GET is"),
             ApiError::UriTooLong => f.write_str("request line too long"),
             ApiError::HeadersTooLarge => f.write_str("request headers too large"),
-            ApiError::Busy => f.write_str("all source database connections are busy; retry shortly"),
+            ApiError::Busy => {
+                f.write_str("all source database connections are busy; retry shortly")
+            }
             ApiError::SourceUnavailable(m) => write!(f, "source database unavailable: {m}"),
         }
     }
@@ -73,8 +80,12 @@ impl From<mysql::Error> for ApiError {
     fn from(e: mysql::Error) -> Self {
         match &e {
             mysql::Error::DriverError(mysql::DriverError::Timeout) => ApiError::Busy,
-            mysql::Error::IoError(_) | mysql::Error::DriverError(_) => ApiError::SourceUnavailable(e.to_string()),
-            mysql::Error::MySqlError(m) if is_connectivity_code(m.code) => ApiError::SourceUnavailable(e.to_string()),
+            mysql::Error::IoError(_) | mysql::Error::DriverError(_) => {
+                ApiError::SourceUnavailable(e.to_string())
+            }
+            mysql::Error::MySqlError(m) if is_connectivity_code(m.code) => {
+                ApiError::SourceUnavailable(e.to_string())
+            }
             _ => ApiError::Internal(format!("database error: {e}")),
         }
     }
@@ -97,7 +108,10 @@ mod tests {
         assert_eq!(ApiError::Unauthorized.status(), 401);
         assert!(ApiError::Unauthorized.headers()[0].1.starts_with("Basic"));
         assert_eq!(ApiError::NotFound("x".into()).status(), 404);
-        assert_eq!(ApiError::MethodNotAllowed("POST".into()).headers()[0], ("Allow", "GET".to_string()));
+        assert_eq!(
+            ApiError::MethodNotAllowed("POST".into()).headers()[0],
+            ("Allow", "GET".to_string())
+        );
         assert_eq!(ApiError::Busy.status(), 503);
         assert_eq!(ApiError::Busy.headers()[0].0, "Retry-After");
         assert!(ApiError::Internal("x".into()).is_fault());

@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use mysql::prelude::Queryable;
 
-
 use dbdump_shared::since::UtcTime;
 use dbdump_shared::sql::take;
 
@@ -43,12 +42,17 @@ pub fn can_see_transactions(conn: &mut impl Queryable) -> bool {
 }
 
 fn parse_utc(text: &str) -> Result<UtcTime, ApiError> {
-    UtcTime::parse(text).map_err(|e| ApiError::Internal(format!("source returned an unreadable time: {e}")))
+    UtcTime::parse(text)
+        .map_err(|e| ApiError::Internal(format!("source returned an unreadable time: {e}")))
 }
 
 /// Computes the horizon on `conn`. With `see_transactions` false (no PROCESS
 /// privilege) only the settle margin applies.
-pub fn compute(conn: &mut impl Queryable, settle: Duration, see_transactions: bool) -> Result<Horizon, ApiError> {
+pub fn compute(
+    conn: &mut impl Queryable,
+    settle: Duration,
+    see_transactions: bool,
+) -> Result<Horizon, ApiError> {
     let internal = ApiError::Internal;
     let mut now_row: Vec<mysql::Row> = conn.query(sql::UTC_NOW)?;
     let now: String = match now_row.first_mut() {

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dbdump_shared::http::{self as h, Head, HeadError};
-use dbdump_shared::{debug, info, signals, warn};
 use dbdump_shared::tls::MaybeTls;
+use dbdump_shared::{debug, info, signals, warn};
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 
 use crate::error::ApiError;
@@ -63,7 +63,13 @@ pub struct Response<'a> {
 }
 
 impl Response<'_> {
-    fn head(&mut self, status: u16, content_type: &str, length: Option<usize>, extra: &[(&str, String)]) -> io::Result<()> {
+    fn head(
+        &mut self,
+        status: u16,
+        content_type: &str,
+        length: Option<usize>,
+        extra: &[(&str, String)],
+    ) -> io::Result<()> {
         self.status = status;
         self.started = true;
         let mut head = format!(
@@ -123,7 +129,12 @@ pub struct ServerOptions {
 
 /// Accepts connections until a stop is requested (see `signals`), then
 /// waits up to `drain` for open requests to end.
-pub fn serve<H: Handler>(listener: TcpListener, opts: ServerOptions, handler: Arc<H>, drain: Duration) {
+pub fn serve<H: Handler>(
+    listener: TcpListener,
+    opts: ServerOptions,
+    handler: Arc<H>,
+    drain: Duration,
+) {
     let active = Arc::new(AtomicUsize::new(0));
     let opts = Arc::new(opts);
     for stream in listener.incoming() {
@@ -150,7 +161,8 @@ pub fn serve<H: Handler>(listener: TcpListener, opts: ServerOptions, handler: Ar
             .spawn(move || {
                 let _guard = Decrement(&active);
                 // A bug must cost one request, never the server.
-                let run = std::panic::AssertUnwindSafe(|| handle_connection(stream, &opts, &*handler));
+                let run =
+                    std::panic::AssertUnwindSafe(|| handle_connection(stream, &opts, &*handler));
                 if std::panic::catch_unwind(run).is_err() {
                     dbdump_shared::error!("a request thread panicked; its connection was dropped");
                 }
@@ -219,7 +231,13 @@ fn handle_connection<H: Handler>(stream: TcpStream, opts: &ServerOptions, handle
         head
     };
     let mut resp = Response {
-        out: BufWriter::with_capacity(64 * 1024, Counting { inner: &mut conn, bytes: 0 }),
+        out: BufWriter::with_capacity(
+            64 * 1024,
+            Counting {
+                inner: &mut conn,
+                bytes: 0,
+            },
+        ),
         status: 0,
         started: false,
     };
@@ -267,10 +285,15 @@ fn handle_connection<H: Handler>(stream: TcpStream, opts: &ServerOptions, handle
     let _ = conn.tcp().shutdown(Shutdown::Write);
     // Give the client a moment to see the end before the socket is dropped,
     // without waiting on a client that keeps the connection open.
-    let _ = conn.tcp().set_read_timeout(Some(Duration::from_millis(200)));
+    let _ = conn
+        .tcp()
+        .set_read_timeout(Some(Duration::from_millis(200)));
     let mut sink = [0u8; 512];
     while matches!(conn.tcp().read(&mut sink), Ok(n) if n > 0) {}
-    let rows = outcome.rows.map(|r| format!(" rows={r}")).unwrap_or_default();
+    let rows = outcome
+        .rows
+        .map(|r| format!(" rows={r}"))
+        .unwrap_or_default();
     info!(
         "{peer} {method} {target} {status}{rows} bytes={bytes} ms={}",
         started.elapsed().as_millis()
@@ -316,8 +339,14 @@ fn request_label(req: &Request) -> String {
 fn parse_request(head: Head) -> Result<Request, (ApiError, (String, String))> {
     let mut parts = head.start_line.split(' ');
     let (method, target, version) = (parts.next(), parts.next(), parts.next());
-    let bad = |m: &str| (ApiError::BadRequest(m.to_string()), ("-".to_string(), "-".to_string()));
-    let (Some(method), Some(target), Some(version), None) = (method, target, version, parts.next()) else {
+    let bad = |m: &str| {
+        (
+            ApiError::BadRequest(m.to_string()),
+            ("-".to_string(), "-".to_string()),
+        )
+    };
+    let (Some(method), Some(target), Some(version), None) = (method, target, version, parts.next())
+    else {
         return Err(bad("malformed request line"));
     };
     if !version.starts_with("HTTP/1.") {

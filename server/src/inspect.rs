@@ -33,7 +33,10 @@ impl ColumnMeta {
     /// current_timestamp([n])`).
     pub fn is_auto_timestamp(&self) -> bool {
         self.data_type.eq_ignore_ascii_case("timestamp")
-            && self.extra.to_ascii_lowercase().contains("on update current_timestamp")
+            && self
+                .extra
+                .to_ascii_lowercase()
+                .contains("on update current_timestamp")
     }
 
     /// The wire encoding of this column's values, from its declared type (the
@@ -41,11 +44,13 @@ impl ColumnMeta {
     pub fn encoding(&self) -> Encoding {
         let t = self.data_type.to_ascii_lowercase();
         match t.as_str() {
-            "tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint" | "year" | "float"
-            | "double" | "real" => Encoding::Number,
+            "tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint" | "year"
+            | "float" | "double" | "real" => Encoding::Number,
             "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" | "bit"
-            | "geometry" | "point" | "linestring" | "polygon" | "multipoint" | "multilinestring"
-            | "multipolygon" | "geometrycollection" | "geomcollection" => Encoding::Base64,
+            | "geometry" | "point" | "linestring" | "polygon" | "multipoint"
+            | "multilinestring" | "multipolygon" | "geometrycollection" | "geomcollection" => {
+                Encoding::Base64
+            }
             _ if self.charset.as_deref() == Some("binary") => Encoding::Base64,
             _ => Encoding::String,
         }
@@ -83,7 +88,10 @@ impl TableMeta {
     }
 
     pub fn key_names(&self) -> Vec<&str> {
-        self.key.iter().map(|&i| self.columns[i].name.as_str()).collect()
+        self.key
+            .iter()
+            .map(|&i| self.columns[i].name.as_str())
+            .collect()
     }
 
     pub fn column(&self, name: &str) -> Option<usize> {
@@ -101,7 +109,10 @@ impl TableMeta {
 }
 
 /// Databases this server exposes, sorted.
-pub fn databases(conn: &mut impl Queryable, allowed: Option<&[String]>) -> Result<Vec<String>, ApiError> {
+pub fn databases(
+    conn: &mut impl Queryable,
+    allowed: Option<&[String]>,
+) -> Result<Vec<String>, ApiError> {
     let all = rows(conn, sql::SCHEMAS, Vec::new())?
         .into_iter()
         .map(|mut r| text(&mut r, 0))
@@ -117,7 +128,11 @@ pub fn databases(conn: &mut impl Queryable, allowed: Option<&[String]>) -> Resul
 
 /// Checks that `db` exists and is exposed, else 404 (the same answer for
 /// both, so that probing does not reveal unexposed schemas).
-pub fn require_database(conn: &mut impl Queryable, db: &str, allowed: Option<&[String]>) -> Result<(), ApiError> {
+pub fn require_database(
+    conn: &mut impl Queryable,
+    db: &str,
+    allowed: Option<&[String]>,
+) -> Result<(), ApiError> {
     if databases(conn, allowed)?.iter().any(|d| d == db) {
         Ok(())
     } else {
@@ -125,7 +140,11 @@ pub fn require_database(conn: &mut impl Queryable, db: &str, allowed: Option<&[S
     }
 }
 
-fn rows(conn: &mut impl Queryable, query: &str, params: Vec<Value>) -> Result<Vec<mysql::Row>, ApiError> {
+fn rows(
+    conn: &mut impl Queryable,
+    query: &str,
+    params: Vec<Value>,
+) -> Result<Vec<mysql::Row>, ApiError> {
     Ok(conn.exec(query, params)?)
 }
 
@@ -134,7 +153,11 @@ fn text(row: &mut mysql::Row, i: usize) -> Result<String, ApiError> {
 }
 
 /// (schema, table, column) triples of a metadata query.
-fn triples(conn: &mut impl Queryable, query: &str, params: Vec<Value>) -> Result<Vec<[String; 3]>, ApiError> {
+fn triples(
+    conn: &mut impl Queryable,
+    query: &str,
+    params: Vec<Value>,
+) -> Result<Vec<[String; 3]>, ApiError> {
     rows(conn, query, params)?
         .into_iter()
         .map(|mut r| Ok([text(&mut r, 0)?, text(&mut r, 1)?, text(&mut r, 2)?]))
@@ -143,9 +166,15 @@ fn triples(conn: &mut impl Queryable, query: &str, params: Vec<Value>) -> Result
 
 /// All base tables of `db` (or only `only`), with their columns, primary
 /// key and whether the timestamp column leads an index.
-pub fn tables(conn: &mut impl Queryable, db: &str, only: Option<&str>) -> Result<Vec<TableMeta>, ApiError> {
+pub fn tables(
+    conn: &mut impl Queryable,
+    db: &str,
+    only: Option<&str>,
+) -> Result<Vec<TableMeta>, ApiError> {
     let one = only.is_some();
-    let params: Vec<Value> = std::iter::once(Value::from(db)).chain(only.map(Value::from)).collect();
+    let params: Vec<Value> = std::iter::once(Value::from(db))
+        .chain(only.map(Value::from))
+        .collect();
     // information_schema compares names case-insensitively; keep exact matches only.
     let exact = |s: &str, t: &str| s == db && only.is_none_or(|o| o == t);
 
@@ -161,7 +190,10 @@ pub fn tables(conn: &mut impl Queryable, db: &str, only: Option<&str>) -> Result
             data_type: text(&mut r, 4)?,
             charset: take::<Option<String>>(&mut r, 5).map_err(ApiError::Internal)?,
             extra: text(&mut r, 6)?,
-            fsp: take::<Option<u64>>(&mut r, 7).map_err(ApiError::Internal)?.unwrap_or(0).min(6) as u8,
+            fsp: take::<Option<u64>>(&mut r, 7)
+                .map_err(ApiError::Internal)?
+                .unwrap_or(0)
+                .min(6) as u8,
         };
         let t = by_name.entry(table.clone()).or_insert_with(|| TableMeta {
             name: table,
@@ -193,7 +225,11 @@ pub fn tables(conn: &mut impl Queryable, db: &str, only: Option<&str>) -> Result
 }
 
 /// The one table a stream request names, if it exists and can be synced.
-pub fn syncable_table(conn: &mut impl Queryable, db: &str, table: &str) -> Result<TableMeta, ApiError> {
+pub fn syncable_table(
+    conn: &mut impl Queryable,
+    db: &str,
+    table: &str,
+) -> Result<TableMeta, ApiError> {
     let t = tables(conn, db, Some(table))?
         .into_iter()
         .next()
@@ -210,15 +246,23 @@ pub fn syncable_tables(conn: &mut impl Queryable, db: &str) -> Result<Vec<TableM
         .into_iter()
         .filter(|t| t.unsyncable_reason().is_none())
         .collect();
-    let fks = triples(conn, sql::FOREIGN_KEYS, vec![Value::from(db), Value::from(db)])?;
+    let fks = triples(
+        conn,
+        sql::FOREIGN_KEYS,
+        vec![Value::from(db), Value::from(db)],
+    )?;
     let edges: Vec<(String, String)> = fks
         .into_iter()
         .filter(|[schema, _, _]| schema == db)
         .map(|[_, child, parent]| (child, parent))
         .collect();
     let order = parents_first(tables.iter().map(|t| t.name.clone()).collect(), &edges);
-    let mut by_name: BTreeMap<String, TableMeta> = tables.into_iter().map(|t| (t.name.clone(), t)).collect();
-    Ok(order.into_iter().filter_map(|n| by_name.remove(&n)).collect())
+    let mut by_name: BTreeMap<String, TableMeta> =
+        tables.into_iter().map(|t| (t.name.clone(), t)).collect();
+    Ok(order
+        .into_iter()
+        .filter_map(|n| by_name.remove(&n))
+        .collect())
 }
 
 /// Orders `names` so that every table comes after the tables it references.
@@ -226,7 +270,10 @@ pub fn syncable_tables(conn: &mut impl Queryable, db: &str) -> Result<Vec<TableM
 /// table on it with the fewest unmet parents (then alphabetically), so the
 /// order is the same on every call.
 pub fn parents_first(names: BTreeSet<String>, edges: &[(String, String)]) -> Vec<String> {
-    let mut parents: BTreeMap<&str, BTreeSet<&str>> = names.iter().map(|n| (n.as_str(), BTreeSet::new())).collect();
+    let mut parents: BTreeMap<&str, BTreeSet<&str>> = names
+        .iter()
+        .map(|n| (n.as_str(), BTreeSet::new()))
+        .collect();
     for (child, parent) in edges {
         if child != parent && names.contains(parent) {
             if let Some(p) = parents.get_mut(child.as_str()) {
@@ -238,7 +285,10 @@ pub fn parents_first(names: BTreeSet<String>, edges: &[(String, String)]) -> Vec
     while !parents.is_empty() {
         // Tables whose parents are all placed, alphabetically first; when
         // only cycles remain, a table on a cycle with the fewest unmet parents.
-        let ready = parents.iter().find(|(_, ps)| ps.is_empty()).map(|(n, _)| *n);
+        let ready = parents
+            .iter()
+            .find(|(_, ps)| ps.is_empty())
+            .map(|(n, _)| *n);
         let next = ready.unwrap_or_else(|| {
             parents
                 .iter()
@@ -259,7 +309,10 @@ pub fn parents_first(names: BTreeSet<String>, edges: &[(String, String)]) -> Vec
 /// Whether `start` can reach itself through unmet parent links.
 fn on_cycle(parents: &BTreeMap<&str, BTreeSet<&str>>, start: &str) -> bool {
     let mut seen = BTreeSet::new();
-    let mut todo: Vec<&str> = parents.get(start).map(|p| p.iter().copied().collect()).unwrap_or_default();
+    let mut todo: Vec<&str> = parents
+        .get(start)
+        .map(|p| p.iter().copied().collect())
+        .unwrap_or_default();
     while let Some(n) = todo.pop() {
         if n == start {
             return true;
@@ -276,13 +329,19 @@ mod tests {
     use super::*;
 
     fn order(names: &[&str], edges: &[(&str, &str)]) -> Vec<String> {
-        let edges: Vec<(String, String)> = edges.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        let edges: Vec<(String, String)> = edges
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
         parents_first(names.iter().map(|s| s.to_string()).collect(), &edges)
     }
 
     #[test]
     fn parents_come_first() {
-        assert_eq!(order(&["c", "b", "a"], &[("a", "b"), ("b", "c")]), ["c", "b", "a"]);
+        assert_eq!(
+            order(&["c", "b", "a"], &[("a", "b"), ("b", "c")]),
+            ["c", "b", "a"]
+        );
         assert_eq!(order(&["x", "y"], &[]), ["x", "y"]);
         assert_eq!(order(&["a"], &[("a", "a")]), ["a"]);
         assert_eq!(order(&["a", "b"], &[("a", "elsewhere")]), ["a", "b"]);
@@ -318,8 +377,14 @@ mod tests {
     fn recognises_both_auto_update_spellings() {
         assert!(col("timestamp", "on update current_timestamp()").is_auto_timestamp());
         assert!(col("timestamp", "on update current_timestamp(6)").is_auto_timestamp());
-        assert!(col("timestamp", "DEFAULT_GENERATED on update CURRENT_TIMESTAMP").is_auto_timestamp());
-        assert!(col("timestamp", "DEFAULT_GENERATED on update CURRENT_TIMESTAMP(3)").is_auto_timestamp());
+        assert!(
+            col("timestamp", "DEFAULT_GENERATED on update CURRENT_TIMESTAMP").is_auto_timestamp()
+        );
+        assert!(col(
+            "timestamp",
+            "DEFAULT_GENERATED on update CURRENT_TIMESTAMP(3)"
+        )
+        .is_auto_timestamp());
         assert!(!col("timestamp", "DEFAULT_GENERATED").is_auto_timestamp());
         assert!(!col("datetime", "on update current_timestamp()").is_auto_timestamp());
     }

@@ -39,7 +39,11 @@ fn source_pool(c: &Config) -> Result<Pool, mysql::Error> {
         .read_timeout(Some(Duration::from_secs(300)))
         .write_timeout(Some(Duration::from_secs(300)))
         .init(sql::SESSION_INIT.to_vec())
-        .pool_opts(PoolOpts::default().with_constraints(constraints).with_reset_connection(false));
+        .pool_opts(
+            PoolOpts::default()
+                .with_constraints(constraints)
+                .with_reset_connection(false),
+        );
     Pool::new(opts)
 }
 
@@ -50,15 +54,24 @@ fn main() {
     dbdump_shared::debug!("configuration: {config:?}");
 
     let tls = config.tls.as_ref().map(|(cert, key)| {
-        dbdump_shared::tls::server_config(cert, key).unwrap_or_else(|e| fail(format!("cannot enable SSL: {e}")))
+        dbdump_shared::tls::server_config(cert, key)
+            .unwrap_or_else(|e| fail(format!("cannot enable SSL: {e}")))
     });
 
-    let source = format!("{}@{}:{}", config.source_username, config.source_host, config.source_port);
-    let pool = source_pool(&config)
-        .unwrap_or_else(|e| fail(format!("cannot connect to the source database {source}: {e}")));
+    let source = format!(
+        "{}@{}:{}",
+        config.source_username, config.source_host, config.source_port
+    );
+    let pool = source_pool(&config).unwrap_or_else(|e| {
+        fail(format!(
+            "cannot connect to the source database {source}: {e}"
+        ))
+    });
     let see_transactions = match pool.get_conn() {
         Ok(mut conn) => horizon::can_see_transactions(&mut conn),
-        Err(e) => fail(format!("cannot connect to the source database {source}: {e}")),
+        Err(e) => fail(format!(
+            "cannot connect to the source database {source}: {e}"
+        )),
     };
     if !see_transactions {
         warn!(
@@ -70,8 +83,11 @@ fn main() {
     }
 
     let addr = format!("{}:{}", config.listen_address, config.listen_port);
-    let listener = TcpListener::bind(&addr).unwrap_or_else(|e| fail(format!("cannot listen on {addr}: {e}")));
-    let local = listener.local_addr().unwrap_or_else(|e| fail(format!("cannot listen on {addr}: {e}")));
+    let listener =
+        TcpListener::bind(&addr).unwrap_or_else(|e| fail(format!("cannot listen on {addr}: {e}")));
+    let local = listener
+        .local_addr()
+        .unwrap_or_else(|e| fail(format!("cannot listen on {addr}: {e}")));
     info!(
         "dbd_server {} listening on {}://{local}, source {source}, exposing {}{}",
         dbdump_shared::VERSION,
@@ -81,7 +97,11 @@ fn main() {
             .as_ref()
             .map(|d| d.join(","))
             .unwrap_or_else(|| "all databases but the system schemas".into()),
-        if config.credentials.is_some() { ", Basic auth required" } else { "" }
+        if config.credentials.is_some() {
+            ", Basic auth required"
+        } else {
+            ""
+        }
     );
 
     let options = http::ServerOptions {
@@ -95,7 +115,8 @@ fn main() {
         see_transactions,
         connection_wait: Duration::from_secs(5),
     });
-    let server = std::thread::spawn(move || http::serve(listener, options, api, Duration::from_secs(10)));
+    let server =
+        std::thread::spawn(move || http::serve(listener, options, api, Duration::from_secs(10)));
 
     while !signals::stop_requested() && !server.is_finished() {
         std::thread::sleep(Duration::from_millis(100));

@@ -12,7 +12,8 @@ pub const SESSION_INIT: &[&str] = &[
     "SET SESSION TRANSACTION READ ONLY",
 ];
 
-pub const SCHEMAS: &str = "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA ORDER BY SCHEMA_NAME";
+pub const SCHEMAS: &str =
+    "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA ORDER BY SCHEMA_NAME";
 
 /// Columns of the base tables of one schema (optionally one table).
 pub fn columns(one_table: bool) -> String {
@@ -23,7 +24,11 @@ pub fn columns(one_table: bool) -> String {
          ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME \
          WHERE c.TABLE_SCHEMA = ?{} AND t.TABLE_TYPE = 'BASE TABLE' \
          ORDER BY c.TABLE_NAME, c.ORDINAL_POSITION",
-        if one_table { " AND c.TABLE_NAME = ?" } else { "" }
+        if one_table {
+            " AND c.TABLE_NAME = ?"
+        } else {
+            ""
+        }
     )
 }
 
@@ -97,7 +102,14 @@ pub enum Bound {
 /// the optimizer can turn it into ranges of the timestamp index (which InnoDB
 /// extends with the primary key), instead of reading every row that shares
 /// the last timestamp again.
-pub fn stream_select(db: &str, table: &str, columns: &[&str], ts: &str, key: &[&str], bound: Bound) -> String {
+pub fn stream_select(
+    db: &str,
+    table: &str,
+    columns: &[&str],
+    ts: &str,
+    key: &[&str],
+    bound: Bound,
+) -> String {
     let t = quote_ident(ts);
     let mut order = vec![ts];
     order.extend_from_slice(key);
@@ -148,7 +160,10 @@ mod tests {
             "SELECT `id`, `ts`, `v` FROM `d`.`t` WHERE (`ts` IS NULL OR `ts` < ?) ORDER BY `ts`, `id`"
         );
         let q = stream_select("d", "t", &["id", "ts"], "ts", &["id"], Bound::Since);
-        assert!(q.contains("WHERE `ts` >= ? AND `ts` < ? ORDER BY `ts`, `id`"), "{q}");
+        assert!(
+            q.contains("WHERE `ts` >= ? AND `ts` < ? ORDER BY `ts`, `id`"),
+            "{q}"
+        );
         let q = stream_select("d", "t", &["a", "b", "ts"], "ts", &["a", "b"], Bound::After);
         assert!(
             q.contains(
@@ -157,19 +172,35 @@ mod tests {
             ),
             "{q}"
         );
-        assert_eq!(q.matches('?').count(), after_params("s", "h", &["1", "2"]).len());
+        assert_eq!(
+            q.matches('?').count(),
+            after_params("s", "h", &["1", "2"]).len()
+        );
     }
 
     #[test]
     fn after_params_follow_the_placeholders() {
         assert_eq!(after_params("S", "H", &["A"]), ["S", "H", "S", "S", "A"]);
-        assert_eq!(after_params("S", "H", &["A", "B"]), ["S", "H", "S", "S", "A", "S", "A", "B"]);
+        assert_eq!(
+            after_params("S", "H", &["A", "B"]),
+            ["S", "H", "S", "S", "A", "S", "A", "B"]
+        );
     }
 
     #[test]
     fn hostile_names_stay_quoted() {
-        let q = stream_select("d`; DROP DATABASE x; --", "t", &["c`"], "ts", &["c`"], Bound::All);
-        assert!(q.contains("`d``; DROP DATABASE x; --`.`t`") && q.contains("`c```"), "{q}");
+        let q = stream_select(
+            "d`; DROP DATABASE x; --",
+            "t",
+            &["c`"],
+            "ts",
+            &["c`"],
+            Bound::All,
+        );
+        assert!(
+            q.contains("`d``; DROP DATABASE x; --`.`t`") && q.contains("`c```"),
+            "{q}"
+        );
     }
 
     #[test]

@@ -2,8 +2,6 @@
 //! the columns, run one ordered SELECT below the horizon and write it as
 //! NDJSON while the driver streams it (rows are never collected).
 
-
-
 use mysql::prelude::Queryable;
 use mysql::{Row, Value};
 use serde_json::value::RawValue;
@@ -28,7 +26,10 @@ pub struct Params {
 }
 
 fn column_list(v: &str) -> Vec<String> {
-    v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+    v.split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 impl Params {
@@ -37,7 +38,9 @@ impl Params {
         let mut seen = std::collections::HashSet::new();
         for (k, v) in h::parse_query(query).map_err(ApiError::BadRequest)? {
             if !seen.insert(k.clone()) {
-                return Err(ApiError::BadRequest(format!("query parameter {k} given twice")));
+                return Err(ApiError::BadRequest(format!(
+                    "query parameter {k} given twice"
+                )));
             }
             match k.as_str() {
                 "since" => p.since = Some(UtcTime::parse(&v).map_err(|e| ApiError::BadRequest(format!("since: {e}")))?),
@@ -63,8 +66,12 @@ impl Params {
 /// `include_columns` need not name them, `exclude_columns` may not.
 pub fn select_columns(t: &TableMeta, p: &Params) -> Result<Vec<usize>, ApiError> {
     let lookup = |name: &String, param: &str| {
-        t.column(name)
-            .ok_or_else(|| ApiError::BadRequest(format!("unknown column `{name}` in {param} of table `{}`", t.name)))
+        t.column(name).ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "unknown column `{name}` in {param} of table `{}`",
+                t.name
+            ))
+        })
     };
     let mut wanted: Vec<bool> = vec![p.include.is_none(); t.columns.len()];
     if let Some(include) = &p.include {
@@ -76,7 +83,9 @@ pub fn select_columns(t: &TableMeta, p: &Params) -> Result<Vec<usize>, ApiError>
         wanted[lookup(name, "exclude_columns")?] = false;
     }
     if !wanted.iter().any(|w| *w) {
-        return Err(ApiError::BadRequest("nothing left to select: include_columns/exclude_columns leave no column".into()));
+        return Err(ApiError::BadRequest(
+            "nothing left to select: include_columns/exclude_columns leave no column".into(),
+        ));
     }
     for i in t.timestamp.iter().chain(&t.key) {
         if p.exclude.contains(&t.columns[*i].name) {
@@ -106,9 +115,14 @@ fn date_value(t: UtcTime) -> Value {
 /// Decodes `after_key` into one value per key column.
 fn key_values(t: &TableMeta, raw: &str) -> Result<Vec<Value>, ApiError> {
     let bad = |m: String| ApiError::BadRequest(format!("after_key: {m}"));
-    let items: Vec<&RawValue> = serde_json::from_str(raw).map_err(|e| bad(format!("not a JSON array: {e}")))?;
+    let items: Vec<&RawValue> =
+        serde_json::from_str(raw).map_err(|e| bad(format!("not a JSON array: {e}")))?;
     if items.len() != t.key.len() {
-        return Err(bad(format!("expected {} key values, got {}", t.key.len(), items.len())));
+        return Err(bad(format!(
+            "expected {} key values, got {}",
+            t.key.len(),
+            items.len()
+        )));
     }
     items
         .iter()
@@ -137,14 +151,20 @@ pub fn run(
     let selected = select_columns(t, p)?;
     let ts_fsp = t.ts().fsp;
     let horizon = horizon.truncate(ts_fsp);
-    let names: Vec<&str> = selected.iter().map(|&i| t.columns[i].name.as_str()).collect();
+    let names: Vec<&str> = selected
+        .iter()
+        .map(|&i| t.columns[i].name.as_str())
+        .collect();
     let key_names = t.key_names();
     let (bound, params) = match (&p.since, &p.after_key) {
         (None, _) => (Bound::All, vec![date_value(horizon)]),
         (Some(s), None) => (Bound::Since, vec![date_value(*s), date_value(horizon)]),
         (Some(s), Some(k)) => {
             let keys = key_values(t, k)?;
-            (Bound::After, sql::after_params(date_value(*s), date_value(horizon), &keys))
+            (
+                Bound::After,
+                sql::after_params(date_value(*s), date_value(horizon), &keys),
+            )
         }
     };
     let query = sql::stream_select(db, &t.name, &names, &t.ts().name, &key_names, bound);
@@ -154,7 +174,9 @@ pub fn run(
         .columns()
         .as_ref()
         .iter()
-        .map(|c| ValueCodec::for_column(c.column_type(), c.flags(), c.character_set(), c.decimals()))
+        .map(|c| {
+            ValueCodec::for_column(c.column_type(), c.flags(), c.character_set(), c.decimals())
+        })
         .collect();
     let position = |i: usize| selected.iter().position(|&s| s == i).unwrap_or(0);
     let ts_pos = position(t.timestamp.unwrap_or(0));
@@ -175,7 +197,10 @@ pub fn run(
         timestamp_column: t.ts().name.clone(),
         key: key_names.iter().map(|s| s.to_string()).collect(),
         since: p.since.map(|s| s.format(6)),
-        after_key: p.after_key.as_ref().and_then(|k| RawValue::from_string(k.clone()).ok()),
+        after_key: p
+            .after_key
+            .as_ref()
+            .and_then(|k| RawValue::from_string(k.clone()).ok()),
         horizon: horizon.format(ts_fsp),
     };
     let out = resp
@@ -191,7 +216,10 @@ pub fn run(
         let row = match row {
             Ok(r) => r,
             Err(e) => {
-                let _ = out.write_all(&wire::error_line(500, &format!("source database error mid-stream: {e}")));
+                let _ = out.write_all(&wire::error_line(
+                    500,
+                    &format!("source database error mid-stream: {e}"),
+                ));
                 return Err(e.into());
             }
         };
@@ -212,7 +240,7 @@ pub fn run(
         out.write_all(&line).map_err(io_err)?;
         rows += 1;
         last = Some(row);
-        if rows % 1024 == 0 && signals::stop_requested() {
+        if rows.is_multiple_of(1024) && signals::stop_requested() {
             let _ = out.write_all(&wire::error_line(503, "server is shutting down; retry"));
             return Err(ApiError::Busy);
         }
@@ -222,11 +250,22 @@ pub fn run(
         Some(row) => {
             let encode = |pos: usize| {
                 let mut buf = Vec::new();
-                let _ = wire::encode_value(&mut buf, row.as_ref(pos).unwrap_or(&Value::NULL), codecs[pos]);
+                let _ = wire::encode_value(
+                    &mut buf,
+                    row.as_ref(pos).unwrap_or(&Value::NULL),
+                    codecs[pos],
+                );
                 String::from_utf8(buf).unwrap_or_default()
             };
             let ts: Option<String> = serde_json::from_str(&encode(ts_pos)).ok().flatten();
-            let key = format!("[{}]", key_pos.iter().map(|&p| encode(p)).collect::<Vec<_>>().join(","));
+            let key = format!(
+                "[{}]",
+                key_pos
+                    .iter()
+                    .map(|&p| encode(p))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            );
             (ts, RawValue::from_string(key).ok())
         }
     };
@@ -236,7 +275,8 @@ pub fn run(
         last_key,
         horizon: horizon.format(ts_fsp),
     };
-    out.write_all(&wire::trailer_line(&trailer)).map_err(io_err)?;
+    out.write_all(&wire::trailer_line(&trailer))
+        .map_err(io_err)?;
     out.flush().map_err(io_err)?;
     Ok(rows)
 }
@@ -257,7 +297,12 @@ mod tests {
         };
         TableMeta {
             name: "t".into(),
-            columns: vec![col("id", "int"), col("a", "varchar"), col("b", "blob"), col("ts", "timestamp")],
+            columns: vec![
+                col("id", "int"),
+                col("a", "varchar"),
+                col("b", "blob"),
+                col("ts", "timestamp"),
+            ],
             timestamp: Some(3),
             key: vec![0],
             timestamp_indexed: true,
@@ -274,8 +319,14 @@ mod tests {
         assert_eq!(p.since.unwrap().format(0), "2014-09-01 01:23:45");
         assert_eq!(p.include, Some(vec!["a".into(), "b".into()]));
         assert_eq!(p.exclude, vec!["b".to_string()]);
-        assert!(params("since=garbage").unwrap_err().to_string().contains("since"));
-        assert!(params("sinse=2014-01-01").unwrap_err().to_string().contains("unknown query parameter"));
+        assert!(params("since=garbage")
+            .unwrap_err()
+            .to_string()
+            .contains("since"));
+        assert!(params("sinse=2014-01-01")
+            .unwrap_err()
+            .to_string()
+            .contains("unknown query parameter"));
         assert!(params("since=2014-01-01&since=2014-01-02").is_err());
         assert!(params("after_key=[1]").is_err());
         assert_eq!(params("").unwrap(), Params::default());
@@ -284,15 +335,25 @@ mod tests {
     #[test]
     fn column_selection_keeps_order_key_and_timestamp() {
         let t = table();
-        assert_eq!(select_columns(&t, &params("").unwrap()).unwrap(), [0, 1, 2, 3]);
-        assert_eq!(select_columns(&t, &params("include_columns=b").unwrap()).unwrap(), [0, 2, 3]);
-        assert_eq!(select_columns(&t, &params("exclude_columns=a,b").unwrap()).unwrap(), [0, 3]);
+        assert_eq!(
+            select_columns(&t, &params("").unwrap()).unwrap(),
+            [0, 1, 2, 3]
+        );
+        assert_eq!(
+            select_columns(&t, &params("include_columns=b").unwrap()).unwrap(),
+            [0, 2, 3]
+        );
+        assert_eq!(
+            select_columns(&t, &params("exclude_columns=a,b").unwrap()).unwrap(),
+            [0, 3]
+        );
         let err = select_columns(&t, &params("include_columns=nope").unwrap()).unwrap_err();
         assert_eq!(err.status(), 400);
         assert!(err.to_string().contains("`nope`"));
         let err = select_columns(&t, &params("exclude_columns=ts").unwrap()).unwrap_err();
         assert!(err.to_string().contains("cannot be excluded"));
-        let err = select_columns(&t, &params("include_columns=a&exclude_columns=a").unwrap()).unwrap_err();
+        let err = select_columns(&t, &params("include_columns=a&exclude_columns=a").unwrap())
+            .unwrap_err();
         assert!(err.to_string().contains("nothing left"));
         let err = select_columns(&t, &params("include_columns=").unwrap()).unwrap_err();
         assert!(err.to_string().contains("nothing left"));

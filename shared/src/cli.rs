@@ -15,6 +15,8 @@ pub struct Flag {
     pub metavar: Option<&'static str>,
     pub default: Option<&'static str>,
     pub required: bool,
+    /// Another long name accepted for the same flag (not shown in usage).
+    pub alias: Option<&'static str>,
     /// Index into [`Spec::groups`].
     pub group: usize,
     pub help: &'static str,
@@ -35,9 +37,16 @@ pub const fn flag(
         metavar,
         default,
         required: false,
+        alias: None,
         group,
         help,
     }
+}
+
+/// Gives a flag a second long name.
+pub const fn alias(mut f: Flag, name: &'static str) -> Flag {
+    f.alias = Some(name);
+    f
 }
 
 /// Marks a flag as required.
@@ -88,14 +97,22 @@ pub struct Values {
 
 /// `--listen-port` → `DBD_LISTEN_PORT`.
 pub fn env_name(long: &str) -> String {
-    format!("DBD_{}", long.trim_start_matches('-').to_uppercase().replace('-', "_"))
+    format!(
+        "DBD_{}",
+        long.trim_start_matches('-')
+            .to_uppercase()
+            .replace('-', "_")
+    )
 }
 
 fn truthy(flag: &str, v: &str) -> Result<bool, CliError> {
     match v.trim().to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Ok(true),
         "" | "0" | "false" | "no" | "off" => Ok(false),
-        _ => Err(CliError(format!("{} must be 1/0, true/false, yes/no or on/off, not {v:?}", env_name(flag)))),
+        _ => Err(CliError(format!(
+            "{} must be 1/0, true/false, yes/no or on/off, not {v:?}",
+            env_name(flag)
+        ))),
     }
 }
 
@@ -118,8 +135,19 @@ pub fn parse(
         let given = match (flag.metavar, flag.short) {
             (None, Some(s)) => args.contains([s, flag.long]).then(|| "1".to_string()),
             (None, None) => args.contains(flag.long).then(|| "1".to_string()),
-            (Some(_), Some(s)) => args.opt_value_from_str::<_, String>([s, flag.long]).map_err(pico_error)?,
-            (Some(_), None) => args.opt_value_from_str::<_, String>(flag.long).map_err(pico_error)?,
+            (Some(_), Some(s)) => args
+                .opt_value_from_str::<_, String>([s, flag.long])
+                .map_err(pico_error)?,
+            (Some(_), None) => args
+                .opt_value_from_str::<_, String>(flag.long)
+                .map_err(pico_error)?,
+        };
+        let given = match (given, flag.alias) {
+            (None, Some(a)) if flag.metavar.is_some() => args
+                .opt_value_from_str::<_, String>(a)
+                .map_err(pico_error)?,
+            (None, Some(a)) => args.contains(a).then(|| "1".to_string()),
+            (g, _) => g,
         };
         let (value, source) = match given {
             Some(v) => (Some(v), flag.long.to_string()),
@@ -143,7 +171,8 @@ pub fn parse(
             out.sources.insert(flag.long, source);
         } else if let Some(d) = flag.default {
             out.values.insert(flag.long, d.to_string());
-            out.sources.insert(flag.long, format!("{} (default)", flag.long));
+            out.sources
+                .insert(flag.long, format!("{} (default)", flag.long));
         }
     }
     let rest = args.finish();
@@ -189,18 +218,28 @@ impl Values {
     pub fn parsed<T: FromStr>(&self, long: &str, what: &str) -> Result<Option<T>, CliError> {
         match self.values.get(long) {
             None => Ok(None),
-            Some(v) => v.trim().parse::<T>().map(Some).map_err(|_| {
-                CliError(format!("{} must be {what}, not {v:?}", self.sources[long]))
-            }),
+            Some(v) => {
+                v.trim().parse::<T>().map(Some).map_err(|_| {
+                    CliError(format!("{} must be {what}, not {v:?}", self.sources[long]))
+                })
+            }
         }
     }
 
     /// A duration in (possibly fractional) seconds within `min..=max`.
-    pub fn seconds(&self, long: &str, min: f64, max: f64) -> Result<Option<std::time::Duration>, CliError> {
+    pub fn seconds(
+        &self,
+        long: &str,
+        min: f64,
+        max: f64,
+    ) -> Result<Option<std::time::Duration>, CliError> {
         match self.parsed::<f64>(long, "a number of seconds")? {
             None => Ok(None),
             Some(s) if (min..=max).contains(&s) => Ok(Some(std::time::Duration::from_secs_f64(s))),
-            Some(_) => Err(CliError(format!("{} must be between {min} and {max} seconds", self.sources[long]))),
+            Some(_) => Err(CliError(format!(
+                "{} must be between {min} and {max} seconds",
+                self.sources[long]
+            ))),
         }
     }
 
@@ -215,7 +254,12 @@ impl Values {
             (Some(v), None) => Ok(Some(v.clone())),
             (None, Some(path)) => std::fs::read_to_string(path)
                 .map(|s| Some(s.lines().next().unwrap_or("").to_string()))
-                .map_err(|e| CliError(format!("cannot read {} {path:?}: {e}", self.sources[file_flag]))),
+                .map_err(|e| {
+                    CliError(format!(
+                        "cannot read {} {path:?}: {e}",
+                        self.sources[file_flag]
+                    ))
+                }),
             (None, None) => Ok(None),
         }
     }
@@ -244,7 +288,11 @@ pub fn usage(spec: &Spec) -> String {
             Some(m) => format!("{name} {m}"),
             None => name.to_string(),
         };
-        parts.push(if f.required { item } else { format!("[{item}]") });
+        parts.push(if f.required {
+            item
+        } else {
+            format!("[{item}]")
+        });
     }
     parts.push("[--version]".into());
     let head = format!("usage: {} ", spec.name);
@@ -276,7 +324,10 @@ pub fn help(spec: &Spec) -> String {
         // Group 0 holds the general options, listed like argparse does.
         if gi == 0 {
             let _ = writeln!(out, "{}:", g.title);
-            let _ = writeln!(out, "  -h, --help            show this help message and exit");
+            let _ = writeln!(
+                out,
+                "  -h, --help            show this help message and exit"
+            );
         } else {
             let _ = writeln!(out, "\n{}:\n  {}\n", g.title, wrap(g.about, 2));
         }
@@ -285,6 +336,9 @@ pub fn help(spec: &Spec) -> String {
             let mut text = f.help.to_string();
             if let Some(d) = f.default {
                 let _ = write!(text, " (default: {d})");
+            }
+            if let Some(a) = f.alias {
+                let _ = write!(text, " (also {a})");
             }
             if f.required {
                 text.push_str(" [required]");
@@ -346,6 +400,7 @@ mod tests {
             metavar: Some("PORT"),
             default: Some("8888"),
             required: false,
+            alias: None,
             group: 0,
             help: "Port",
         },
@@ -355,6 +410,7 @@ mod tests {
             metavar: Some("HOST"),
             default: None,
             required: true,
+            alias: None,
             group: 0,
             help: "Host",
         },
@@ -364,6 +420,7 @@ mod tests {
             metavar: None,
             default: None,
             required: false,
+            alias: None,
             group: 0,
             help: "Use SSL",
         },
@@ -373,6 +430,7 @@ mod tests {
             metavar: Some("PASSWORD"),
             default: None,
             required: false,
+            alias: None,
             group: 0,
             help: "Password",
         },
@@ -382,6 +440,7 @@ mod tests {
             metavar: Some("FILE"),
             default: None,
             required: false,
+            alias: None,
             group: 0,
             help: "Password file",
         },
@@ -395,9 +454,13 @@ mod tests {
     };
 
     fn run(args: &[&str], env: &[(&str, &str)]) -> Result<Parsed, CliError> {
-        let env: HashMap<String, String> =
-            env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        parse(&SPEC, args.iter().map(OsString::from).collect(), &|k| env.get(k).cloned())
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        parse(&SPEC, args.iter().map(OsString::from).collect(), &|k| {
+            env.get(k).cloned()
+        })
     }
 
     fn values(args: &[&str], env: &[(&str, &str)]) -> Values {
@@ -430,10 +493,19 @@ mod tests {
 
     #[test]
     fn bad_command_lines_are_errors() {
-        assert!(run(&["--host"], &[]).unwrap_err().0.contains("needs a value"));
+        assert!(run(&["--host"], &[])
+            .unwrap_err()
+            .0
+            .contains("needs a value"));
         assert!(run(&[], &[]).unwrap_err().0.contains("--host is required"));
-        assert!(run(&["--host", "h", "--bogus"], &[]).unwrap_err().0.contains("--bogus"));
-        assert!(run(&["--host", "h", "stray"], &[]).unwrap_err().0.contains("stray"));
+        assert!(run(&["--host", "h", "--bogus"], &[])
+            .unwrap_err()
+            .0
+            .contains("--bogus"));
+        assert!(run(&["--host", "h", "stray"], &[])
+            .unwrap_err()
+            .0
+            .contains("stray"));
         let v = values(&["--host", "h", "-P", "http"], &[]);
         let err = v.parsed::<u16>("--port", "a port number").unwrap_err();
         assert!(err.0.contains("--port must be a port number"), "{err}");
@@ -449,11 +521,24 @@ mod tests {
         std::fs::write(&file, "s3cret\n").unwrap();
         let f = file.to_str().unwrap();
         let v = values(&["--host", "h", "--password-file", f], &[]);
-        assert_eq!(v.secret("--password", "--password-file").unwrap().as_deref(), Some("s3cret"));
-        let v = values(&["--host", "h", "--password-file", f, "--password", "x"], &[]);
+        assert_eq!(
+            v.secret("--password", "--password-file")
+                .unwrap()
+                .as_deref(),
+            Some("s3cret")
+        );
+        let v = values(
+            &["--host", "h", "--password-file", f, "--password", "x"],
+            &[],
+        );
         assert!(v.secret("--password", "--password-file").is_err());
         let v = values(&["--host", "h"], &[("DBD_PASSWORD", "envpw")]);
-        assert_eq!(v.secret("--password", "--password-file").unwrap().as_deref(), Some("envpw"));
+        assert_eq!(
+            v.secret("--password", "--password-file")
+                .unwrap()
+                .as_deref(),
+            Some("envpw")
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 
@@ -461,7 +546,11 @@ mod tests {
     fn help_names_every_flag_and_variable() {
         let h = help(&SPEC);
         for f in FLAGS {
-            assert!(h.contains(f.long) && h.contains(&env_name(f.long)), "{}", f.long);
+            assert!(
+                h.contains(f.long) && h.contains(&env_name(f.long)),
+                "{}",
+                f.long
+            );
         }
         assert!(h.contains("(default: 8888)"));
         assert!(usage(&SPEC).starts_with("usage: demo [-h] [-P PORT] --host HOST"));

@@ -15,7 +15,9 @@ pub const MAX_HEADERS: usize = 100;
 #[derive(Debug)]
 pub enum HeadError {
     /// The connection closed before a complete head (nothing read if `empty`).
-    Eof { empty: bool },
+    Eof {
+        empty: bool,
+    },
     /// The first line is longer than [`MAX_LINE`].
     LineTooLong,
     /// The head is larger than [`MAX_HEAD`] or has too many headers.
@@ -60,7 +62,11 @@ pub fn read_head<R: BufRead>(r: &mut R) -> Result<Head, HeadError> {
     let mut line = Vec::new();
     loop {
         line.clear();
-        let limit = if head.start_line.is_empty() { MAX_LINE } else { MAX_HEAD - total };
+        let limit = if head.start_line.is_empty() {
+            MAX_LINE
+        } else {
+            MAX_HEAD - total
+        };
         let n = read_line_limited(r, &mut line, limit + 2)?;
         if n == 0 {
             return Err(HeadError::Eof {
@@ -100,14 +106,21 @@ pub fn read_head<R: BufRead>(r: &mut R) -> Result<Head, HeadError> {
             .split_once(':')
             .ok_or_else(|| HeadError::Malformed(format!("malformed header line {text:?}")))?;
         if name.is_empty() || name.ends_with([' ', '\t']) {
-            return Err(HeadError::Malformed(format!("malformed header name {name:?}")));
+            return Err(HeadError::Malformed(format!(
+                "malformed header name {name:?}"
+            )));
         }
-        head.headers.push((name.to_string(), value.trim().to_string()));
+        head.headers
+            .push((name.to_string(), value.trim().to_string()));
     }
 }
 
 /// Like `read_until(b'\n')` but stops after `limit` bytes.
-fn read_line_limited<R: BufRead>(r: &mut R, out: &mut Vec<u8>, limit: usize) -> Result<usize, HeadError> {
+fn read_line_limited<R: BufRead>(
+    r: &mut R,
+    out: &mut Vec<u8>,
+    limit: usize,
+) -> Result<usize, HeadError> {
     let mut read = 0;
     loop {
         let buf = match r.fill_buf() {
@@ -161,7 +174,8 @@ pub fn percent_decode(s: &str, plus_as_space: bool) -> Option<Vec<u8>> {
 
 /// Percent-decodes into UTF-8 text, for names and parameters.
 pub fn percent_decode_str(s: &str, plus_as_space: bool) -> Result<String, String> {
-    let bytes = percent_decode(s, plus_as_space).ok_or_else(|| format!("bad percent-escape in {s:?}"))?;
+    let bytes =
+        percent_decode(s, plus_as_space).ok_or_else(|| format!("bad percent-escape in {s:?}"))?;
     String::from_utf8(bytes).map_err(|_| format!("{s:?} is not UTF-8 once decoded"))
 }
 
@@ -195,7 +209,10 @@ pub fn parse_query(q: &str) -> Result<Vec<(String, String)>, String> {
 
 /// The `Authorization` header value for Basic credentials.
 pub fn basic_auth(user: &str, password: &str) -> String {
-    format!("Basic {}", crate::base64::encode(format!("{user}:{password}").as_bytes()))
+    format!(
+        "Basic {}",
+        crate::base64::encode(format!("{user}:{password}").as_bytes())
+    )
 }
 
 /// Decodes a Basic `Authorization` value into (user, password) bytes.
@@ -259,14 +276,35 @@ mod tests {
     #[test]
     fn limits_are_enforced() {
         let long = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(MAX_LINE + 10));
-        assert!(matches!(read_head(&mut Cursor::new(long)), Err(HeadError::LineTooLong)));
+        assert!(matches!(
+            read_head(&mut Cursor::new(long)),
+            Err(HeadError::LineTooLong)
+        ));
         let big = format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(MAX_HEAD));
-        assert!(matches!(read_head(&mut Cursor::new(big)), Err(HeadError::TooLarge)));
-        let many = format!("GET / HTTP/1.1\r\n{}\r\n", "A: b\r\n".repeat(MAX_HEADERS + 1));
-        assert!(matches!(read_head(&mut Cursor::new(many)), Err(HeadError::TooLarge)));
-        assert!(matches!(read_head(&mut Cursor::new("")), Err(HeadError::Eof { empty: true })));
-        assert!(matches!(read_head(&mut Cursor::new("GET / HTTP/1.1\r\n")), Err(HeadError::Eof { empty: false })));
-        assert!(matches!(read_head(&mut Cursor::new("GET / HTTP/1.1\r\nnocolon\r\n\r\n")), Err(HeadError::Malformed(_))));
+        assert!(matches!(
+            read_head(&mut Cursor::new(big)),
+            Err(HeadError::TooLarge)
+        ));
+        let many = format!(
+            "GET / HTTP/1.1\r\n{}\r\n",
+            "A: b\r\n".repeat(MAX_HEADERS + 1)
+        );
+        assert!(matches!(
+            read_head(&mut Cursor::new(many)),
+            Err(HeadError::TooLarge)
+        ));
+        assert!(matches!(
+            read_head(&mut Cursor::new("")),
+            Err(HeadError::Eof { empty: true })
+        ));
+        assert!(matches!(
+            read_head(&mut Cursor::new("GET / HTTP/1.1\r\n")),
+            Err(HeadError::Eof { empty: false })
+        ));
+        assert!(matches!(
+            read_head(&mut Cursor::new("GET / HTTP/1.1\r\nnocolon\r\n\r\n")),
+            Err(HeadError::Malformed(_))
+        ));
     }
 
     #[test]
@@ -294,7 +332,10 @@ mod tests {
     #[test]
     fn basic_auth_round_trip_and_compare() {
         let h = basic_auth("foo", "b:ar");
-        assert_eq!(parse_basic_auth(&h), Some((b"foo".to_vec(), b"b:ar".to_vec())));
+        assert_eq!(
+            parse_basic_auth(&h),
+            Some((b"foo".to_vec(), b"b:ar".to_vec()))
+        );
         assert_eq!(parse_basic_auth("Bearer x"), None);
         assert_eq!(parse_basic_auth("Basic !!!"), None);
         assert!(constant_time_eq(b"abc", b"abc"));

@@ -144,7 +144,11 @@ fn parse(s: &str) -> Option<UtcTime> {
     if rest.is_empty() {
         return valid(t);
     }
-    if rest.len() < 9 || !matches!(rest[0], b' ' | b'T' | b't') || rest[3] != b':' || rest[6] != b':' {
+    if rest.len() < 9
+        || !matches!(rest[0], b' ' | b'T' | b't')
+        || rest[3] != b':'
+        || rest[6] != b':'
+    {
         return None;
     }
     t.hour = digits(&rest[1..3])? as u8;
@@ -196,8 +200,22 @@ fn valid(t: UtcTime) -> Option<UtcTime> {
         // Only the complete zero value is meaningful for a TIMESTAMP.
         return (t == UtcTime::ZERO).then_some(t);
     }
-    let leap = (t.year % 4 == 0 && t.year % 100 != 0) || t.year % 400 == 0;
-    let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let leap =
+        (t.year.is_multiple_of(4) && !t.year.is_multiple_of(100)) || t.year.is_multiple_of(400);
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
     let ok = (1..=12).contains(&t.month)
         && t.day >= 1
         && t.day <= month_days[t.month as usize - 1]
@@ -227,7 +245,15 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
 }
 
 #[cfg(test)]
@@ -243,9 +269,15 @@ mod tests {
         assert_eq!(p("2014-09-01"), "2014-09-01 00:00:00.000000");
         assert_eq!(p("2014-09-01 01:23:45"), "2014-09-01 01:23:45.000000");
         assert_eq!(p("2014-09-01 01:23:45.5"), "2014-09-01 01:23:45.500000");
-        assert_eq!(p("2014-09-01 01:23:45.999999"), "2014-09-01 01:23:45.999999");
+        assert_eq!(
+            p("2014-09-01 01:23:45.999999"),
+            "2014-09-01 01:23:45.999999"
+        );
         assert_eq!(p("2014-09-01T01:23:45Z"), "2014-09-01 01:23:45.000000");
-        assert_eq!(p("2014-09-01T01:23:45.123+02:00"), "2014-08-31 23:23:45.123000");
+        assert_eq!(
+            p("2014-09-01T01:23:45.123+02:00"),
+            "2014-08-31 23:23:45.123000"
+        );
         assert_eq!(p("2014-12-31T23:30:00-01:00"), "2015-01-01 00:30:00.000000");
         assert_eq!(p("0000-00-00 00:00:00"), "0000-00-00 00:00:00.000000");
     }
@@ -280,11 +312,18 @@ mod tests {
 
     #[test]
     fn unix_micros_round_trip() {
-        for s in ["1970-01-01 00:00:00", "2038-01-19 03:14:07.999999", "1900-03-01 12:00:00.5"] {
+        for s in [
+            "1970-01-01 00:00:00",
+            "2038-01-19 03:14:07.999999",
+            "1900-03-01 12:00:00.5",
+        ] {
             let t = UtcTime::parse(s).unwrap();
             assert_eq!(UtcTime::from_unix_micros(t.to_unix_micros()), t);
         }
-        assert_eq!(UtcTime::parse("1970-01-02").unwrap().to_unix_micros(), 86_400_000_000);
+        assert_eq!(
+            UtcTime::parse("1970-01-02").unwrap().to_unix_micros(),
+            86_400_000_000
+        );
     }
 
     #[test]

@@ -53,7 +53,10 @@ mod tests {
         assert_eq!(quote_ident("plain"), "`plain`");
         assert_eq!(quote_ident("a`b"), "`a``b`");
         assert_eq!(quote_ident("`"), "````");
-        assert_eq!(quote_ident("x` ; DROP TABLE y; --"), "`x`` ; DROP TABLE y; --`");
+        assert_eq!(
+            quote_ident("x` ; DROP TABLE y; --"),
+            "`x`` ; DROP TABLE y; --`"
+        );
         assert_eq!(quote_table("d b", "t/1"), "`d b`.`t/1`");
         assert_eq!(quote_list(&["a", "b`"]), "`a`, `b```");
     }

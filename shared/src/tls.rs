@@ -13,12 +13,16 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 }
 
 fn read_certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {what} {}: {e}", path.display()))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| format!("cannot read {what} {}: {e}", path.display()))?;
     let certs = CertificateDer::pem_slice_iter(&bytes)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("{what} {} is not valid PEM: {e}", path.display()))?;
     if certs.is_empty() {
-        return Err(format!("{what} {} holds no PEM certificate", path.display()));
+        return Err(format!(
+            "{what} {} holds no PEM certificate",
+            path.display()
+        ));
     }
     Ok(certs)
 }
@@ -26,10 +30,17 @@ fn read_certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>, S
 /// Server side: certificate chain and private key (PKCS#8, PKCS#1 or SEC1).
 pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, String> {
     let chain = read_certs(cert, "certificate (--ssl-public-key)")?;
-    let key_bytes = std::fs::read(key)
-        .map_err(|e| format!("cannot read private key (--ssl-private-key) {}: {e}", key.display()))?;
+    let key_bytes = std::fs::read(key).map_err(|e| {
+        format!(
+            "cannot read private key (--ssl-private-key) {}: {e}",
+            key.display()
+        )
+    })?;
     let key = PrivateKeyDer::from_pem_slice(&key_bytes).map_err(|e| {
-        format!("private key (--ssl-private-key) {} is not a PEM private key: {e}", key.display())
+        format!(
+            "private key (--ssl-private-key) {} is not a PEM private key: {e}",
+            key.display()
+        )
     })?;
     let config = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()

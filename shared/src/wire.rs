@@ -204,12 +204,18 @@ impl ValueCodec {
                 (Encoding::Number, TemporalKind::None)
             }
             MYSQL_TYPE_DATE | MYSQL_TYPE_NEWDATE => (Encoding::String, TemporalKind::Date),
-            MYSQL_TYPE_DATETIME | MYSQL_TYPE_DATETIME2 | MYSQL_TYPE_TIMESTAMP
+            MYSQL_TYPE_DATETIME
+            | MYSQL_TYPE_DATETIME2
+            | MYSQL_TYPE_TIMESTAMP
             | MYSQL_TYPE_TIMESTAMP2 => (Encoding::String, TemporalKind::DateTime { fsp }),
             MYSQL_TYPE_TIME | MYSQL_TYPE_TIME2 => (Encoding::String, TemporalKind::Time { fsp }),
             MYSQL_TYPE_BIT | MYSQL_TYPE_GEOMETRY => (Encoding::Base64, TemporalKind::None),
-            MYSQL_TYPE_DECIMAL | MYSQL_TYPE_NEWDECIMAL | MYSQL_TYPE_JSON | MYSQL_TYPE_ENUM
-            | MYSQL_TYPE_SET | MYSQL_TYPE_NULL => (Encoding::String, TemporalKind::None),
+            MYSQL_TYPE_DECIMAL
+            | MYSQL_TYPE_NEWDECIMAL
+            | MYSQL_TYPE_JSON
+            | MYSQL_TYPE_ENUM
+            | MYSQL_TYPE_SET
+            | MYSQL_TYPE_NULL => (Encoding::String, TemporalKind::None),
             _ => {
                 // Strings and blobs: the binary character set means raw bytes.
                 let binary = charset == BINARY_CHARSET
@@ -414,8 +420,14 @@ mod tests {
     fn integers_are_exact_at_the_extremes() {
         let c = col("n", "bigint(20) unsigned", Encoding::Number);
         assert_eq!(enc(Value::UInt(u64::MAX), NUM), "18446744073709551615");
-        assert_eq!(round_trip(Value::UInt(u64::MAX), NUM, &c), Value::UInt(u64::MAX));
-        assert_eq!(round_trip(Value::Int(i64::MIN), NUM, &c), Value::Int(i64::MIN));
+        assert_eq!(
+            round_trip(Value::UInt(u64::MAX), NUM, &c),
+            Value::UInt(u64::MAX)
+        );
+        assert_eq!(
+            round_trip(Value::Int(i64::MIN), NUM, &c),
+            Value::Int(i64::MIN)
+        );
         assert_eq!(round_trip(Value::Int(0), NUM, &c), Value::Int(0));
     }
 
@@ -423,7 +435,14 @@ mod tests {
     fn floats_round_trip_bit_exactly() {
         let f = col("f", "float", Encoding::Number);
         let d = col("d", "double", Encoding::Number);
-        for x in [1.234_567_9_f32, f32::MIN_POSITIVE, f32::MAX, -0.1, 3.0, 1e-30] {
+        for x in [
+            1.234_567_9_f32,
+            f32::MIN_POSITIVE,
+            f32::MAX,
+            -0.1,
+            3.0,
+            1e-30,
+        ] {
             assert_eq!(round_trip(Value::Float(x), NUM, &f), Value::Float(x));
         }
         for x in [0.1_f64, f64::MAX, f64::MIN_POSITIVE, -2.5e-300, 1e21] {
@@ -449,7 +468,10 @@ mod tests {
     fn binary_is_base64_and_lossless() {
         let c = col("b", "blob", Encoding::Base64);
         let all: Vec<u8> = (0..=255).collect();
-        assert_eq!(round_trip(Value::Bytes(all.clone()), BIN, &c), Value::Bytes(all));
+        assert_eq!(
+            round_trip(Value::Bytes(all.clone()), BIN, &c),
+            Value::Bytes(all)
+        );
         assert_eq!(enc(Value::Bytes(b"\0\x01".to_vec()), BIN), "\"AAE=\"");
     }
 
@@ -464,10 +486,22 @@ mod tests {
             enc(Value::Date(2038, 1, 19, 3, 14, 7, 999_999), ts6),
             "\"2038-01-19 03:14:07.999999\""
         );
-        assert_eq!(enc(Value::Date(0, 0, 0, 0, 0, 0, 0), ts0), "\"0000-00-00 00:00:00\"");
-        assert_eq!(enc(Value::Date(2020, 2, 29, 0, 0, 0, 0), date), "\"2020-02-29\"");
-        assert_eq!(enc(Value::Time(true, 34, 22, 59, 59, 0), time0), "\"-838:59:59\"");
-        assert_eq!(enc(Value::Time(false, 0, 1, 2, 3, 450_000), time3), "\"01:02:03.450\"");
+        assert_eq!(
+            enc(Value::Date(0, 0, 0, 0, 0, 0, 0), ts0),
+            "\"0000-00-00 00:00:00\""
+        );
+        assert_eq!(
+            enc(Value::Date(2020, 2, 29, 0, 0, 0, 0), date),
+            "\"2020-02-29\""
+        );
+        assert_eq!(
+            enc(Value::Time(true, 34, 22, 59, 59, 0), time0),
+            "\"-838:59:59\""
+        );
+        assert_eq!(
+            enc(Value::Time(false, 0, 1, 2, 3, 450_000), time3),
+            "\"01:02:03.450\""
+        );
     }
 
     #[test]
@@ -502,7 +536,10 @@ mod tests {
         assert!(line.ends_with('\n') && line.starts_with("{\"header\":"));
         match parse_line(line.trim_end()).unwrap() {
             Line::Header(parsed) => {
-                assert_eq!(serde_json::to_string(&parsed).unwrap(), serde_json::to_string(&h).unwrap())
+                assert_eq!(
+                    serde_json::to_string(&parsed).unwrap(),
+                    serde_json::to_string(&h).unwrap()
+                )
             }
             other => panic!("{other:?}"),
         }
