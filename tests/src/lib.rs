@@ -1,1 +1,622 @@
-//! placeholder
+//! Harness for the end-to-end tests in `tests/tests/*.rs`: real throwaway
+//! MariaDB servers (`scripts/mariadb-sandbox`), the real `dbd_server` and
+//! `dbd_puller` binaries, and ways to compare databases and poke at HTTP.
+//!
+//! Helpers panic with a message instead of returning errors: a failing
+//! helper means a failing test, and the message is the diagnosis.
+//!
+//! Sandboxes and server logs live in `target/test-sandboxes/*-<pid>-<n>`.
+//! The shared [`pair`] sits in a static, which Rust never drops, and std has
+//! no exit hook (nor is libc a dependency); so every sandbox gets a watchdog
+//! shell that destroys it once the test process is gone, and [`pair`] also
+//! sweeps away leftovers of dead processes (e.g. after a SIGKILL of all).
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use mysql::prelude::Queryable;
+
+/// Rows as the text protocol gives them: every value as text, or NULL.
+pub type Rows = Vec<Vec<Option<String>>>;
+
+/// `<pid>-<n>`: distinct names within and across test processes.
+fn next_id() -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{}-{n}", std::process::id())
+}
+
+fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Column `col` of the first row, if any and not NULL.
+fn cell(rows: Rows, col: usize) -> Option<String> {
+    rows.into_iter().next()?.into_iter().nth(col)?
+}
+
+/// The workspace root (the parent of this crate).
+pub fn workspace_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .parent()
+        .expect("tests crate has a parent")
+        .to_path_buf()
+}
+
+/// Where sandboxes and server logs go; created on demand.
+fn scratch_dir() -> PathBuf {
+    let dir = workspace_root().join("target/test-sandboxes");
+    std::fs::create_dir_all(&dir).expect("cannot create target/test-sandboxes");
+    dir
+}
+
+fn script() -> PathBuf {
+    workspace_root().join("scripts/mariadb-sandbox")
+}
+
+/// Runs the sandbox script; returns its stdout, panics with its stderr.
+fn run_script(args: &[&str]) -> String {
+    let out = Command::new(script())
+        .args(args)
+        .stdin(Stdio::null())
+        .output();
+    let out = out.expect("cannot run scripts/mariadb-sandbox");
+    let err = lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "mariadb-sandbox {args:?}: {}\n{err}",
+        out.status
+    );
+    lossy(&out.stdout)
+}
+
+/// `prefix` plus pid and counter, lower-cased to `[a-z0-9_]`: a database or
+/// table name that no other test (or test process) uses.
+pub fn unique_name(prefix: &str) -> String {
+    let name = format!("{prefix}_{}", next_id()).to_ascii_lowercase();
+    name.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
+}
+
+/// Quotes an identifier for SQL.
+pub fn ident(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
+/// `` `database`.`table` ``, quoted for SQL.
+pub fn qualified(database: &str, table: &str) -> String {
+    format!("{}.{}", ident(database), ident(table))
+}
+
+/// Quotes a string literal for SQL.
+pub fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+/// Runs `sql` and returns the first result set with columns. Reads every
+/// result set: `query_drop` would silently ignore an error in any statement
+/// but the first.
+fn run_sql(conn: &mut mysql::Conn, sql: &str) -> mysql::Result<Rows> {
+    let text = |v| match v {
+        mysql::Value::NULL => None,
+        mysql::Value::Bytes(b) => Some(lossy(&b)),
+        // The text protocol sends nothing else; stay readable if it did.
+        other => Some(other.as_sql(true)),
+    };
+    let mut result = conn.query_iter(sql)?;
+    let mut first = None;
+    loop {
+        let has_columns = !result.columns().as_ref().is_empty();
+        let Some(set) = result.iter() else { break };
+        let rows = set.map(|row| Ok(mysql::Row::unwrap(row?).into_iter().map(text).collect()));
+        let rows = rows.collect::<mysql::Result<Rows>>()?;
+        if has_columns && first.is_none() {
+            first = Some(rows);
+        }
+    }
+    Ok(first.unwrap_or_default())
+}
+
+/// A private MariaDB server; destroyed (data and all) when dropped.
+pub struct Sandbox {
+    pub dir: PathBuf,
+    pub port: u16,
+}
+
+impl Sandbox {
+    /// Starts a fresh server, optionally in system time zone `tz` (e.g.
+    /// `America/New_York`), which then sticks across restarts.
+    pub fn start(name: &str, tz: Option<&str>) -> Sandbox {
+        let dir = scratch_dir().join(format!("{name}-{}", next_id()));
+        // Watched from before the start, so that a half-started server goes too.
+        spawn_watchdog(&dir);
+        let mut args = vec!["start", dir.to_str().expect("sandbox path is UTF-8")];
+        args.extend(tz.iter().flat_map(|z| ["--tz", z]));
+        let out = run_script(&args);
+        let port = out
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("sandbox gave no port: {out:?}"));
+        Sandbox { dir, port }
+    }
+
+    fn run(&self, action: &str) -> String {
+        run_script(&[action, self.dir.to_str().expect("sandbox path is UTF-8")])
+    }
+
+    /// Starts the server again after `stop`/`kill`: same data, port and zone.
+    pub fn restart(&self) {
+        let port = self.run("start");
+        assert_eq!(
+            port.trim(),
+            self.port.to_string(),
+            "sandbox restarted on another port"
+        );
+    }
+
+    /// Clean shutdown; the data stays.
+    pub fn stop(&self) {
+        self.run("stop");
+    }
+
+    /// SIGKILL, like a crash or a power cut.
+    pub fn kill(&self) {
+        self.run("kill");
+    }
+
+    /// A new root connection over TCP, in a UTC session so that TIMESTAMP
+    /// values read the same whatever the server's zone.
+    pub fn conn(&self) -> mysql::Conn {
+        let opts = mysql::OptsBuilder::new()
+            .ip_or_hostname(Some("127.0.0.1"))
+            .tcp_port(self.port)
+            .user(Some("root"))
+            .prefer_socket(false)
+            .init(vec!["SET time_zone='+00:00'"]);
+        mysql::Conn::new(opts).unwrap_or_else(|e| panic!("connecting to port {}: {e}", self.port))
+    }
+
+    /// Runs one or more `;`-separated statements. Each call is a new
+    /// session, so session variables do not leak from one call to the next.
+    pub fn exec(&self, sql: &str) {
+        self.query_strings(sql);
+    }
+
+    /// Runs one or more statements like [`Sandbox::exec`] and returns the
+    /// rows of the first result set with columns (so `SET ...; SELECT ...`
+    /// works), every value in its text form or NULL.
+    pub fn query_strings(&self, sql: &str) -> Rows {
+        run_sql(&mut self.conn(), sql)
+            .unwrap_or_else(|e| panic!("SQL failed on port {}: {e}\n{sql}", self.port))
+    }
+
+    /// First column of the first row; `None` for NULL and for no row.
+    pub fn scalar(&self, sql: &str) -> Option<String> {
+        cell(self.query_strings(sql), 0)
+    }
+
+    /// A numeric `SHOW GLOBAL STATUS` counter, e.g. `Com_select`.
+    pub fn status(&self, name: &str) -> u64 {
+        let sql = format!("SHOW GLOBAL STATUS LIKE {}", literal(name));
+        let value = cell(self.query_strings(&sql), 1);
+        value
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no numeric status {name}"))
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        // Drop may run while unwinding, where a panic aborts: only warn.
+        if !destroy(&self.dir) {
+            eprintln!("warning: cannot destroy sandbox {}", self.dir.display());
+        }
+    }
+}
+
+/// Stops the server in `dir` (if running) and deletes `dir`.
+fn destroy(dir: &Path) -> bool {
+    let out = Command::new(script()).arg("destroy").arg(dir).output();
+    out.is_ok_and(|o| o.status.success())
+}
+
+/// Destroys `dir` once this process has exited, however it exits. Ignores
+/// SIGINT/SIGHUP so that Ctrl-C on `cargo test` still cleans up, and holds
+/// no output pipe open (which would keep e.g. `cargo test | tee` waiting).
+fn spawn_watchdog(dir: &Path) {
+    const LOOP: &str = r#"trap "" INT HUP; while kill -0 "$1" 2>/dev/null; do sleep 1; done
+        exec "$2" destroy "$3""#;
+    let spawned = Command::new("sh")
+        .args(["-c", LOOP, "sh", &std::process::id().to_string()])
+        .arg(script())
+        .arg(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    // It outlives this process, so it is never waited for; init reaps it.
+    if let Err(e) = spawned {
+        eprintln!("warning: no cleanup watchdog for {}: {e}", dir.display());
+    }
+}
+
+/// Destroys sandboxes and removes logs of test processes that are gone
+/// (names end in `-<pid>-<n>`, logs in `.log`).
+fn sweep_stale() {
+    let Ok(entries) = std::fs::read_dir(scratch_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let stem = name.strip_suffix(".log").unwrap_or(&name);
+        let pid = stem.rsplit('-').nth(1).and_then(|p| p.parse::<u32>().ok());
+        if pid.is_none_or(|pid| Path::new(&format!("/proc/{pid}")).exists()) {
+            continue;
+        }
+        match entry.path() {
+            dir if dir.is_dir() => drop(destroy(&dir)),
+            file => drop(std::fs::remove_file(file)),
+        }
+    }
+}
+
+/// The (source, destination) servers shared by the tests of one binary;
+/// tests keep out of each other's way with [`unique_name`] databases.
+pub fn pair() -> &'static (Sandbox, Sandbox) {
+    static PAIR: OnceLock<(Sandbox, Sandbox)> = OnceLock::new();
+    PAIR.get_or_init(|| {
+        sweep_stale();
+        // Started side by side: each takes a second or so.
+        std::thread::scope(|s| {
+            let src = s.spawn(|| Sandbox::start("source", None));
+            let dst = Sandbox::start("dest", None);
+            (src.join().expect("source sandbox did not start"), dst)
+        })
+    })
+}
+
+/// A dbdump binary: `$DBDUMP_BIN_DIR/<name>` if set (e.g. release builds),
+/// else `target/debug/<name>`, built once per process: `cargo test` does not
+/// build other packages' binaries, so they could be stale or missing.
+pub fn bin(name: &str) -> PathBuf {
+    if let Some(dir) = std::env::var_os("DBDUMP_BIN_DIR") {
+        return PathBuf::from(dir).join(name);
+    }
+    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let out = Command::new(cargo)
+            .args("build -q --bins -p dbd_server -p dbd_puller".split(' '))
+            .current_dir(workspace_root())
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run cargo: {e}"))?;
+        out.status
+            .success()
+            .then_some(())
+            .ok_or_else(|| lossy(&out.stderr))
+    });
+    if let Err(e) = built {
+        panic!("building dbd_server and dbd_puller failed:\n{e}");
+    }
+    workspace_root().join("target/debug").join(name)
+}
+
+/// A port nothing listens on right now (another process may take it later).
+pub fn free_port() -> u16 {
+    let addr = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr());
+    addr.expect("cannot bind 127.0.0.1:0").port()
+}
+
+/// A command without the caller's `DBD_*` variables: every flag has one,
+/// and a developer's own settings must not change what a test runs.
+fn clean_command(program: PathBuf) -> Command {
+    let mut cmd = Command::new(program);
+    for (key, _) in std::env::vars_os().filter(|(k, _)| k.to_string_lossy().starts_with("DBD_")) {
+        cmd.env_remove(key);
+    }
+    cmd.stdin(Stdio::null());
+    cmd
+}
+
+/// Waits up to `limit` for `child` to exit.
+fn wait_for(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("cannot wait for child process") {
+            return Some(status);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A running `dbd_server`; stopped with SIGTERM when dropped.
+pub struct Server {
+    pub port: u16,
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+impl Server {
+    /// Starts `dbd_server` for `source` on a free port, with extra `args`.
+    pub fn start(source: &Sandbox, args: &[&str]) -> Server {
+        Server::start_with_env(source, args, &[])
+    }
+
+    /// As [`Server::start`], with environment variables (e.g. `DBD_*` flags).
+    /// Returns once the port accepts connections.
+    pub fn start_with_env(source: &Sandbox, args: &[&str], envs: &[(&str, &str)]) -> Server {
+        let port = free_port();
+        let log = scratch_dir().join(format!("server-{}.log", next_id()));
+        let file = std::fs::File::create(&log).expect("cannot create server log");
+        let fixed = format!(
+            "-a 127.0.0.1 -P {port} --source-host 127.0.0.1 --source-port {} \
+             --source-username root",
+            source.port
+        );
+        let child = clean_command(bin("dbd_server"))
+            .args(fixed.split(' '))
+            .args(args)
+            .envs(envs.iter().copied())
+            .stdout(file.try_clone().expect("cannot share server log"))
+            .stderr(file)
+            .spawn()
+            .expect("cannot spawn dbd_server");
+        let mut server = Server { port, child, log };
+        let (addr, deadline) = (SocketAddr::from(([127, 0, 0, 1], port)), Instant::now());
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            if let Some(status) = wait_for(&mut server.child, Duration::from_millis(50)) {
+                panic!(
+                    "dbd_server exited ({status}) before listening:\n{}",
+                    server.log_text()
+                );
+            }
+            if deadline.elapsed() > Duration::from_secs(15) {
+                panic!(
+                    "dbd_server not listening after 15 s:\n{}",
+                    server.log_text()
+                );
+            }
+        }
+        server
+    }
+
+    /// Everything the server wrote to stdout and stderr so far.
+    pub fn log_text(&self) -> String {
+        lossy(&std::fs::read(&self.log).unwrap_or_default())
+    }
+
+    /// `http://127.0.0.1:<port><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// SIGTERM, then SIGKILL if it has not exited within 10 s. Returns how it
+    /// exited (after a SIGKILL: no code). Safe to call again.
+    pub fn stop(&mut self) -> ExitStatus {
+        if let Some(status) = wait_for(&mut self.child, Duration::ZERO) {
+            return status;
+        }
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        wait_for(&mut self.child, Duration::from_secs(10)).unwrap_or_else(|| {
+            let _ = self.child.kill();
+            self.child.wait().expect("cannot wait for dbd_server")
+        })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// How a one-shot `dbd_puller` run ended. Codes: 0 all tables synced, 1 some
+/// table failed, 2 bad command line, 3 interrupted; -1 killed by a signal.
+#[derive(Debug)]
+pub struct PullerRun {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// The `dbd_puller` command that [`puller`] runs, for tests that spawn,
+/// signal or kill it themselves.
+pub fn puller_command(
+    port: u16,
+    dst: &Sandbox,
+    src_db: &str,
+    dst_db: &str,
+    extra: &[&str],
+) -> Command {
+    let fixed = format!(
+        "--source-host 127.0.0.1 --source-port {port} --dest-host 127.0.0.1 --dest-port {} \
+         --dest-username root",
+        dst.port
+    );
+    let mut cmd = clean_command(bin("dbd_puller"));
+    cmd.args(fixed.split(' '))
+        .args(["--source-database", src_db, "--dest-database", dst_db])
+        .args(extra);
+    cmd
+}
+
+/// Runs `dbd_puller` against the server on `port` to completion; killed, and
+/// the test failed, after 120 s.
+pub fn puller(port: u16, dst: &Sandbox, src_db: &str, dst_db: &str, extra: &[&str]) -> PullerRun {
+    let mut child = puller_command(port, dst, src_db, dst_db, extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot spawn dbd_puller");
+    // Both pipes are drained on threads so a chatty puller never blocks.
+    fn drain(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<String> {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            pipe.map(|mut p| p.read_to_end(&mut bytes));
+            lossy(&bytes)
+        })
+    }
+    let (out, err) = (drain(child.stdout.take()), drain(child.stderr.take()));
+    let Some(status) = wait_for(&mut child, Duration::from_secs(120)) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        let stderr = err.join().unwrap_or_default();
+        panic!("dbd_puller still running after 120 s; killed. stderr:\n{stderr}");
+    };
+    PullerRun {
+        code: status.code().unwrap_or(-1),
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    }
+}
+
+/// The rows of `database.table` as `mariadb-dump` INSERTs, one line per
+/// row, in primary key order, binary as hex and TIMESTAMPs in UTC.
+pub fn dump(db: &Sandbox, database: &str, table: &str) -> String {
+    let flags = format!(
+        "--no-defaults -h127.0.0.1 -P{} -uroot --no-create-info --skip-extended-insert \
+         --order-by-primary --hex-blob --tz-utc --skip-comments --skip-dump-date --compact",
+        db.port
+    );
+    let out = Command::new("mariadb-dump")
+        .args(flags.split(' '))
+        .args([database, table])
+        .stdin(Stdio::null())
+        .output()
+        .expect("cannot run mariadb-dump");
+    let err = lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "mariadb-dump {database}.{table}: {err}"
+    );
+    // MariaDB >= 10.5.25 starts every dump with a "sandbox mode" guard
+    // comment, even with --compact; dropping it leaves rows only.
+    let text = lossy(&out.stdout);
+    let rows = text.lines().filter(|l| !l.starts_with("/*M!999999"));
+    rows.map(|l| format!("{l}\n")).collect()
+}
+
+/// `CHECKSUM TABLE`; `None` when the table does not exist.
+pub fn checksum(db: &Sandbox, database: &str, table: &str) -> Option<String> {
+    let sql = format!("CHECKSUM TABLE {}", qualified(database, table));
+    cell(db.query_strings(&sql), 1)
+}
+
+/// Number of rows in `database.table`.
+pub fn count(db: &Sandbox, database: &str, table: &str) -> u64 {
+    let n = db.scalar(&format!(
+        "SELECT COUNT(*) FROM {}",
+        qualified(database, table)
+    ));
+    n.and_then(|n| n.parse().ok())
+        .expect("COUNT(*) gave a number")
+}
+
+/// The lines around the first difference: enough to see what went wrong
+/// without pasting a million-row dump into the test output.
+fn first_difference(a: &str, b: &str) -> String {
+    let (a, b): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
+    let i = (0..a.len().max(b.len()))
+        .find(|&i| a.get(i) != b.get(i))
+        .unwrap_or(0);
+    let (na, nb) = (a.len(), b.len());
+    let mut text = format!("{na} vs {nb} lines; first difference at line {}:\n", i + 1);
+    for j in i.saturating_sub(1)..i + 3 {
+        for (side, lines) in [("src", &a), ("dst", &b)] {
+            if let Some(line) = lines.get(j) {
+                let clipped: String = line.chars().take(300).collect();
+                text.push_str(&format!("{side} {:>6}: {clipped}\n", j + 1));
+            }
+        }
+    }
+    text
+}
+
+/// Asserts that each table holds the same rows in both databases, by dump
+/// (readable diff) and by `CHECKSUM TABLE` (catches what text might hide).
+pub fn assert_same(src: &Sandbox, src_db: &str, dst: &Sandbox, dst_db: &str, tables: &[&str]) {
+    for table in tables {
+        let (a, b) = (dump(src, src_db, table), dump(dst, dst_db, table));
+        assert!(a == b, "{table} differs: {}", first_difference(&a, &b));
+        let (ca, cb) = (checksum(src, src_db, table), checksum(dst, dst_db, table));
+        assert_eq!(ca, cb, "CHECKSUM TABLE {table} differs, dumps do not");
+    }
+}
+
+/// Sends `request` as-is on a new connection and reads until the server
+/// closes it (30 s at most). Returns the status (0 when no status line came
+/// back: nothing listening, or the connection was dropped), the head without
+/// the blank line, and the body as sent (dbd_server never uses chunked
+/// encoding). Write and read errors end the exchange without failing it:
+/// what arrived before them is returned, as tests of refused requests need.
+pub fn http_raw(port: u16, request: &[u8]) -> (u16, String, String) {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return (0, String::new(), String::new());
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+    let _ = stream.write_all(request);
+    let (mut raw, mut buf) = (Vec::new(), vec![0; 64 * 1024]);
+    while let Ok(n @ 1..) = stream.read(&mut buf) {
+        raw.extend_from_slice(&buf[..n]);
+    }
+    let text = lossy(&raw);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = match head.split_whitespace().collect::<Vec<_>>()[..] {
+        [version, code, ..] if version.starts_with("HTTP/") => code.parse().unwrap_or(0),
+        _ => 0,
+    };
+    (status, head.to_string(), body.to_string())
+}
+
+/// `GET path` with extra `headers`; see [`http_raw`] for the result.
+pub fn http_get(port: u16, path: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        req.push_str(&format!("{name}: {value}\r\n"));
+    }
+    http_raw(port, format!("{req}\r\n").as_bytes())
+}
+
+/// Parses every non-empty line of an NDJSON body.
+pub fn ndjson_lines(body: &str) -> Vec<serde_json::Value> {
+    let parse =
+        |l: &str| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad NDJSON ({e}): {l}"));
+    body.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(parse)
+        .collect()
+}
+
+/// Creates `dst_db` on `dst` with every base table of `src_db` (dropped and
+/// recreated if present): the puller writes rows, never DDL. Foreign key
+/// checks are off so that tables can come in any order.
+pub fn copy_schema(src: &Sandbox, src_db: &str, dst: &Sandbox, dst_db: &str) {
+    let tables = src.query_strings(&format!(
+        "SELECT TABLE_NAME FROM information_schema.TABLES \
+         WHERE TABLE_SCHEMA = {} AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME",
+        literal(src_db)
+    ));
+    let mut conn = dst.conn();
+    let mut run = |sql: String| run_sql(&mut conn, &sql).unwrap_or_else(|e| panic!("{e}\n{sql}"));
+    run(format!(
+        "SET foreign_key_checks = 0; CREATE DATABASE IF NOT EXISTS {0}; USE {0}",
+        ident(dst_db)
+    ));
+    for table in tables.into_iter().flat_map(|r| r.into_iter().flatten()) {
+        let show = format!("SHOW CREATE TABLE {}", qualified(src_db, &table));
+        let ddl = cell(src.query_strings(&show), 1).unwrap_or_else(|| panic!("{show}: no DDL"));
+        run(format!("DROP TABLE IF EXISTS {}; {ddl}", ident(&table)));
+    }
+}
