@@ -356,7 +356,12 @@ impl Server {
     /// As [`Server::start`], with environment variables (e.g. `DBD_*` flags).
     /// Returns once the port accepts connections.
     pub fn start_with_env(source: &Sandbox, args: &[&str], envs: &[(&str, &str)]) -> Server {
-        let port = free_port();
+        Server::start_on(free_port(), source, args, envs)
+    }
+
+    /// As [`Server::start_with_env`], on a given port (e.g. to restart a
+    /// server where its clients expect it).
+    pub fn start_on(port: u16, source: &Sandbox, args: &[&str], envs: &[(&str, &str)]) -> Server {
         let log = scratch_dir().join(format!("server-{}.log", next_id()));
         let file = std::fs::File::create(&log).expect("cannot create server log");
         let fixed = format!(

@@ -1,0 +1,1240 @@
+//! dbd_server's HTTP API against a real source database: the three
+//! endpoints, the change stream's framing and parameters, every documented
+//! error status with its JSON body, Basic auth, TLS, request-head limits and
+//! hostile names. Each test makes its own database (`unique_name`) and its
+//! own server, so tests run in parallel without seeing each other.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dbdump_tests::*;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use serde_json::{json, Value};
+
+// ---------------------------------------------------------------- helpers
+
+/// The shared source database server.
+fn src() -> &'static Sandbox {
+    &pair().0
+}
+
+/// An auto-updating TIMESTAMP column named `ts`, second precision.
+const TS: &str = "ts TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP";
+/// The same with microseconds.
+const TS6: &str =
+    "ts TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6)";
+
+/// Creates a fresh database on the source and returns its name.
+fn new_db(prefix: &str) -> String {
+    let db = unique_name(prefix);
+    src().exec(&format!("CREATE DATABASE {}", ident(&db)));
+    db
+}
+
+/// Runs `statements` inside `db` (a new UTC session, see `Sandbox::exec`).
+fn sql(db: &str, statements: &str) {
+    src().exec(&format!("USE {}; {statements}", ident(db)));
+}
+
+/// A database with table `t (id, a, b, ts)` holding rows `(id, ts)`, with
+/// `a` = "a<id>" and `b` = id * 10. Timestamps are explicit and in the past,
+/// so that the horizon (now minus `--settle`) never holds a row back.
+fn db_with_rows(prefix: &str, rows: &[(i64, &str)]) -> String {
+    let db = new_db(prefix);
+    sql(
+        &db,
+        &format!("CREATE TABLE t (id INT PRIMARY KEY, a VARCHAR(20), b INT, {TS6})"),
+    );
+    for (id, ts) in rows {
+        sql(
+            &db,
+            &format!(
+                "INSERT INTO t (id, a, b, ts) VALUES ({id}, 'a{id}', {}, {})",
+                id * 10,
+                literal(ts)
+            ),
+        );
+    }
+    db
+}
+
+/// First value of a response header (case-insensitive name).
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().skip(1).find_map(|line| {
+        let (k, v) = line.split_once(':')?;
+        k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+fn get(server: &Server, path: &str) -> (u16, String, String) {
+    http_get(server.port, path, &[])
+}
+
+/// Asserts an error answer: `status`, a JSON body `{"error": .., "status":
+/// status}` whose message contains `needle` (case-insensitive). Returns the
+/// message.
+#[track_caller]
+fn assert_error(resp: &(u16, String, String), status: u16, needle: &str) -> String {
+    let (code, head, body) = resp;
+    assert_eq!(*code, status, "wrong status:\n{head}\n\n{body}");
+    assert_eq!(
+        header(head, "content-type"),
+        Some("application/json"),
+        "{head}"
+    );
+    let v: Value =
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("error body not JSON ({e}): {body}"));
+    assert_eq!(v["status"], json!(status), "{body}");
+    let message = v["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error message: {body}"));
+    assert!(
+        message.to_lowercase().contains(&needle.to_lowercase()),
+        "error message {message:?} should mention {needle:?}"
+    );
+    assert_eq!(
+        v.as_object().map(|o| o.len()),
+        Some(2),
+        "only error and status: {body}"
+    );
+    message.to_string()
+}
+
+/// Parses a 200 JSON answer.
+#[track_caller]
+fn json_ok(resp: (u16, String, String)) -> Value {
+    let (code, head, body) = resp;
+    assert_eq!(code, 200, "{head}\n\n{body}");
+    assert_eq!(
+        header(&head, "content-type"),
+        Some("application/json"),
+        "{head}"
+    );
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+/// `GET /`'s database names.
+#[track_caller]
+fn databases(server: &Server) -> Vec<String> {
+    let v = json_ok(get(server, "/"));
+    serde_json::from_value(v["databases"].clone()).expect("databases is a list of names")
+}
+
+/// `GET /<db>/`'s table names, in the server's order.
+#[track_caller]
+fn table_names(server: &Server, db: &str) -> Vec<String> {
+    let v = json_ok(get(server, &format!("/{db}/")));
+    assert_eq!(v["database"], json!(db));
+    let tables = v["tables"].as_array().expect("tables is a list");
+    tables
+        .iter()
+        .map(|t| t["table"].as_str().expect("table name").to_string())
+        .collect()
+}
+
+/// A complete change stream: header, rows, trailer.
+struct Stream {
+    header: Value,
+    rows: Vec<Value>,
+    trailer: Value,
+}
+
+impl Stream {
+    /// The first column of every row (the `id` key in these tests).
+    fn ids(&self) -> Vec<i64> {
+        let id = |r: &Value| r[0].as_i64().unwrap_or_else(|| panic!("no id: {r}"));
+        self.rows.iter().map(id).collect()
+    }
+
+    fn column_names(&self) -> Vec<&str> {
+        let columns = self.header["columns"].as_array().expect("columns");
+        columns
+            .iter()
+            .map(|c| c["name"].as_str().expect("column name"))
+            .collect()
+    }
+}
+
+/// GETs a stream and checks its framing: NDJSON, header first, one array per
+/// row, trailer last with the row count.
+#[track_caller]
+fn stream(server: &Server, path: &str) -> Stream {
+    let (code, head, body) = get(server, path);
+    assert_eq!(code, 200, "GET {path}:\n{head}\n\n{body}");
+    assert_eq!(
+        header(&head, "content-type"),
+        Some("application/x-ndjson"),
+        "{head}"
+    );
+    assert!(
+        body.ends_with('\n'),
+        "every line ends with a newline: {body:?}"
+    );
+    let mut lines = ndjson_lines(&body);
+    assert!(lines.len() >= 2, "header and trailer at least: {body}");
+    let trailer = lines.pop().expect("a last line")["trailer"].clone();
+    let header = lines.remove(0)["header"].clone();
+    assert!(header.is_object(), "header first: {body}");
+    assert!(trailer.is_object(), "trailer last (else cut off): {body}");
+    assert!(
+        lines.iter().all(Value::is_array),
+        "one JSON array per row: {body}"
+    );
+    assert_eq!(trailer["rows"], json!(lines.len()), "trailer counts rows");
+    Stream {
+        header,
+        rows: lines,
+        trailer,
+    }
+}
+
+/// The ids a stream of `db`.`t` with `query` returns.
+#[track_caller]
+fn ids(server: &Server, db: &str, query: &str) -> Vec<i64> {
+    stream(server, &format!("/{db}/t/?{query}")).ids()
+}
+
+/// A directory under the system temp dir, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(prefix: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(unique_name(prefix));
+        std::fs::create_dir_all(&dir).expect("cannot create temp dir");
+        TempDir(dir)
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.0.join(name).to_str().expect("UTF-8 temp path").to_string()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A self-signed `ssl.crt`/`ssl.key` pair made by `scripts/generate-ssl-cert`.
+fn make_cert() -> TempDir {
+    let dir = TempDir::new("dbdump_tls");
+    let out = Command::new(workspace_root().join("scripts/generate-ssl-cert"))
+        .arg(&dir.0)
+        .stdin(Stdio::null())
+        .output()
+        .expect("cannot run scripts/generate-ssl-cert");
+    assert!(
+        out.status.success(),
+        "generate-ssl-cert: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir
+}
+
+/// Splits a raw HTTP response like `http_raw` does.
+fn split_response(raw: &[u8]) -> (u16, String, String) {
+    let text = String::from_utf8_lossy(raw);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = match head.split_whitespace().collect::<Vec<_>>()[..] {
+        [version, code, ..] if version.starts_with("HTTP/") => code.parse().unwrap_or(0),
+        _ => 0,
+    };
+    (status, head.to_string(), body.to_string())
+}
+
+/// `GET path` over HTTPS with a plain rustls client that trusts only `ca`.
+fn https_get(port: u16, ca: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca).expect("read CA file") {
+        roots.add(cert.expect("PEM certificate")).expect("usable CA");
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = ServerName::try_from("127.0.0.1").expect("server name");
+    let session = rustls::ClientConnection::new(Arc::new(config), name).expect("TLS session");
+    let tcp = TcpStream::connect(("127.0.0.1", port)).expect("connect to the HTTPS port");
+    tcp.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let mut tls = rustls::StreamOwned::new(session, tcp);
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    tls.write_all(format!("{req}\r\n").as_bytes())
+        .expect("TLS handshake and request");
+    let mut raw = Vec::new();
+    // The server ends with close_notify; whatever arrived is kept either way.
+    let _ = tls.read_to_end(&mut raw);
+    split_response(&raw)
+}
+
+/// How a process we spawned ourselves ended.
+struct Run {
+    code: Option<i32>,
+    stderr: String,
+    elapsed: Duration,
+}
+
+/// Runs `program` without the caller's `DBD_*` variables, killing it after
+/// `limit` (then `code` is `None`).
+fn run(program: &Path, args: &[&str], limit: Duration) -> Run {
+    let mut cmd = Command::new(program);
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("DBD_")) {
+        cmd.env_remove(key);
+    }
+    let started = Instant::now();
+    let mut child = cmd
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot spawn");
+    let mut pipe = child.stderr.take().expect("stderr pipe");
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = pipe.read_to_string(&mut text);
+        text
+    });
+    let code = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status.code();
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Run {
+        code,
+        stderr: reader.join().unwrap_or_default(),
+        elapsed: started.elapsed(),
+    }
+}
+
+/// Lines the server logged at ERROR level.
+fn error_lines(server: &Server) -> Vec<String> {
+    let log = server.log_text();
+    let lines = log.lines().filter(|l| l.contains(" ERROR "));
+    lines.map(str::to_string).collect()
+}
+
+#[track_caller]
+fn assert_still_serving(server: &Server) {
+    assert_eq!(
+        get(server, "/").0,
+        200,
+        "server stopped serving:\n{}",
+        server.log_text()
+    );
+}
+
+// ---------------------------------------------------------------- GET /
+
+#[test]
+fn root_lists_databases_but_never_system_schemas() {
+    let db = new_db("api_root");
+    let server = Server::start(src(), &[]);
+    let (_, head, _) = get(&server, "/");
+    assert_eq!(header(&head, "cache-control"), Some("no-store"), "{head}");
+    let dbs = databases(&server);
+    assert!(dbs.contains(&db), "{db} missing from {dbs:?}");
+    for system in ["mysql", "information_schema", "performance_schema", "sys"] {
+        assert!(!dbs.iter().any(|d| d.eq_ignore_ascii_case(system)), "{dbs:?}");
+    }
+    let mut sorted = dbs.clone();
+    sorted.sort();
+    assert_eq!(dbs, sorted, "sorted by name");
+}
+
+#[test]
+fn source_databases_limits_the_list_to_those_named() {
+    let (a, b, c) = (new_db("api_only_a"), new_db("api_only_b"), new_db("api_only_c"));
+    let list = format!("{b},{a}");
+    let server = Server::start(src(), &["--source-databases", &list]);
+    let mut want = vec![a.clone(), b.clone()];
+    want.sort();
+    assert_eq!(databases(&server), want);
+    assert_eq!(json_ok(get(&server, &format!("/{a}/")))["tables"], json!([]));
+    assert_error(&get(&server, &format!("/{c}/")), 404, "not found");
+    // A name in the list that does not exist is simply not listed.
+    let server = Server::start(src(), &["--source-databases", &format!("{a},no_such_db_x")]);
+    assert_eq!(databases(&server), [a]);
+}
+
+#[test]
+fn system_schemas_are_404_unless_named() {
+    let db = new_db("api_sys");
+    let server = Server::start(src(), &[]);
+    for path in [
+        "/mysql/",
+        "/mysql",
+        "/mysql/user/",
+        "/information_schema/",
+        "/information_schema/TABLES/",
+        "/performance_schema/",
+        "/sys/",
+    ] {
+        assert_error(&get(&server, path), 404, "not found");
+    }
+
+    // Named explicitly, `mysql` is exposed like any other database.
+    let list = format!("mysql,{db}");
+    let server = Server::start(src(), &["--source-databases", &list]);
+    let mut want = vec!["mysql".to_string(), db.clone()];
+    want.sort();
+    assert_eq!(databases(&server), want);
+    assert_eq!(json_ok(get(&server, "/mysql/"))["database"], json!("mysql"));
+    assert_error(&get(&server, "/information_schema/"), 404, "not found");
+}
+
+#[test]
+fn every_path_under_an_unexposed_database_is_404() {
+    let shown = db_with_rows("api_shown", &[(1, "2020-01-01 00:00:00")]);
+    let hidden = db_with_rows("api_hidden", &[(1, "2020-01-01 00:00:00")]);
+    let server = Server::start(src(), &["--source-databases", &shown]);
+    assert_eq!(ids(&server, &shown, ""), [1]);
+    let hidden_answers: Vec<String> = [
+        format!("/{hidden}/"),
+        format!("/{hidden}/t/"),
+        format!("/{hidden}/t/?since=2000-01-01"),
+        format!("/{hidden}/nope/"),
+        "/mysql/user/".to_string(),
+    ]
+    .iter()
+    .map(|p| assert_error(&get(&server, p), 404, "not found"))
+    .collect();
+    // Unexposed and nonexistent look the same, so probing reveals nothing.
+    let missing = assert_error(&get(&server, "/no_such_db_x/t/"), 404, "not found");
+    assert_eq!(
+        hidden_answers[1].replace(&hidden, "X"),
+        missing.replace("no_such_db_x", "X")
+    );
+}
+
+// ---------------------------------------------------------------- GET /<db>/
+
+#[test]
+fn table_list_has_only_tables_with_auto_timestamp_and_primary_key() {
+    let db = new_db("api_tables");
+    sql(
+        &db,
+        &format!(
+            "CREATE TABLE ok_second (id INT PRIMARY KEY, {TS});
+             CREATE TABLE ok_micro (id INT PRIMARY KEY, {TS6});
+             CREATE TABLE ok_composite (a INT, b VARCHAR(10), x INT, {TS},
+                 PRIMARY KEY (b, a), KEY (ts));
+             CREATE TABLE no_on_update (id INT PRIMARY KEY,
+                 ts TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP);
+             CREATE TABLE datetime_on_update (id INT PRIMARY KEY,
+                 ts DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP);
+             CREATE TABLE no_timestamp (id INT PRIMARY KEY, v INT);
+             CREATE TABLE no_key (id INT, {TS});
+             CREATE TABLE unique_not_key (id INT NOT NULL UNIQUE, {TS});
+             CREATE VIEW a_view AS SELECT * FROM ok_second;"
+        ),
+    );
+    let server = Server::start(src(), &[]);
+    let v = json_ok(get(&server, &format!("/{db}/")));
+    assert_eq!(v["database"], json!(db));
+    let mut tables = v["tables"].as_array().expect("tables").clone();
+    tables.sort_by_key(|t| t["table"].as_str().unwrap_or_default().to_string());
+    assert_eq!(
+        tables,
+        [
+            json!({"table": "ok_composite", "timestamp_column": "ts", "key": ["b", "a"],
+                   "timestamp_indexed": true}),
+            json!({"table": "ok_micro", "timestamp_column": "ts", "key": ["id"],
+                   "timestamp_indexed": false}),
+            json!({"table": "ok_second", "timestamp_column": "ts", "key": ["id"],
+                   "timestamp_indexed": false}),
+        ]
+    );
+}
+
+#[test]
+fn table_list_puts_parents_before_children_the_same_way_every_time() {
+    let db = new_db("api_fk");
+    // Created children first (foreign key checks off), and named so that the
+    // alphabetical order is the wrong one: c_root <- b_mid <- a_child.
+    // x_one <-> y_two reference each other; z_leaf hangs off the cycle;
+    // d_ref references a table that cannot be synced.
+    sql(
+        &db,
+        &format!(
+            "SET foreign_key_checks = 0;
+             CREATE TABLE a_child (id INT PRIMARY KEY, p INT, {TS},
+                 FOREIGN KEY (p) REFERENCES b_mid (id));
+             CREATE TABLE b_mid (id INT PRIMARY KEY, p INT, {TS},
+                 FOREIGN KEY (p) REFERENCES c_root (id));
+             CREATE TABLE c_root (id INT PRIMARY KEY, {TS});
+             CREATE TABLE x_one (id INT PRIMARY KEY, p INT, {TS},
+                 FOREIGN KEY (p) REFERENCES y_two (id));
+             CREATE TABLE y_two (id INT PRIMARY KEY, p INT, {TS},
+                 FOREIGN KEY (p) REFERENCES x_one (id));
+             CREATE TABLE z_leaf (id INT PRIMARY KEY, p INT, {TS},
+                 FOREIGN KEY (p) REFERENCES x_one (id));
+             CREATE TABLE plain (id INT PRIMARY KEY);
+             CREATE TABLE d_ref (id INT PRIMARY KEY, p INT, {TS},
+                 FOREIGN KEY (p) REFERENCES plain (id));"
+        ),
+    );
+    let server = Server::start(src(), &[]);
+    let order = table_names(&server, &db);
+    let mut all = order.clone();
+    all.sort();
+    assert_eq!(
+        all,
+        ["a_child", "b_mid", "c_root", "d_ref", "x_one", "y_two", "z_leaf"]
+    );
+    let pos = |t: &str| order.iter().position(|n| n == t).expect("listed");
+    // Every edge outside the cycle points backwards in the list.
+    for (child, parent) in [("a_child", "b_mid"), ("b_mid", "c_root"), ("z_leaf", "x_one")] {
+        assert!(pos(parent) < pos(child), "{parent} before {child}: {order:?}");
+    }
+    for _ in 0..3 {
+        assert_eq!(table_names(&server, &db), order, "same order every call");
+    }
+}
+
+// ---------------------------------------------------------------- the stream
+
+#[test]
+fn stream_is_header_rows_in_timestamp_key_order_then_trailer() {
+    let db = new_db("api_stream");
+    sql(
+        &db,
+        &format!(
+            "CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(20), data BLOB,
+                 price DECIMAL(6,2), {TS});
+             INSERT INTO t VALUES
+                 (2, 'two', NULL, '2.00', '2020-01-02 00:00:00'),
+                 (3, 'três', x'00ff', '-1.50', '2020-01-01 00:00:00'),
+                 (1, NULL, '', '1.00', '2020-01-02 00:00:00');"
+        ),
+    );
+    let server = Server::start(src(), &[]);
+    let (_, head, _) = get(&server, &format!("/{db}/t/"));
+    assert_eq!(
+        header(&head, "content-length"),
+        None,
+        "streams end at close: {head}"
+    );
+    let s = stream(&server, &format!("/{db}/t/"));
+    let horizon = s.header["horizon"].clone();
+    assert!(horizon.is_string(), "{}", s.header);
+    assert_eq!(
+        s.header,
+        json!({
+            "protocol": 1, "database": db, "table": "t",
+            "columns": [
+                {"name": "id", "type": "int(11)", "encoding": "number"},
+                {"name": "name", "type": "varchar(20)", "encoding": "string"},
+                {"name": "data", "type": "blob", "encoding": "base64"},
+                {"name": "price", "type": "decimal(6,2)", "encoding": "string"},
+                {"name": "ts", "type": "timestamp", "encoding": "string"},
+            ],
+            "timestamp_column": "ts", "key": ["id"],
+            "since": null, "after_key": null, "horizon": horizon,
+        })
+    );
+    // Ordered by (ts, id): id 3 is oldest; 1 and 2 share a timestamp.
+    assert_eq!(
+        s.rows,
+        [
+            json!([3, "três", "AP8=", "-1.50", "2020-01-01 00:00:00"]),
+            json!([1, null, "", "1.00", "2020-01-02 00:00:00"]),
+            json!([2, "two", null, "2.00", "2020-01-02 00:00:00"]),
+        ]
+    );
+    assert_eq!(
+        s.trailer,
+        json!({"rows": 3, "last_timestamp": "2020-01-02 00:00:00", "last_key": [2],
+               "horizon": horizon})
+    );
+    // Without the trailing slash it is the same stream.
+    assert_eq!(stream(&server, &format!("/{db}/t")).rows, s.rows);
+}
+
+#[test]
+fn empty_stream_has_a_trailer_with_zero_rows() {
+    let db = db_with_rows("api_empty", &[]);
+    let server = Server::start(src(), &[]);
+    let s = stream(&server, &format!("/{db}/t/"));
+    assert!(s.rows.is_empty());
+    assert_eq!(s.trailer["rows"], json!(0));
+    assert_eq!(s.trailer["last_timestamp"], Value::Null);
+    assert_eq!(s.trailer["last_key"], Value::Null);
+}
+
+#[test]
+fn null_timestamps_come_first_and_only_without_since() {
+    let db = new_db("api_nullts");
+    sql(
+        &db,
+        "CREATE TABLE t (id INT PRIMARY KEY,
+             ts TIMESTAMP NULL DEFAULT NULL ON UPDATE CURRENT_TIMESTAMP);
+         INSERT INTO t VALUES (1, '2020-01-01 00:00:00'), (2, NULL), (3, NULL);",
+    );
+    let server = Server::start(src(), &[]);
+    let s = stream(&server, &format!("/{db}/t/"));
+    assert_eq!(
+        s.rows,
+        [
+            json!([2, null]),
+            json!([3, null]),
+            json!([1, "2020-01-01 00:00:00"])
+        ]
+    );
+    assert_eq!(ids(&server, &db, "since=2000-01-01"), [1]);
+}
+
+#[test]
+fn rows_younger_than_settle_wait_for_a_later_request() {
+    let db = new_db("api_settle");
+    sql(
+        &db,
+        &format!(
+            "CREATE TABLE t (id INT PRIMARY KEY, {TS});
+             INSERT INTO t VALUES (1, NOW() - INTERVAL 120 SECOND), (2, NOW()),
+                 (3, '2099-01-01 00:00:00');"
+        ),
+    );
+    let server = Server::start(src(), &["--settle", "60"]);
+    let s = stream(&server, &format!("/{db}/t/"));
+    assert_eq!(s.ids(), [1], "only the row older than 60 s");
+    let now = src()
+        .scalar("SELECT NOW() - INTERVAL 59 SECOND")
+        .expect("now");
+    let horizon = s.header["horizon"].as_str().expect("horizon");
+    assert!(horizon < now.as_str(), "horizon {horizon} vs now-59s {now}");
+    assert_eq!(s.trailer["horizon"], s.header["horizon"]);
+}
+
+#[test]
+fn since_accepts_every_documented_form() {
+    let db = db_with_rows(
+        "api_since",
+        &[
+            (1, "2019-12-31 23:59:59"),
+            (2, "2020-01-01 00:00:00"),
+            (3, "2020-01-01 08:00:00"),
+            (4, "2020-01-01 08:00:00.25"),
+            (5, "2020-01-01 10:00:00"),
+        ],
+    );
+    let server = Server::start(src(), &[]);
+    let cases: &[(&str, &[i64])] = &[
+        ("since=2020-01-01", &[2, 3, 4, 5]),
+        ("since=2020-01-01+08:00:00", &[3, 4, 5]),
+        ("since=2020-01-01%2008:00:00", &[3, 4, 5]),
+        ("since=2020-01-01+08:00:00.000001", &[4, 5]),
+        ("since=2020-01-01+08:00:00.25", &[4, 5]),
+        ("since=2020-01-01+08:00:00.250000", &[4, 5]),
+        ("since=2020-01-01+08:00:00.250001", &[5]),
+        ("since=2020-01-01T08:00:00Z", &[3, 4, 5]),
+        ("since=2020-01-01T08:00:00.250001Z", &[5]),
+        // 10:00 at +02:00 is 08:00 UTC; `+` must be %2B in a query string.
+        ("since=2020-01-01T10:00:00%2B02:00", &[3, 4, 5]),
+        ("since=2020-01-01T03:00:00-05:00", &[3, 4, 5]),
+        ("since=2020-01-01T00:59:59%2B01:00", &[1, 2, 3, 4, 5]),
+        ("since=2020-01-01+10:00:00.000001", &[]),
+        ("since=2030-01-01", &[]),
+        ("since=0000-00-00+00:00:00", &[1, 2, 3, 4, 5]),
+    ];
+    for (query, want) in cases {
+        assert_eq!(ids(&server, &db, query), *want, "{query}");
+    }
+    let s = stream(&server, &format!("/{db}/t/?since=2020-01-01T10:00:00%2B02:00"));
+    assert_eq!(s.header["since"], json!("2020-01-01 08:00:00.000000"));
+    assert_eq!(s.trailer["last_timestamp"], json!("2020-01-01 10:00:00.000000"));
+
+    // An unencoded `+` is a space: the offset is then not understood. It may
+    // be refused, but must never select rows for another point in time.
+    let (code, _, body) = get(&server, &format!("/{db}/t/?since=2020-01-01T10:00:00+02:00"));
+    if code == 200 {
+        let rows: Vec<i64> = ndjson_lines(&body)
+            .iter()
+            .filter_map(|l| l.as_array().and_then(|r| r[0].as_i64()))
+            .collect();
+        assert_eq!(rows, [3, 4, 5], "a space taken as + must still mean +02:00");
+    } else {
+        assert_eq!(code, 400, "{body}");
+    }
+}
+
+#[test]
+fn after_key_resumes_strictly_after_since_and_key() {
+    let t = "2020-01-01 00:00:00";
+    let db = db_with_rows(
+        "api_after",
+        &[
+            (0, "2019-01-01 00:00:00"),
+            (3, t),
+            (1, t),
+            (2, t),
+            (4, "2020-01-01 00:00:01"),
+        ],
+    );
+    let server = Server::start(src(), &[]);
+    let since = "since=2020-01-01+00:00:00";
+    assert_eq!(ids(&server, &db, since), [1, 2, 3, 4]);
+    assert_eq!(ids(&server, &db, &format!("{since}&after_key=%5B1%5D")), [2, 3, 4]);
+    assert_eq!(ids(&server, &db, &format!("{since}&after_key=[2]")), [3, 4]);
+    assert_eq!(ids(&server, &db, &format!("{since}&after_key=[3]")), [4]);
+    // A key below every row at that timestamp still skips nothing after it.
+    assert_eq!(ids(&server, &db, &format!("{since}&after_key=[-5]")), [1, 2, 3, 4]);
+    let s = stream(&server, &format!("/{db}/t/?{since}&after_key=%5B2%5D"));
+    assert_eq!(s.header["after_key"], json!([2]));
+
+    // Resuming from a trailer's last row gives nothing new.
+    let all = stream(&server, &format!("/{db}/t/"));
+    let (ts, key) = (&all.trailer["last_timestamp"], &all.trailer["last_key"]);
+    let resume = format!(
+        "since={}&after_key={}",
+        ts.as_str().expect("ts").replace(' ', "+"),
+        key
+    );
+    assert_eq!(ids(&server, &db, &resume), Vec::<i64>::new(), "{resume}");
+}
+
+#[test]
+fn after_key_works_with_a_composite_string_key() {
+    let db = new_db("api_after2");
+    sql(
+        &db,
+        &format!(
+            "CREATE TABLE t (name VARCHAR(10), n INT, {TS}, PRIMARY KEY (name, n));
+             INSERT INTO t VALUES ('b', 1, '2020-01-01 00:00:00'), ('a', 2, '2020-01-01 00:00:00'),
+                 ('a', 1, '2020-01-01 00:00:00'), ('a', 0, '2021-01-01 00:00:00');"
+        ),
+    );
+    let server = Server::start(src(), &[]);
+    let key = |r: &Value| (r[0].as_str().unwrap_or("?").to_string(), r[1].as_i64());
+    let since = "since=2020-01-01";
+    let s = stream(&server, &format!("/{db}/t/?{since}"));
+    assert_eq!(s.header["key"], json!(["name", "n"]));
+    assert_eq!(s.rows.iter().map(key).count(), 4);
+    let after = stream(
+        &server,
+        &format!("/{db}/t/?{since}&after_key=%5B%22a%22%2C1%5D"),
+    );
+    let got: Vec<_> = after.rows.iter().map(key).collect();
+    assert_eq!(
+        got,
+        [
+            ("a".to_string(), Some(2)),
+            ("b".to_string(), Some(1)),
+            ("a".to_string(), Some(0))
+        ]
+    );
+    assert_eq!(after.trailer["last_key"], json!(["a", 0]));
+}
+
+#[test]
+fn include_and_exclude_columns_keep_key_and_timestamp() {
+    let db = db_with_rows("api_cols", &[(1, "2020-01-01 00:00:00")]);
+    let server = Server::start(src(), &[]);
+    let cases: &[(&str, &[&str], Value)] = &[
+        ("", &["id", "a", "b", "ts"], json!([1, "a1", 10, "2020-01-01 00:00:00.000000"])),
+        ("include_columns=b", &["id", "b", "ts"], json!([1, 10, "2020-01-01 00:00:00.000000"])),
+        ("include_columns=b,a", &["id", "a", "b", "ts"], json!([1, "a1", 10, "2020-01-01 00:00:00.000000"])),
+        ("include_columns=id", &["id", "ts"], json!([1, "2020-01-01 00:00:00.000000"])),
+        ("exclude_columns=a", &["id", "b", "ts"], json!([1, 10, "2020-01-01 00:00:00.000000"])),
+        ("exclude_columns=a,b", &["id", "ts"], json!([1, "2020-01-01 00:00:00.000000"])),
+        ("include_columns=a,b&exclude_columns=b", &["id", "a", "ts"], json!([1, "a1", "2020-01-01 00:00:00.000000"])),
+    ];
+    for (query, columns, row) in cases {
+        let s = stream(&server, &format!("/{db}/t/?{query}"));
+        assert_eq!(s.column_names(), *columns, "{query}");
+        assert_eq!(s.rows, [row.clone()], "{query}");
+        assert_eq!(s.header["key"], json!(["id"]));
+        assert_eq!(s.header["timestamp_column"], json!("ts"));
+    }
+}
+
+#[test]
+fn bad_column_lists_are_400_naming_the_problem() {
+    let db = db_with_rows("api_badcols", &[(1, "2020-01-01 00:00:00")]);
+    let server = Server::start(src(), &[]);
+    let t = |q: &str| get(&server, &format!("/{db}/t/?{q}"));
+    assert_error(&t("include_columns=a,nope"), 400, "`nope`");
+    assert_error(&t("exclude_columns=zilch"), 400, "`zilch`");
+    assert_error(&t("exclude_columns=ts"), 400, "`ts` cannot be excluded");
+    assert_error(&t("exclude_columns=a,id"), 400, "`id` cannot be excluded");
+    assert_error(&t("include_columns=a&exclude_columns=a"), 400, "nothing left");
+    assert_error(&t("include_columns="), 400, "nothing left");
+    // Column names are exact: `A` is not `a`.
+    assert_error(&t("include_columns=A"), 400, "`A`");
+}
+
+#[test]
+fn bad_query_parameters_are_400_naming_the_problem() {
+    let db = db_with_rows("api_badq", &[(1, "2020-01-01 00:00:00")]);
+    let server = Server::start(src(), &[]);
+    let t = |q: &str| get(&server, &format!("/{db}/t/?{q}"));
+    assert_error(&t("sinse=2020-01-01"), 400, "unknown query parameter \"sinse\"");
+    assert_error(&t("since=2020-01-01&limit=5"), 400, "\"limit\"");
+    assert_error(&t("since=yesterday"), 400, "since");
+    assert_error(&t("since=2020-13-01"), 400, "since");
+    assert_error(&t("since=2020-02-30"), 400, "since");
+    assert_error(&t("since=2020-01-01+25:00:00"), 400, "since");
+    assert_error(&t("since=2020-01-01+00:00:00.1234567"), 400, "since");
+    assert_error(&t("since="), 400, "since");
+    assert_error(&t("since=2020-01-01&since=2020-01-02"), 400, "twice");
+    assert_error(&t("after_key=[1]"), 400, "after_key needs since");
+    let since = "since=2020-01-01";
+    assert_error(&t(&format!("{since}&after_key=%5B")), 400, "after_key");
+    assert_error(&t(&format!("{since}&after_key=1")), 400, "after_key");
+    assert_error(&t(&format!("{since}&after_key=[1,2]")), 400, "expected 1 key values");
+    assert_error(&t(&format!("{since}&after_key=[null]")), 400, "null");
+    assert_error(&t(&format!("{since}&after_key=[%22x%22]")), 400, "after_key");
+    assert_error(&t("since=%zz"), 400, "escape");
+}
+
+#[test]
+fn unknown_and_unsyncable_tables_are_404() {
+    let db = new_db("api_404");
+    sql(
+        &db,
+        &format!(
+            "CREATE TABLE ok (id INT PRIMARY KEY, {TS});
+             CREATE TABLE no_ts (id INT PRIMARY KEY, ts TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP);
+             CREATE TABLE no_key (id INT, {TS});
+             CREATE VIEW v AS SELECT * FROM ok;"
+        ),
+    );
+    let server = Server::start(src(), &[]);
+    assert_eq!(stream(&server, &format!("/{db}/ok/")).rows.len(), 0);
+    assert_error(&get(&server, "/no_such_db_x/"), 404, "database `no_such_db_x` not found");
+    assert_error(&get(&server, "/no_such_db_x/ok/"), 404, "not found");
+    assert_error(&get(&server, &format!("/{db}/nope/")), 404, "`nope` not found");
+    assert_error(&get(&server, &format!("/{db}/no_ts/")), 404, "auto-updating TIMESTAMP");
+    assert_error(&get(&server, &format!("/{db}/no_key/")), 404, "primary key");
+    assert_error(&get(&server, &format!("/{db}/v/")), 404, "not found");
+    // Names are exact: the table is `ok`, not `OK`.
+    assert_error(&get(&server, &format!("/{db}/OK/")), 404, "not found");
+    assert_error(&get(&server, &format!("/{db}/ok/extra/")), 404, "no such path");
+    // Parameters are checked against the table only once it exists.
+    assert_error(&get(&server, &format!("/{db}/nope/?include_columns=x")), 404, "not found");
+}
+
+#[test]
+fn methods_other_than_get_are_405_with_allow() {
+    let db = db_with_rows("api_405", &[]);
+    let server = Server::start(src(), &[]);
+    for method in ["POST", "PUT", "DELETE", "PATCH", "OPTIONS"] {
+        for path in ["/".to_string(), format!("/{db}/t/")] {
+            let req = format!(
+                "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello"
+            );
+            let resp = http_raw(server.port, req.as_bytes());
+            assert_error(&resp, 405, method);
+            assert_eq!(header(&resp.1, "allow"), Some("GET"), "{}", resp.1);
+        }
+    }
+    // HEAD: same status and Allow; whether a body follows is not checked here.
+    let resp = http_raw(server.port, b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(resp.0, 405, "{}", resp.1);
+    assert_eq!(header(&resp.1, "allow"), Some("GET"), "{}", resp.1);
+    assert_still_serving(&server);
+}
+
+// ---------------------------------------------------------------- Basic auth
+
+/// `Authorization` value for Basic credentials.
+fn basic(user: &str, password: &str) -> String {
+    dbdump_shared::http::basic_auth(user, password)
+}
+
+#[test]
+fn basic_auth_guards_every_endpoint() {
+    let db = db_with_rows("api_auth", &[(1, "2020-01-01 00:00:00")]);
+    let server = Server::start(src(), &["-u", "foo", "-p", "bar"]);
+    let good = basic("foo", "bar");
+    let paths = [
+        "/".to_string(),
+        format!("/{db}/"),
+        format!("/{db}/t/"),
+        format!("/{db}/t/?since=2000-01-01"),
+        "/no_such_db_x/".to_string(),
+        "/mysql/user/".to_string(),
+        format!("/{db}/t/?bogus=1"),
+    ];
+    let wrong = [
+        basic("foo", "baz"),
+        basic("fooo", "bar"),
+        basic("FOO", "bar"),
+        basic("foo", "bar "),
+        basic("foo", ""),
+        basic("", "bar"),
+        "Basic".to_string(),
+        "Basic !!!notbase64".to_string(),
+        "Bearer bar".to_string(),
+    ];
+    for path in &paths {
+        let resp = get(&server, path);
+        assert_error(&resp, 401, "authentication required");
+        let challenge = header(&resp.1, "www-authenticate").unwrap_or_default();
+        assert!(challenge.starts_with("Basic"), "{path}: {}", resp.1);
+        for auth in &wrong {
+            let resp = http_get(server.port, path, &[("Authorization", auth)]);
+            assert_error(&resp, 401, "authentication required");
+        }
+    }
+    // With the right credentials each path gets its normal answer.
+    let ok = |path: &str| http_get(server.port, path, &[("Authorization", &good)]);
+    assert!(json_ok(ok("/"))["databases"].is_array());
+    assert_eq!(json_ok(ok(&format!("/{db}/")))["tables"][0]["table"], json!("t"));
+    let (code, _, body) = ok(&format!("/{db}/t/"));
+    assert_eq!((code, ndjson_lines(&body).len()), (200, 3), "{body}");
+    assert_error(&ok("/no_such_db_x/"), 404, "not found");
+    assert_error(&ok(&format!("/{db}/t/?bogus=1")), 400, "bogus");
+    // The scheme name is case-insensitive (RFC 9110).
+    let lower = good.replacen("Basic", "basic", 1);
+    assert_eq!(http_get(server.port, "/", &[("Authorization", &lower)]).0, 200);
+}
+
+#[test]
+fn passwords_never_reach_the_log_or_an_error_body() {
+    let db = db_with_rows("api_secret", &[(1, "2020-01-01 00:00:00")]);
+    let secret = "Zq9-unlikely-Secret";
+    let server = Server::start(src(), &["-u", "foo", "-p", secret, "--debug"]);
+    let good = basic("foo", secret);
+    let near = basic("foo", &format!("{secret}x"));
+    let mut bodies = Vec::new();
+    for path in [
+        "/".to_string(),
+        format!("/{db}/"),
+        format!("/{db}/t/"),
+        format!("/{db}/t/?since=nonsense"),
+        format!("/{db}/nope/"),
+    ] {
+        for auth in [&good, &near] {
+            bodies.push(http_get(server.port, &path, &[("Authorization", auth)]));
+        }
+        bodies.push(get(&server, &path));
+    }
+    bodies.push(http_raw(server.port, format!("POST / HTTP/1.1\r\nAuthorization: {good}\r\n\r\n").as_bytes()));
+    let log = server.log_text();
+    assert!(log.contains(" DEBUG "), "--debug is on: {log}");
+    let encoded = good.trim_start_matches("Basic ");
+    for needle in [secret, encoded] {
+        assert!(!log.contains(needle), "{needle:?} in the log:\n{log}");
+        for (_, head, body) in &bodies {
+            assert!(!head.contains(needle) && !body.contains(needle), "{head}\n{body}");
+        }
+    }
+}
+
+#[test]
+fn credentials_from_the_environment() {
+    let server = Server::start_with_env(
+        src(),
+        &[],
+        &[("DBD_LISTEN_USERNAME", "envuser"), ("DBD_LISTEN_PASSWORD", "envpass")],
+    );
+    assert_error(&get(&server, "/"), 401, "authentication");
+    let wrong = basic("envuser", "nope");
+    assert_error(&http_get(server.port, "/", &[("Authorization", &wrong)]), 401, "authentication");
+    let good = basic("envuser", "envpass");
+    assert_eq!(http_get(server.port, "/", &[("Authorization", &good)]).0, 200);
+}
+
+#[test]
+fn password_from_a_file_is_its_first_line() {
+    let dir = TempDir::new("dbdump_pw");
+    let file = dir.path("password");
+    std::fs::write(&file, "filepass\nsecond line is ignored\n").expect("write password file");
+    let server = Server::start(src(), &["-u", "foo", "--listen-password-file", &file]);
+    assert_error(&get(&server, "/"), 401, "authentication");
+    for wrong in ["filepass\n", "second line is ignored", ""] {
+        let auth = basic("foo", wrong);
+        assert_eq!(http_get(server.port, "/", &[("Authorization", &auth)]).0, 401, "{wrong:?}");
+    }
+    let good = basic("foo", "filepass");
+    assert_eq!(http_get(server.port, "/", &[("Authorization", &good)]).0, 200);
+}
+
+// ---------------------------------------------------------------- TLS
+
+/// `-s` with the generated certificate.
+fn tls_args(cert: &TempDir) -> Vec<String> {
+    let mut args = vec!["-s".to_string()];
+    args.extend(["--ssl-private-key".into(), cert.path("ssl.key")]);
+    args.extend(["--ssl-public-key".into(), cert.path("ssl.crt")]);
+    args
+}
+
+fn start_tls(cert: &TempDir, extra: &[&str]) -> Server {
+    let args = tls_args(cert);
+    let mut all: Vec<&str> = args.iter().map(String::as_str).collect();
+    all.extend(extra);
+    Server::start(src(), &all)
+}
+
+#[test]
+fn https_serves_a_rustls_client_that_trusts_the_certificate() {
+    let db = db_with_rows("api_tls", &[(1, "2020-01-01 00:00:00")]);
+    let cert = make_cert();
+    let server = start_tls(&cert, &["-u", "foo", "-p", "bar"]);
+    let ca = cert.path("ssl.crt");
+    let auth = basic("foo", "bar");
+    let (code, head, body) = https_get(server.port, &ca, "/", &[("Authorization", &auth)]);
+    assert_eq!(code, 200, "{head}\n{body}");
+    assert_eq!(header(&head, "content-type"), Some("application/json"));
+    let v: Value = serde_json::from_str(&body).expect("JSON over TLS");
+    assert!(v["databases"].as_array().expect("list").contains(&json!(db)));
+    let (code, _, body) = https_get(server.port, &ca, &format!("/{db}/t/"), &[("Authorization", &auth)]);
+    assert_eq!(code, 200);
+    let lines = ndjson_lines(&body);
+    assert_eq!(lines.last().expect("trailer")["trailer"]["rows"], json!(1), "{body}");
+    // Auth is still required inside TLS.
+    assert_error(&https_get(server.port, &ca, "/", &[]), 401, "authentication");
+    assert!(
+        server.log_text().contains("listening on https://"),
+        "{}",
+        server.log_text()
+    );
+}
+
+#[test]
+fn plain_http_to_the_https_port_is_refused_and_the_server_goes_on() {
+    let cert = make_cert();
+    let server = start_tls(&cert, &[]);
+    let ca = cert.path("ssl.crt");
+    for _ in 0..3 {
+        let (code, head, body) = get(&server, "/");
+        // A 400 saying to use HTTPS, or at least a closed connection.
+        assert!(code == 400 || code == 0, "{code}: {head}\n{body}");
+        if code == 400 {
+            assert_error(&(code, head, body), 400, "https");
+        }
+        // Bytes that are neither HTTP nor TLS.
+        let (code, _, _) = http_raw(server.port, b"\x00\x01garbage\r\n\r\n");
+        assert_eq!(code, 0, "no HTTP answer to garbage on a TLS port");
+        assert_eq!(https_get(server.port, &ca, "/", &[]).0, 200);
+    }
+    assert!(error_lines(&server).is_empty(), "{}", server.log_text());
+}
+
+#[test]
+fn https_without_certificate_files_exits_1_naming_the_file() {
+    let cert = make_cert();
+    let other = make_cert();
+    let base = |key: &str, crt: &str| -> Vec<String> {
+        let fixed = format!(
+            "-a 127.0.0.1 -P {} --source-host 127.0.0.1 --source-port {} --source-username root -s",
+            free_port(),
+            src().port
+        );
+        let mut args: Vec<String> = fixed.split(' ').map(str::to_string).collect();
+        args.extend(["--ssl-private-key".into(), key.into(), "--ssl-public-key".into(), crt.into()]);
+        args
+    };
+    let missing_crt = cert.path("missing.crt");
+    let missing_key = cert.path("missing.key");
+    let cases = [
+        (base(&cert.path("ssl.key"), &missing_crt), "missing.crt"),
+        (base(&missing_key, &cert.path("ssl.crt")), "missing.key"),
+        // A certificate that is not PEM.
+        (base(&cert.path("ssl.key"), &cert.path("ssl.key")), "ssl.key"),
+        // Key and certificate of two different pairs.
+        (base(&other.path("ssl.key"), &cert.path("ssl.crt")), "do not form a usable pair"),
+    ];
+    for (args, needle) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let r = run(&bin("dbd_server"), &args, Duration::from_secs(20));
+        assert_eq!(r.code, Some(1), "{args:?}\n{}", r.stderr);
+        assert!(r.elapsed < Duration::from_secs(5), "slow to fail: {:?}", r.elapsed);
+        assert!(r.stderr.contains(needle), "should name {needle}: {}", r.stderr);
+        assert!(r.stderr.contains(" ERROR "), "{}", r.stderr);
+    }
+}
+
+#[test]
+fn puller_syncs_over_https_when_given_the_certificate() {
+    let (src, dst) = pair();
+    let db = db_with_rows(
+        "api_tls_pull",
+        &[(1, "2020-01-01 00:00:00"), (2, "2020-01-02 00:00:00")],
+    );
+    let cert = make_cert();
+    let server = start_tls(&cert, &["-u", "foo", "-p", "bar"]);
+    let creds = ["--source-username", "foo", "--source-password", "bar"];
+    copy_schema(src, &db, dst, &db);
+    let ca = cert.path("ssl.crt");
+    let mut args = vec!["--source-ssl-ca", ca.as_str()];
+    args.extend(creds);
+    let run = puller(server.port, dst, &db, &db, &args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_same(src, &db, dst, &db, &["t"]);
+
+    // Without that certificate (trusting only an unrelated one) it must fail.
+    let other = make_cert();
+    let mut args = vec!["--source-ssl"];
+    args.extend(creds);
+    let out = puller_command(server.port, dst, &db, &db, &args)
+        .env("SSL_CERT_FILE", other.path("ssl.crt"))
+        .output()
+        .expect("run dbd_puller");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.to_lowercase().contains("certificate"), "{stderr}");
+    // And plain HTTP to the HTTPS port fails too, without hanging.
+    let out = puller_command(server.port, dst, &db, &db, &creds)
+        .output()
+        .expect("run dbd_puller");
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+// ---------------------------------------------------------------- limits
+
+#[test]
+fn huge_request_line_is_414() {
+    let server = Server::start(src(), &[]);
+    let long = "x".repeat(100 * 1024);
+    assert_error(&get(&server, &format!("/?q={long}")), 414, "too long");
+    // Just under the 16 KiB limit is read in full (and refused for its parameter).
+    let near = "y".repeat(16 * 1024 - 100);
+    assert_error(&get(&server, &format!("/db/t/?q={near}")), 404, "not found");
+    assert_still_serving(&server);
+}
+
+#[test]
+fn huge_headers_are_431() {
+    let server = Server::start(src(), &[]);
+    let big = "v".repeat(40 * 1024);
+    assert_error(&http_get(server.port, "/", &[("X-Big", &big)]), 431, "too large");
+    // Many medium headers adding up to over 32 KiB.
+    let medium = "m".repeat(1000);
+    let many: Vec<(String, &str)> = (0..40).map(|i| (format!("X-M{i}"), medium.as_str())).collect();
+    let many: Vec<(&str, &str)> = many.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    assert_error(&http_get(server.port, "/", &many), 431, "too large");
+    assert_still_serving(&server);
+}
+
+#[test]
+fn more_than_100_headers_is_431() {
+    let server = Server::start(src(), &[]);
+    let request = |n: usize| {
+        let mut req = "GET / HTTP/1.1\r\n".to_string();
+        for i in 0..n {
+            req.push_str(&format!("X-H{i}: {i}\r\n"));
+        }
+        http_raw(server.port, format!("{req}\r\n").as_bytes())
+    };
+    assert_eq!(request(100).0, 200, "100 headers are fine");
+    assert_error(&request(101), 431, "too large");
+    assert_still_serving(&server);
+}
+
+#[test]
+fn malformed_requests_are_400() {
+    let server = Server::start(src(), &[]);
+    let cases: &[&[u8]] = &[
+        b"garbage\r\n\r\n",
+        b"GET\r\n\r\n",
+        b"GET /\r\n\r\n",
+        b"GET / HTTP/1.1 extra\r\n\r\n",
+        b"GET / SPDY/3\r\n\r\n",
+        b"GET foo HTTP/1.1\r\n\r\n",
+        b"GET / HTTP/1.1\r\nno colon here\r\n\r\n",
+        b"GET / HTTP/1.1\r\n: empty name\r\n\r\n",
+        b"GET /\xff\xfe HTTP/1.1\r\n\r\n",
+        b"GET /%zz/ HTTP/1.1\r\n\r\n",
+        b"GET /%C3%28/ HTTP/1.1\r\n\r\n",
+    ];
+    for req in cases {
+        let resp = http_raw(server.port, req);
+        assert_eq!(resp.0, 400, "{}: {resp:?}", String::from_utf8_lossy(req));
+        assert_error(&resp, 400, "");
+        assert_still_serving(&server);
+    }
+    // A client that connects and says nothing costs nothing.
+    drop(TcpStream::connect(("127.0.0.1", server.port)).expect("connect"));
+    assert_still_serving(&server);
+    assert!(error_lines(&server).is_empty(), "{}", server.log_text());
+}
+
+// ---------------------------------------------------------------- hostile names
+
+#[test]
+fn hostile_names_are_404_or_400_never_a_fault() {
+    let db = new_db("api_hostile");
+    // Names that need encoding do work when encoded.
+    sql(
+        &db,
+        &format!(
+            "CREATE TABLE t (id INT PRIMARY KEY, {TS}); CREATE TABLE `a?b` (id INT PRIMARY KEY, {TS});
+             CREATE TABLE `50%` (id INT PRIMARY KEY, {TS}); CREATE TABLE `x y/z` (id INT PRIMARY KEY, {TS});
+             INSERT INTO `a?b` VALUES (7, '2020-01-01 00:00:00');"
+        ),
+    );
+    let server = Server::start(src(), &[]);
+    let s = stream(&server, &format!("/{db}/a%3Fb/"));
+    assert_eq!((s.header["table"].clone(), s.ids()), (json!("a?b"), vec![7]));
+    assert_eq!(stream(&server, &format!("/{db}/50%25/")).header["table"], json!("50%"));
+    assert_eq!(stream(&server, &format!("/{db}/x%20y%2Fz/")).header["table"], json!("x y/z"));
+
+    let long = "n".repeat(300);
+    let paths = [
+        "/%60%3B%20DROP%20TABLE%20x%3B/".to_string(),
+        "/%60%3B%20DROP%20TABLE%20x%3B/t/".to_string(),
+        "/../".to_string(),
+        "/..".to_string(),
+        "/./".to_string(),
+        format!("/{db}/../"),
+        format!("/{db}/..%2F..%2Fetc/"),
+        "/db/..%2F..%2Fetc/".to_string(),
+        "/%00/".to_string(),
+        format!("/{db}/t%00/"),
+        format!("/{long}/"),
+        format!("/{db}/{long}/"),
+        format!("/{db}/t%27%20union%20select%201/"),
+        "/db/t%27%20union%20select%201/".to_string(),
+        format!("/{db}/t%60%20WHERE%201%3D1%20--%20/"),
+        "/%25/".to_string(),
+        "/%25%25/".to_string(),
+        "/%3F/".to_string(),
+        format!("/{db}/a?b/"),
+        format!("/{db}/50%/"),
+        format!("/{db}/%3F/"),
+        format!("/{db}/%25/t/"),
+        format!("/{db}%3F/"),
+        "/%2F/".to_string(),
+        "//".to_string(),
+        format!("/{db}//t/"),
+        "/a/b/c/".to_string(),
+        "/%zz/".to_string(),
+        "/%/".to_string(),
+        "/%C3%28/".to_string(),
+        "/%E2%80%AE/".to_string(),
+        format!("/{db}/t/?since=%27%3B%20DROP%20TABLE%20t%3B"),
+        format!("/{db}/t/?include_columns=%60id%60"),
+        format!("/{db}/t/?since=2020-01-01&after_key=%5B%221%27%20OR%201%3D1%22%5D"),
+    ];
+    for path in &paths {
+        let (code, head, body) = get(&server, path);
+        assert!(code == 400 || code == 404, "{path}: {code}\n{head}\n{body}");
+        assert_error(&(code, head, body), code, "");
+    }
+    assert_eq!(
+        table_names(&server, &db).len(),
+        4,
+        "nothing was dropped: {:?}",
+        table_names(&server, &db)
+    );
+    assert!(error_lines(&server).is_empty(), "{}", server.log_text());
+}
