@@ -126,7 +126,7 @@ impl Api {
                 stream::select_columns(&meta, &params)?;
                 let hz = horizon::compute(&mut conn, self.config.settle, self.see_transactions)?;
                 if let Some(holder) = &hz.held_by {
-                    if holder.age >= Duration::from_secs(5) {
+                    if holder.age > self.config.settle + Duration::from_secs(1) {
                         info!(
                             "horizon for `{db}`.`{table}` held back {:.1}s by an open {} (thread {}): rows newer than {} wait",
                             holder.age.as_secs_f64(),

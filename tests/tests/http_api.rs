@@ -210,7 +210,11 @@ impl TempDir {
     }
 
     fn path(&self, name: &str) -> String {
-        self.0.join(name).to_str().expect("UTF-8 temp path").to_string()
+        self.0
+            .join(name)
+            .to_str()
+            .expect("UTF-8 temp path")
+            .to_string()
     }
 }
 
@@ -251,7 +255,9 @@ fn split_response(raw: &[u8]) -> (u16, String, String) {
 fn https_get(port: u16, ca: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_file_iter(ca).expect("read CA file") {
-        roots.add(cert.expect("PEM certificate")).expect("usable CA");
+        roots
+            .add(cert.expect("PEM certificate"))
+            .expect("usable CA");
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
@@ -351,7 +357,10 @@ fn root_lists_databases_but_never_system_schemas() {
     let dbs = databases(&server);
     assert!(dbs.contains(&db), "{db} missing from {dbs:?}");
     for system in ["mysql", "information_schema", "performance_schema", "sys"] {
-        assert!(!dbs.iter().any(|d| d.eq_ignore_ascii_case(system)), "{dbs:?}");
+        assert!(
+            !dbs.iter().any(|d| d.eq_ignore_ascii_case(system)),
+            "{dbs:?}"
+        );
     }
     let mut sorted = dbs.clone();
     sorted.sort();
@@ -360,13 +369,20 @@ fn root_lists_databases_but_never_system_schemas() {
 
 #[test]
 fn source_databases_limits_the_list_to_those_named() {
-    let (a, b, c) = (new_db("api_only_a"), new_db("api_only_b"), new_db("api_only_c"));
+    let (a, b, c) = (
+        new_db("api_only_a"),
+        new_db("api_only_b"),
+        new_db("api_only_c"),
+    );
     let list = format!("{b},{a}");
     let server = Server::start(src(), &["--source-databases", &list]);
     let mut want = vec![a.clone(), b.clone()];
     want.sort();
     assert_eq!(databases(&server), want);
-    assert_eq!(json_ok(get(&server, &format!("/{a}/")))["tables"], json!([]));
+    assert_eq!(
+        json_ok(get(&server, &format!("/{a}/")))["tables"],
+        json!([])
+    );
     assert_error(&get(&server, &format!("/{c}/")), 404, "not found");
     // A name in the list that does not exist is simply not listed.
     let server = Server::start(src(), &["--source-databases", &format!("{a},no_such_db_x")]);
@@ -500,8 +516,15 @@ fn table_list_puts_parents_before_children_the_same_way_every_time() {
     );
     let pos = |t: &str| order.iter().position(|n| n == t).expect("listed");
     // Every edge outside the cycle points backwards in the list.
-    for (child, parent) in [("a_child", "b_mid"), ("b_mid", "c_root"), ("z_leaf", "x_one")] {
-        assert!(pos(parent) < pos(child), "{parent} before {child}: {order:?}");
+    for (child, parent) in [
+        ("a_child", "b_mid"),
+        ("b_mid", "c_root"),
+        ("z_leaf", "x_one"),
+    ] {
+        assert!(
+            pos(parent) < pos(child),
+            "{parent} before {child}: {order:?}"
+        );
     }
     for _ in 0..3 {
         assert_eq!(table_names(&server, &db), order, "same order every call");
@@ -656,13 +679,22 @@ fn since_accepts_every_documented_form() {
     for (query, want) in cases {
         assert_eq!(ids(&server, &db, query), *want, "{query}");
     }
-    let s = stream(&server, &format!("/{db}/t/?since=2020-01-01T10:00:00%2B02:00"));
+    let s = stream(
+        &server,
+        &format!("/{db}/t/?since=2020-01-01T10:00:00%2B02:00"),
+    );
     assert_eq!(s.header["since"], json!("2020-01-01 08:00:00.000000"));
-    assert_eq!(s.trailer["last_timestamp"], json!("2020-01-01 10:00:00.000000"));
+    assert_eq!(
+        s.trailer["last_timestamp"],
+        json!("2020-01-01 10:00:00.000000")
+    );
 
     // An unencoded `+` is a space: the offset is then not understood. It may
     // be refused, but must never select rows for another point in time.
-    let (code, _, body) = get(&server, &format!("/{db}/t/?since=2020-01-01T10:00:00+02:00"));
+    let (code, _, body) = get(
+        &server,
+        &format!("/{db}/t/?since=2020-01-01T10:00:00+02:00"),
+    );
     if code == 200 {
         let rows: Vec<i64> = ndjson_lines(&body)
             .iter()
@@ -690,11 +722,17 @@ fn after_key_resumes_strictly_after_since_and_key() {
     let server = Server::start(src(), &[]);
     let since = "since=2020-01-01+00:00:00";
     assert_eq!(ids(&server, &db, since), [1, 2, 3, 4]);
-    assert_eq!(ids(&server, &db, &format!("{since}&after_key=%5B1%5D")), [2, 3, 4]);
+    assert_eq!(
+        ids(&server, &db, &format!("{since}&after_key=%5B1%5D")),
+        [2, 3, 4]
+    );
     assert_eq!(ids(&server, &db, &format!("{since}&after_key=[2]")), [3, 4]);
     assert_eq!(ids(&server, &db, &format!("{since}&after_key=[3]")), [4]);
     // A key below every row at that timestamp still skips nothing after it.
-    assert_eq!(ids(&server, &db, &format!("{since}&after_key=[-5]")), [1, 2, 3, 4]);
+    assert_eq!(
+        ids(&server, &db, &format!("{since}&after_key=[-5]")),
+        [1, 2, 3, 4]
+    );
     let s = stream(&server, &format!("/{db}/t/?{since}&after_key=%5B2%5D"));
     assert_eq!(s.header["after_key"], json!([2]));
 
@@ -721,24 +759,24 @@ fn after_key_works_with_a_composite_string_key() {
         ),
     );
     let server = Server::start(src(), &[]);
-    let key = |r: &Value| (r[0].as_str().unwrap_or("?").to_string(), r[1].as_i64());
+    // (name, n) of each row, in stream order.
+    let keys = |s: &Stream| -> Vec<Value> { s.rows.iter().map(|r| json!([r[0], r[1]])).collect() };
     let since = "since=2020-01-01";
     let s = stream(&server, &format!("/{db}/t/?{since}"));
     assert_eq!(s.header["key"], json!(["name", "n"]));
-    assert_eq!(s.rows.iter().map(key).count(), 4);
+    // Ordered by (ts, name, n): the key's order, not the insertion order.
+    let all = [
+        json!(["a", 1]),
+        json!(["a", 2]),
+        json!(["b", 1]),
+        json!(["a", 0]),
+    ];
+    assert_eq!(keys(&s), all);
     let after = stream(
         &server,
         &format!("/{db}/t/?{since}&after_key=%5B%22a%22%2C1%5D"),
     );
-    let got: Vec<_> = after.rows.iter().map(key).collect();
-    assert_eq!(
-        got,
-        [
-            ("a".to_string(), Some(2)),
-            ("b".to_string(), Some(1)),
-            ("a".to_string(), Some(0))
-        ]
-    );
+    assert_eq!(keys(&after), all[1..]);
     assert_eq!(after.trailer["last_key"], json!(["a", 0]));
 }
 
@@ -747,18 +785,46 @@ fn include_and_exclude_columns_keep_key_and_timestamp() {
     let db = db_with_rows("api_cols", &[(1, "2020-01-01 00:00:00")]);
     let server = Server::start(src(), &[]);
     let cases: &[(&str, &[&str], Value)] = &[
-        ("", &["id", "a", "b", "ts"], json!([1, "a1", 10, "2020-01-01 00:00:00.000000"])),
-        ("include_columns=b", &["id", "b", "ts"], json!([1, 10, "2020-01-01 00:00:00.000000"])),
-        ("include_columns=b,a", &["id", "a", "b", "ts"], json!([1, "a1", 10, "2020-01-01 00:00:00.000000"])),
-        ("include_columns=id", &["id", "ts"], json!([1, "2020-01-01 00:00:00.000000"])),
-        ("exclude_columns=a", &["id", "b", "ts"], json!([1, 10, "2020-01-01 00:00:00.000000"])),
-        ("exclude_columns=a,b", &["id", "ts"], json!([1, "2020-01-01 00:00:00.000000"])),
-        ("include_columns=a,b&exclude_columns=b", &["id", "a", "ts"], json!([1, "a1", "2020-01-01 00:00:00.000000"])),
+        (
+            "",
+            &["id", "a", "b", "ts"],
+            json!([1, "a1", 10, "2020-01-01 00:00:00.000000"]),
+        ),
+        (
+            "include_columns=b",
+            &["id", "b", "ts"],
+            json!([1, 10, "2020-01-01 00:00:00.000000"]),
+        ),
+        (
+            "include_columns=b,a",
+            &["id", "a", "b", "ts"],
+            json!([1, "a1", 10, "2020-01-01 00:00:00.000000"]),
+        ),
+        (
+            "include_columns=id",
+            &["id", "ts"],
+            json!([1, "2020-01-01 00:00:00.000000"]),
+        ),
+        (
+            "exclude_columns=a",
+            &["id", "b", "ts"],
+            json!([1, 10, "2020-01-01 00:00:00.000000"]),
+        ),
+        (
+            "exclude_columns=a,b",
+            &["id", "ts"],
+            json!([1, "2020-01-01 00:00:00.000000"]),
+        ),
+        (
+            "include_columns=a,b&exclude_columns=b",
+            &["id", "a", "ts"],
+            json!([1, "a1", "2020-01-01 00:00:00.000000"]),
+        ),
     ];
     for (query, columns, row) in cases {
         let s = stream(&server, &format!("/{db}/t/?{query}"));
         assert_eq!(s.column_names(), *columns, "{query}");
-        assert_eq!(s.rows, [row.clone()], "{query}");
+        assert_eq!(s.rows, std::slice::from_ref(row), "{query}");
         assert_eq!(s.header["key"], json!(["id"]));
         assert_eq!(s.header["timestamp_column"], json!("ts"));
     }
@@ -773,7 +839,11 @@ fn bad_column_lists_are_400_naming_the_problem() {
     assert_error(&t("exclude_columns=zilch"), 400, "`zilch`");
     assert_error(&t("exclude_columns=ts"), 400, "`ts` cannot be excluded");
     assert_error(&t("exclude_columns=a,id"), 400, "`id` cannot be excluded");
-    assert_error(&t("include_columns=a&exclude_columns=a"), 400, "nothing left");
+    assert_error(
+        &t("include_columns=a&exclude_columns=a"),
+        400,
+        "nothing left",
+    );
     assert_error(&t("include_columns="), 400, "nothing left");
     // Column names are exact: `A` is not `a`.
     assert_error(&t("include_columns=A"), 400, "`A`");
@@ -784,7 +854,11 @@ fn bad_query_parameters_are_400_naming_the_problem() {
     let db = db_with_rows("api_badq", &[(1, "2020-01-01 00:00:00")]);
     let server = Server::start(src(), &[]);
     let t = |q: &str| get(&server, &format!("/{db}/t/?{q}"));
-    assert_error(&t("sinse=2020-01-01"), 400, "unknown query parameter \"sinse\"");
+    assert_error(
+        &t("sinse=2020-01-01"),
+        400,
+        "unknown query parameter \"sinse\"",
+    );
     assert_error(&t("since=2020-01-01&limit=5"), 400, "\"limit\"");
     assert_error(&t("since=yesterday"), 400, "since");
     assert_error(&t("since=2020-13-01"), 400, "since");
@@ -797,7 +871,11 @@ fn bad_query_parameters_are_400_naming_the_problem() {
     let since = "since=2020-01-01";
     assert_error(&t(&format!("{since}&after_key=%5B")), 400, "after_key");
     assert_error(&t(&format!("{since}&after_key=1")), 400, "after_key");
-    assert_error(&t(&format!("{since}&after_key=[1,2]")), 400, "expected 1 key values");
+    assert_error(
+        &t(&format!("{since}&after_key=[1,2]")),
+        400,
+        "expected 1 key values",
+    );
     assert_error(&t(&format!("{since}&after_key=[null]")), 400, "null");
     assert_error(&t(&format!("{since}&after_key=[true]")), 400, "after_key");
     assert_error(&t("since=%zz"), 400, "escape");
@@ -835,17 +913,37 @@ fn unknown_and_unsyncable_tables_are_404() {
     );
     let server = Server::start(src(), &[]);
     assert_eq!(stream(&server, &format!("/{db}/ok/")).rows.len(), 0);
-    assert_error(&get(&server, "/no_such_db_x/"), 404, "database `no_such_db_x` not found");
+    assert_error(
+        &get(&server, "/no_such_db_x/"),
+        404,
+        "database `no_such_db_x` not found",
+    );
     assert_error(&get(&server, "/no_such_db_x/ok/"), 404, "not found");
-    assert_error(&get(&server, &format!("/{db}/nope/")), 404, "`nope` not found");
-    assert_error(&get(&server, &format!("/{db}/no_ts/")), 404, "auto-updating TIMESTAMP");
+    assert_error(
+        &get(&server, &format!("/{db}/nope/")),
+        404,
+        "`nope` not found",
+    );
+    assert_error(
+        &get(&server, &format!("/{db}/no_ts/")),
+        404,
+        "auto-updating TIMESTAMP",
+    );
     assert_error(&get(&server, &format!("/{db}/no_key/")), 404, "primary key");
     assert_error(&get(&server, &format!("/{db}/v/")), 404, "not found");
     // Names are exact: the table is `ok`, not `OK`.
     assert_error(&get(&server, &format!("/{db}/OK/")), 404, "not found");
-    assert_error(&get(&server, &format!("/{db}/ok/extra/")), 404, "no such path");
+    assert_error(
+        &get(&server, &format!("/{db}/ok/extra/")),
+        404,
+        "no such path",
+    );
     // Parameters are checked against the table only once it exists.
-    assert_error(&get(&server, &format!("/{db}/nope/?include_columns=x")), 404, "not found");
+    assert_error(
+        &get(&server, &format!("/{db}/nope/?include_columns=x")),
+        404,
+        "not found",
+    );
 }
 
 #[test]
@@ -862,11 +960,24 @@ fn methods_other_than_get_are_405_with_allow() {
             assert_eq!(header(&resp.1, "allow"), Some("GET"), "{}", resp.1);
         }
     }
-    // HEAD: same status and Allow; whether a body follows is not checked here.
+    // HEAD: same status and Allow (its body: see the test below).
     let resp = http_raw(server.port, b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(resp.0, 405, "{}", resp.1);
     assert_eq!(header(&resp.1, "allow"), Some("GET"), "{}", resp.1);
     assert_still_serving(&server);
+}
+
+/// RFC 9110 9.3.2: a response to HEAD carries no content (a client reading
+/// it may take the body for the next response). Today the 405 JSON body
+/// follows the head. Harmless while every connection closes after one
+/// response, but wrong.
+#[test]
+#[ignore = "BUG: the 405 answer to HEAD carries a body (RFC 9110 9.3.2: no content in a HEAD response)"]
+fn head_gets_405_without_a_body() {
+    let server = Server::start(src(), &[]);
+    let (code, head, body) = http_raw(server.port, b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(code, 405, "{head}");
+    assert_eq!(body, "", "no content after a HEAD response's head");
 }
 
 // ---------------------------------------------------------------- Basic auth
@@ -914,14 +1025,20 @@ fn basic_auth_guards_every_endpoint() {
     // With the right credentials each path gets its normal answer.
     let ok = |path: &str| http_get(server.port, path, &[("Authorization", &good)]);
     assert!(json_ok(ok("/"))["databases"].is_array());
-    assert_eq!(json_ok(ok(&format!("/{db}/")))["tables"][0]["table"], json!("t"));
+    assert_eq!(
+        json_ok(ok(&format!("/{db}/")))["tables"][0]["table"],
+        json!("t")
+    );
     let (code, _, body) = ok(&format!("/{db}/t/"));
     assert_eq!((code, ndjson_lines(&body).len()), (200, 3), "{body}");
     assert_error(&ok("/no_such_db_x/"), 404, "not found");
     assert_error(&ok(&format!("/{db}/t/?bogus=1")), 400, "bogus");
     // The scheme name is case-insensitive (RFC 9110).
     let lower = good.replacen("Basic", "basic", 1);
-    assert_eq!(http_get(server.port, "/", &[("Authorization", &lower)]).0, 200);
+    assert_eq!(
+        http_get(server.port, "/", &[("Authorization", &lower)]).0,
+        200
+    );
 }
 
 #[test]
@@ -944,14 +1061,20 @@ fn passwords_never_reach_the_log_or_an_error_body() {
         }
         bodies.push(get(&server, &path));
     }
-    bodies.push(http_raw(server.port, format!("POST / HTTP/1.1\r\nAuthorization: {good}\r\n\r\n").as_bytes()));
+    bodies.push(http_raw(
+        server.port,
+        format!("POST / HTTP/1.1\r\nAuthorization: {good}\r\n\r\n").as_bytes(),
+    ));
     let log = server.log_text();
     assert!(log.contains(" DEBUG "), "--debug is on: {log}");
     let encoded = good.trim_start_matches("Basic ");
     for needle in [secret, encoded] {
         assert!(!log.contains(needle), "{needle:?} in the log:\n{log}");
         for (_, head, body) in &bodies {
-            assert!(!head.contains(needle) && !body.contains(needle), "{head}\n{body}");
+            assert!(
+                !head.contains(needle) && !body.contains(needle),
+                "{head}\n{body}"
+            );
         }
     }
 }
@@ -961,13 +1084,23 @@ fn credentials_from_the_environment() {
     let server = Server::start_with_env(
         src(),
         &[],
-        &[("DBD_LISTEN_USERNAME", "envuser"), ("DBD_LISTEN_PASSWORD", "envpass")],
+        &[
+            ("DBD_LISTEN_USERNAME", "envuser"),
+            ("DBD_LISTEN_PASSWORD", "envpass"),
+        ],
     );
     assert_error(&get(&server, "/"), 401, "authentication");
     let wrong = basic("envuser", "nope");
-    assert_error(&http_get(server.port, "/", &[("Authorization", &wrong)]), 401, "authentication");
+    assert_error(
+        &http_get(server.port, "/", &[("Authorization", &wrong)]),
+        401,
+        "authentication",
+    );
     let good = basic("envuser", "envpass");
-    assert_eq!(http_get(server.port, "/", &[("Authorization", &good)]).0, 200);
+    assert_eq!(
+        http_get(server.port, "/", &[("Authorization", &good)]).0,
+        200
+    );
 }
 
 #[test]
@@ -979,10 +1112,17 @@ fn password_from_a_file_is_its_first_line() {
     assert_error(&get(&server, "/"), 401, "authentication");
     for wrong in ["filepass\n", "second line is ignored", ""] {
         let auth = basic("foo", wrong);
-        assert_eq!(http_get(server.port, "/", &[("Authorization", &auth)]).0, 401, "{wrong:?}");
+        assert_eq!(
+            http_get(server.port, "/", &[("Authorization", &auth)]).0,
+            401,
+            "{wrong:?}"
+        );
     }
     let good = basic("foo", "filepass");
-    assert_eq!(http_get(server.port, "/", &[("Authorization", &good)]).0, 200);
+    assert_eq!(
+        http_get(server.port, "/", &[("Authorization", &good)]).0,
+        200
+    );
 }
 
 // ---------------------------------------------------------------- TLS
@@ -1013,13 +1153,29 @@ fn https_serves_a_rustls_client_that_trusts_the_certificate() {
     assert_eq!(code, 200, "{head}\n{body}");
     assert_eq!(header(&head, "content-type"), Some("application/json"));
     let v: Value = serde_json::from_str(&body).expect("JSON over TLS");
-    assert!(v["databases"].as_array().expect("list").contains(&json!(db)));
-    let (code, _, body) = https_get(server.port, &ca, &format!("/{db}/t/"), &[("Authorization", &auth)]);
+    assert!(v["databases"]
+        .as_array()
+        .expect("list")
+        .contains(&json!(db)));
+    let (code, _, body) = https_get(
+        server.port,
+        &ca,
+        &format!("/{db}/t/"),
+        &[("Authorization", &auth)],
+    );
     assert_eq!(code, 200);
     let lines = ndjson_lines(&body);
-    assert_eq!(lines.last().expect("trailer")["trailer"]["rows"], json!(1), "{body}");
+    assert_eq!(
+        lines.last().expect("trailer")["trailer"]["rows"],
+        json!(1),
+        "{body}"
+    );
     // Auth is still required inside TLS.
-    assert_error(&https_get(server.port, &ca, "/", &[]), 401, "authentication");
+    assert_error(
+        &https_get(server.port, &ca, "/", &[]),
+        401,
+        "authentication",
+    );
     assert!(
         server.log_text().contains("listening on https://"),
         "{}",
@@ -1039,12 +1195,28 @@ fn plain_http_to_the_https_port_is_refused_and_the_server_goes_on() {
         if code == 400 {
             assert_error(&(code, head, body), 400, "https");
         }
+        // A longer method name is recognised as plain HTTP and told so.
+        let post = http_raw(server.port, b"POST / HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_error(&post, 400, "https");
         // Bytes that are neither HTTP nor TLS.
         let (code, _, _) = http_raw(server.port, b"\x00\x01garbage\r\n\r\n");
         assert_eq!(code, 0, "no HTTP answer to garbage on a TLS port");
         assert_eq!(https_get(server.port, &ca, "/", &[]).0, 200);
     }
     assert!(error_lines(&server).is_empty(), "{}", server.log_text());
+}
+
+/// `refuse_plain_http` is meant to answer plain HTTP on the HTTPS port with a
+/// 400 saying to use https://, but `looks_like_plain_http` wants the first 4
+/// bytes to be capital letters, and `"GET "` has a space: a plain GET (the
+/// one method clients send here) gets a TLS alert (`15 03 03 00 02 02 32`)
+/// instead, which curl reports as "Received HTTP/0.9 when not allowed".
+#[test]
+#[ignore = "BUG: plain-HTTP GET to the HTTPS port gets a raw TLS alert, not the 400 (\"GET \" has a space; only POST/HEAD/... are detected)"]
+fn plain_http_get_to_the_https_port_gets_a_400_saying_so() {
+    let cert = make_cert();
+    let server = start_tls(&cert, &[]);
+    assert_error(&get(&server, "/"), 400, "https");
 }
 
 #[test]
@@ -1058,7 +1230,12 @@ fn https_without_certificate_files_exits_1_naming_the_file() {
             src().port
         );
         let mut args: Vec<String> = fixed.split(' ').map(str::to_string).collect();
-        args.extend(["--ssl-private-key".into(), key.into(), "--ssl-public-key".into(), crt.into()]);
+        args.extend([
+            "--ssl-private-key".into(),
+            key.into(),
+            "--ssl-public-key".into(),
+            crt.into(),
+        ]);
         args
     };
     let missing_crt = cert.path("missing.crt");
@@ -1067,16 +1244,30 @@ fn https_without_certificate_files_exits_1_naming_the_file() {
         (base(&cert.path("ssl.key"), &missing_crt), "missing.crt"),
         (base(&missing_key, &cert.path("ssl.crt")), "missing.key"),
         // A certificate that is not PEM.
-        (base(&cert.path("ssl.key"), &cert.path("ssl.key")), "ssl.key"),
+        (
+            base(&cert.path("ssl.key"), &cert.path("ssl.key")),
+            "ssl.key",
+        ),
         // Key and certificate of two different pairs.
-        (base(&other.path("ssl.key"), &cert.path("ssl.crt")), "do not form a usable pair"),
+        (
+            base(&other.path("ssl.key"), &cert.path("ssl.crt")),
+            "do not form a usable pair",
+        ),
     ];
     for (args, needle) in cases {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let r = run(&bin("dbd_server"), &args, Duration::from_secs(20));
         assert_eq!(r.code, Some(1), "{args:?}\n{}", r.stderr);
-        assert!(r.elapsed < Duration::from_secs(5), "slow to fail: {:?}", r.elapsed);
-        assert!(r.stderr.contains(needle), "should name {needle}: {}", r.stderr);
+        assert!(
+            r.elapsed < Duration::from_secs(5),
+            "slow to fail: {:?}",
+            r.elapsed
+        );
+        assert!(
+            r.stderr.contains(needle),
+            "should name {needle}: {}",
+            r.stderr
+        );
         assert!(r.stderr.contains(" ERROR "), "{}", r.stderr);
     }
 }
@@ -1114,7 +1305,12 @@ fn puller_syncs_over_https_when_given_the_certificate() {
     let out = puller_command(server.port, dst, &db, &db, &creds)
         .output()
         .expect("run dbd_puller");
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 // ---------------------------------------------------------------- limits
@@ -1134,10 +1330,16 @@ fn huge_request_line_is_414() {
 fn huge_headers_are_431() {
     let server = Server::start(src(), &[]);
     let big = "v".repeat(40 * 1024);
-    assert_error(&http_get(server.port, "/", &[("X-Big", &big)]), 431, "too large");
+    assert_error(
+        &http_get(server.port, "/", &[("X-Big", &big)]),
+        431,
+        "too large",
+    );
     // Many medium headers adding up to over 32 KiB.
     let medium = "m".repeat(1000);
-    let many: Vec<(String, &str)> = (0..40).map(|i| (format!("X-M{i}"), medium.as_str())).collect();
+    let many: Vec<(String, &str)> = (0..40)
+        .map(|i| (format!("X-M{i}"), medium.as_str()))
+        .collect();
     let many: Vec<(&str, &str)> = many.iter().map(|(k, v)| (k.as_str(), *v)).collect();
     assert_error(&http_get(server.port, "/", &many), 431, "too large");
     assert_still_serving(&server);
@@ -1202,9 +1404,18 @@ fn hostile_names_are_404_or_400_never_a_fault() {
     );
     let server = Server::start(src(), &[]);
     let s = stream(&server, &format!("/{db}/a%3Fb/"));
-    assert_eq!((s.header["table"].clone(), s.ids()), (json!("a?b"), vec![7]));
-    assert_eq!(stream(&server, &format!("/{db}/50%25/")).header["table"], json!("50%"));
-    assert_eq!(stream(&server, &format!("/{db}/x%20y%2Fz/")).header["table"], json!("x y/z"));
+    assert_eq!(
+        (s.header["table"].clone(), s.ids()),
+        (json!("a?b"), vec![7])
+    );
+    assert_eq!(
+        stream(&server, &format!("/{db}/50%25/")).header["table"],
+        json!("50%")
+    );
+    assert_eq!(
+        stream(&server, &format!("/{db}/x%20y%2Fz/")).header["table"],
+        json!("x y/z")
+    );
 
     let long = "n".repeat(300);
     let paths = [

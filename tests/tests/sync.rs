@@ -13,7 +13,11 @@ fn setup(prefix: &str, ddl: &str) -> (String, String, Server) {
     let (src, dst) = pair();
     let db = unique_name(prefix);
     let copy = format!("{db}_copy");
-    src.exec(&format!("CREATE DATABASE {}; USE {}; {ddl}", ident(&db), ident(&db)));
+    src.exec(&format!(
+        "CREATE DATABASE {}; USE {}; {ddl}",
+        ident(&db),
+        ident(&db)
+    ));
     copy_schema(src, &db, dst, &copy);
     let server = Server::start(src, &["--source-databases", &db, "--settle", "0"]);
     (db, copy, server)
@@ -141,9 +145,15 @@ fn composite_primary_keys() {
     wait_for_horizon();
     let run = pull_ok(&server, &db, &copy, &[]);
     assert_eq!(applied(&run, "line"), 11, "{}", run.stderr);
-    let zz = format!("SELECT COUNT(*) FROM {}.line WHERE region = 'ZZ'", ident(&copy));
+    let zz = format!(
+        "SELECT COUNT(*) FROM {}.line WHERE region = 'ZZ'",
+        ident(&copy)
+    );
     assert_eq!(dst.scalar(&zz).as_deref(), Some("0"));
-    src.exec(&format!("UPDATE {}.line SET qty = 2 WHERE region = 'ZZ'", ident(&db)));
+    src.exec(&format!(
+        "UPDATE {}.line SET qty = 2 WHERE region = 'ZZ'",
+        ident(&db)
+    ));
     wait_for_horizon();
     pull_ok(&server, &db, &copy, &[]);
     assert_same(src, &db, dst, &copy, &["line"]);
@@ -187,7 +197,10 @@ fn exclude_columns_are_never_transferred() {
     ));
     wait_for_horizon();
     pull_ok(&server, &db, &copy, &["-x", "person.secret,person.pin"]);
-    let rows = dst.query_strings(&format!("SELECT name, secret, pin FROM {}.person", ident(&copy)));
+    let rows = dst.query_strings(&format!(
+        "SELECT name, secret, pin FROM {}.person",
+        ident(&copy)
+    ));
     assert_eq!(rows, vec![vec![Some("ann".to_string()), None, None]]);
     // The server never sent them: its log shows the request excluding them.
     assert!(server.log_text().contains("exclude_columns=secret%2Cpin"));
@@ -227,7 +240,11 @@ fn foreign_keys_with_a_cycle_sync_into_the_same_constraints() {
         .iter()
         .map(|t| t["table"].as_str().unwrap_or_default())
         .collect();
-    assert_eq!(order, ["staff", "payment", "store"], "cycle broken at staff, then its dependants");
+    assert_eq!(
+        order,
+        ["staff", "payment", "store"],
+        "cycle broken at staff, then its dependants"
+    );
     wait_for_horizon();
     pull_ok(&server, &db, &copy, &[]);
     assert_same(src, &db, dst, &copy, &["store", "staff", "payment"]);
@@ -253,14 +270,35 @@ fn missing_destination_table_or_column_fails_that_table_only() {
         "USE {}; INSERT INTO good (id) VALUES (1); INSERT INTO gone (id) VALUES (1); INSERT INTO narrow (id, extra) VALUES (1, 5)",
         ident(&db)
     ));
-    dst.exec(&format!("USE {}; DROP TABLE gone; ALTER TABLE narrow DROP COLUMN extra", ident(&copy)));
+    dst.exec(&format!(
+        "USE {}; DROP TABLE gone; ALTER TABLE narrow DROP COLUMN extra",
+        ident(&copy)
+    ));
     wait_for_horizon();
     let run = pull(&server, &db, &copy, &[]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    let failures: Vec<&str> = run.stderr.lines().filter(|l| l.contains(" failed: ")).collect();
-    assert_eq!(failures.len(), 2, "one line per failed table:\n{}", run.stderr);
-    assert!(run.stderr.contains(&format!("`{copy}`.`gone` does not exist")), "{}", run.stderr);
-    assert!(run.stderr.contains("has no column `extra`"), "{}", run.stderr);
+    let failures: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains(" failed: "))
+        .collect();
+    assert_eq!(
+        failures.len(),
+        2,
+        "one line per failed table:\n{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains(&format!("`{copy}`.`gone` does not exist")),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("has no column `extra`"),
+        "{}",
+        run.stderr
+    );
     assert_same(src, &db, dst, &copy, &["good"]);
 }
 
@@ -278,7 +316,10 @@ fn polling_survives_a_server_outage() {
     let (src, dst) = pair();
     let (db, copy, mut server) = setup("poll", ITEMS);
     let port = server.port;
-    src.exec(&format!("INSERT INTO {}.item (name) VALUES ('before')", ident(&db)));
+    src.exec(&format!(
+        "INSERT INTO {}.item (name) VALUES ('before')",
+        ident(&db)
+    ));
     let mut child = puller_command(port, dst, &db, &copy, &["--poll-interval", "0.3"])
         .spawn()
         .expect("puller starts");
@@ -291,13 +332,26 @@ fn polling_survives_a_server_outage() {
     };
     wait_rows(1);
     server.stop();
-    src.exec(&format!("INSERT INTO {}.item (name) VALUES ('during')", ident(&db)));
+    src.exec(&format!(
+        "INSERT INTO {}.item (name) VALUES ('during')",
+        ident(&db)
+    ));
     std::thread::sleep(Duration::from_millis(1500));
-    assert!(child.try_wait().expect("wait").is_none(), "puller must keep running");
-    let _server = Server::start_on(port, src, &["--source-databases", &db, "--settle", "0"], &[]);
+    assert!(
+        child.try_wait().expect("wait").is_none(),
+        "puller must keep running"
+    );
+    let _server = Server::start_on(
+        port,
+        src,
+        &["--source-databases", &db, "--settle", "0"],
+        &[],
+    );
     wait_rows(2);
     assert!(child.try_wait().expect("wait").is_none());
-    let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
     let status = child.wait().expect("puller exits");
     assert_eq!(status.code(), Some(0), "SIGTERM stops polling cleanly");
     assert_same(src, &db, dst, &copy, &["item"]);

@@ -80,7 +80,10 @@ fn every_type_survives_four_time_zones_byte_for_byte() {
     let dst = Sandbox::start("tz-dest", Some("Asia/Kolkata"));
     let db = unique_name("types");
     let copy = format!("{db}_copy");
-    src.exec(&format!("CREATE DATABASE {0}; USE {0}; {TYPES}; {ROWS}", ident(&db)));
+    src.exec(&format!(
+        "CREATE DATABASE {0}; USE {0}; {TYPES}; {ROWS}",
+        ident(&db)
+    ));
     copy_schema(&src, &db, &dst, &copy);
     assert_eq!(
         src.scalar("SELECT @@system_time_zone").as_deref(),
@@ -92,7 +95,11 @@ fn every_type_survives_four_time_zones_byte_for_byte() {
         "SET time_zone = 'SYSTEM'; SELECT DISTINCT CAST(ts0 AS CHAR) FROM {}.types WHERE id IN (1, 2, 4) AND ts0 LIKE '2026-11-01%'",
         ident(&db)
     ));
-    assert_eq!(local.len(), 1, "05:30 and 06:30 UTC are both 01:30 in New York: {local:?}");
+    assert_eq!(
+        local.len(),
+        1,
+        "05:30 and 06:30 UTC are both 01:30 in New York: {local:?}"
+    );
 
     let server = Server::start_with_env(
         &src,
@@ -103,13 +110,21 @@ fn every_type_survives_four_time_zones_byte_for_byte() {
         .env("TZ", "Europe/London")
         .output()
         .expect("puller runs");
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(count(&dst, &copy, "types"), 204);
     assert_same(&src, &db, &dst, &copy, &["types"]);
 
     // Incremental: the resume point lies in the repeated hour; an update
     // moves one row past it and nothing else travels.
-    src.exec(&format!("UPDATE {}.types SET vc = 'changed' WHERE id = 3", ident(&db)));
+    src.exec(&format!(
+        "UPDATE {}.types SET vc = 'changed' WHERE id = 3",
+        ident(&db)
+    ));
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let out = puller_command(server.port, &dst, &db, &copy, &[])
         .env("TZ", "Europe/London")
@@ -125,9 +140,16 @@ fn every_type_survives_four_time_zones_byte_for_byte() {
 fn header_describes_encodings_and_values_read_with_plain_json() {
     let (src, _) = pair();
     let db = unique_name("wire");
-    src.exec(&format!("CREATE DATABASE {0}; USE {0}; {TYPES}; {ROWS}", ident(&db)));
+    src.exec(&format!(
+        "CREATE DATABASE {0}; USE {0}; {TYPES}; {ROWS}",
+        ident(&db)
+    ));
     let server = Server::start(src, &["--source-databases", &db]);
-    let (status, _, body) = http_get(server.port, &format!("/{db}/types/?include_columns=biu,d,f,dt,t,b64,vb,l1"), &[]);
+    let (status, _, body) = http_get(
+        server.port,
+        &format!("/{db}/types/?include_columns=biu,d,f,dt,t,b64,vb,l1"),
+        &[],
+    );
     assert_eq!(status, 200, "{body}");
     let lines = ndjson_lines(&body);
     let header = &lines[0]["header"];
@@ -158,7 +180,10 @@ fn header_describes_encodings_and_values_read_with_plain_json() {
     let field = |n: &str| &row1[names.iter().position(|x| x == n).expect("column is sent")];
     // serde_json keeps u64 exact.
     assert_eq!(field("biu").as_u64(), Some(u64::MAX));
-    assert_eq!(field("d"), "99999999999999999999999999999999999.999999999999999999999999999999");
+    assert_eq!(
+        field("d"),
+        "99999999999999999999999999999999999.999999999999999999999999999999"
+    );
     assert_eq!(field("dt"), "9999-12-31");
     assert_eq!(field("t"), "838:59:59.000000");
     assert_eq!(field("b64"), "//////////8=");

@@ -1,0 +1,693 @@
+//! Both binaries' command lines: `--version`, `--help` (every flag of the
+//! original tool, defaults, environment variables), usage errors (exit 2,
+//! one `error:` line and the usage on stderr), configuration from the
+//! environment with flags winning, and the exit codes when something the
+//! binary needs is unreachable. Most tests need no database; the few that
+//! do use the shared sandbox pair.
+
+use std::fs::File;
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use dbdump_tests::*;
+
+// ---------------------------------------------------------------- helpers
+
+/// How a run of a binary ended (`code` is `None` when it had to be killed).
+#[derive(Debug)]
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    elapsed: Duration,
+}
+
+/// A binary without the caller's `DBD_*` variables (a developer's own
+/// settings must not change what a test runs), with `envs` added.
+fn command(name: &str, args: &[&str], envs: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(bin(name));
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("DBD_")) {
+        cmd.env_remove(key);
+    }
+    cmd.args(args)
+        .envs(envs.iter().copied())
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Runs a binary to completion; killed after 30 s (a hang is a failure too).
+fn run(name: &str, args: &[&str], envs: &[(&str, &str)]) -> Run {
+    let started = Instant::now();
+    let mut child = command(name, args, envs)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot spawn {name}: {e}"));
+    fn drain(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<String> {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            pipe.map(|mut p| p.read_to_string(&mut text));
+            text
+        })
+    }
+    let (out, err) = (drain(child.stdout.take()), drain(child.stderr.take()));
+    let code = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status.code();
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Run {
+        code,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+        elapsed: started.elapsed(),
+    }
+}
+
+/// Required server flags pointing at a port where nothing listens, so that
+/// a command line accepted by mistake fails fast instead of serving.
+fn server_base() -> Vec<String> {
+    let line = format!(
+        "-a 127.0.0.1 -P {} --source-host 127.0.0.1 --source-port {} --source-username root",
+        free_port(),
+        free_port()
+    );
+    line.split(' ').map(str::to_string).collect()
+}
+
+/// Required puller flags, server and destination both unreachable.
+fn puller_base() -> Vec<String> {
+    let line = format!(
+        "--source-host 127.0.0.1 --source-port {} --source-database a --dest-host 127.0.0.1 \
+         --dest-port {} --dest-username root --dest-database b --source-timeout 5",
+        free_port(),
+        free_port()
+    );
+    line.split(' ').map(str::to_string).collect()
+}
+
+/// `base` followed by `extra`, as `&str`s for [`run`].
+fn with<'a>(base: &'a [String], extra: &[&'a str]) -> Vec<&'a str> {
+    base.iter()
+        .map(String::as_str)
+        .chain(extra.iter().copied())
+        .collect()
+}
+
+/// Exit code 2, nothing on stdout, the usage and exactly one
+/// `<binary>: error: ...` line (containing `needle`) on stderr.
+#[track_caller]
+fn assert_usage_error(r: &Run, binary: &str, needle: &str) {
+    assert_eq!(r.code, Some(2), "{r:?}");
+    assert_eq!(r.stdout, "", "nothing on stdout");
+    assert!(
+        r.stderr.starts_with(&format!("usage: {binary} [-h]")),
+        "usage first: {}",
+        r.stderr
+    );
+    let errors: Vec<&str> = r.stderr.lines().filter(|l| l.contains("error:")).collect();
+    assert_eq!(errors.len(), 1, "one error line: {}", r.stderr);
+    assert!(
+        errors[0].starts_with(&format!("{binary}: error: ")),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        errors[0].contains(needle),
+        "error line should mention {needle:?}: {}",
+        errors[0]
+    );
+}
+
+/// A flag as `--help` must show it: long name, short form, default and
+/// environment variable.
+struct Expected {
+    long: &'static str,
+    short: Option<&'static str>,
+    default: Option<&'static str>,
+}
+
+const fn f(
+    long: &'static str,
+    short: Option<&'static str>,
+    default: Option<&'static str>,
+) -> Expected {
+    Expected {
+        long,
+        short,
+        default,
+    }
+}
+
+/// `--listen-port` -> `DBD_LISTEN_PORT`.
+fn env_name(long: &str) -> String {
+    format!(
+        "DBD_{}",
+        long.trim_start_matches('-')
+            .to_uppercase()
+            .replace('-', "_")
+    )
+}
+
+/// Checks `--help` of `binary` against `flags`.
+fn assert_help(binary: &str, flags: &[Expected]) {
+    let r = run(binary, &["--help"], &[]);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert_eq!(r.stderr, "", "help goes to stdout");
+    let help = &r.stdout;
+    assert!(help.starts_with(&format!("usage: {binary} [-h]")), "{help}");
+    assert!(help.contains("--version"), "{help}");
+    // Wrapping may split "(default: 8888)" over lines: compare with single
+    // spaces, and look at each flag's entry (from its label to its "[env:").
+    let flat = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    let body = &flat[flat.find("optional arguments:").expect("argument list")..];
+    for flag in flags {
+        let env = env_name(flag.long);
+        let at = [format!(" {} ", flag.long), format!(" {},", flag.long)]
+            .iter()
+            .filter_map(|label| body.find(label.as_str()))
+            .min()
+            .unwrap_or_else(|| panic!("{} not in --help:\n{help}", flag.long));
+        let entry = &body[at..];
+        let entry = &entry[..entry
+            .find("[env:")
+            .map_or(entry.len(), |i| i + 6 + env.len())];
+        assert!(
+            entry.ends_with(&format!("[env: {env}")),
+            "{} should name {env}: {entry}",
+            flag.long
+        );
+        if let Some(default) = flag.default {
+            assert!(
+                entry.contains(&format!("(default: {default})")),
+                "{} should show default {default}: {entry}",
+                flag.long
+            );
+        }
+        if let Some(short) = flag.short {
+            let line = help
+                .lines()
+                .find(|l| l.trim_start().starts_with(short) && l.contains(flag.long));
+            assert!(
+                line.is_some(),
+                "{short} and {} on one line:\n{help}",
+                flag.long
+            );
+        }
+    }
+}
+
+/// A process we started ourselves, killed when dropped; stderr goes to a file.
+struct Background {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Background {
+    fn spawn(name: &str, args: &[&str], envs: &[(&str, &str)]) -> Background {
+        let log = std::env::temp_dir().join(format!("{}.log", unique_name("dbdump_cli")));
+        let file = File::create(&log).expect("create log");
+        let child = command(name, args, envs)
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("spawn");
+        Background { child, log }
+    }
+
+    fn log_text(&self) -> String {
+        String::from_utf8_lossy(&std::fs::read(&self.log).unwrap_or_default()).into_owned()
+    }
+
+    /// Waits until `port` accepts connections (panics if the process exits
+    /// first or 15 s pass).
+    fn wait_listening(&mut self, port: u16) {
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                panic!("exited ({status}) before listening:\n{}", self.log_text());
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(15),
+                "not listening after 15 s:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+fn databases(port: u16) -> serde_json::Value {
+    let (code, head, body) = http_get(port, "/", &[]);
+    assert_eq!(code, 200, "{head}\n{body}");
+    serde_json::from_str::<serde_json::Value>(&body).expect("JSON")["databases"].clone()
+}
+
+/// A source database with tables `t` and `u`, two old rows each.
+fn source_db(prefix: &str) -> String {
+    let db = unique_name(prefix);
+    pair().0.exec(&format!(
+        "CREATE DATABASE {0}; USE {0};
+         CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10),
+             ts TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP);
+         CREATE TABLE u LIKE t;
+         INSERT INTO t VALUES (1, 'one', '2020-01-01 00:00:00'), (2, 'two', '2020-01-02 00:00:00');
+         INSERT INTO u SELECT * FROM t;",
+        ident(&db)
+    ));
+    db
+}
+
+// ---------------------------------------------------------------- --version, --help
+
+#[test]
+fn version_prints_name_and_version_and_exits_0() {
+    for binary in ["dbd_server", "dbd_puller"] {
+        let r = run(binary, &["--version"], &[]);
+        assert_eq!(r.code, Some(0), "{r:?}");
+        assert_eq!(
+            r.stdout,
+            format!("{binary} {}\n", env!("CARGO_PKG_VERSION"))
+        );
+        assert_eq!(r.stdout, format!("{binary} 0.1.0\n"));
+        assert_eq!(r.stderr, "");
+    }
+}
+
+#[test]
+fn server_help_lists_every_flag_with_default_and_variable() {
+    assert_help(
+        "dbd_server",
+        &[
+            f("--help", Some("-h"), None),
+            f("--listen-address", Some("-a"), Some("0.0.0.0")),
+            f("--listen-port", Some("-P"), Some("8888")),
+            f("--listen-username", Some("-u"), None),
+            f("--listen-password", Some("-p"), None),
+            f("--listen-password-file", None, None),
+            f("--listen-ssl", Some("-s"), None),
+            f("--ssl-private-key", None, Some("ssl.key")),
+            f("--ssl-public-key", None, Some("ssl.crt")),
+            f("--listen-timeout", None, Some("60")),
+            f("--source-host", None, None),
+            f("--source-port", None, Some("3306")),
+            f("--source-username", None, None),
+            f("--source-password", None, None),
+            f("--source-password-file", None, None),
+            f("--source-databases", None, None),
+            f("--source-max-connections", None, Some("8")),
+            f("--settle", None, Some("1")),
+            f("--debug", Some("-d"), None),
+        ]
+        .into_iter()
+        .skip(1) // -h/--help has no variable; checked via the usage line
+        .collect::<Vec<_>>(),
+    );
+    let help = run("dbd_server", &["-h"], &[]).stdout;
+    assert!(help.contains("-h, --help"), "{help}");
+}
+
+#[test]
+fn puller_help_lists_every_flag_with_default_and_variable() {
+    assert_help(
+        "dbd_puller",
+        &[
+            f("--source-host", None, None),
+            f("--source-port", None, Some("8888")),
+            f("--source-username", None, None),
+            f("--source-password", None, None),
+            f("--source-password-file", None, None),
+            f("--source-database", None, None),
+            f("--source-timeout", None, Some("15")),
+            f("--source-ssl", None, None),
+            f("--source-ssl-ca", None, None),
+            f("--dest-host", None, None),
+            f("--dest-port", None, Some("3306")),
+            f("--dest-username", None, None),
+            f("--dest-password", None, None),
+            f("--dest-password-file", None, None),
+            f("--dest-database", None, None),
+            f("--tables", Some("-t"), None),
+            f("--exclude-columns", Some("-x"), None),
+            f("--poll-interval", None, None),
+            f("--debug", Some("-d"), None),
+        ],
+    );
+    let help = run("dbd_puller", &["-h"], &[]).stdout;
+    for var in ["DBD_SOURCE_PASSWORD", "DBD_DEST_PASSWORD"] {
+        assert!(help.contains(var), "{help}");
+    }
+}
+
+// ---------------------------------------------------------------- usage errors
+
+#[test]
+fn unknown_flag_or_stray_argument_is_a_usage_error() {
+    let (s, p) = (server_base(), puller_base());
+    assert_usage_error(
+        &run("dbd_server", &with(&s, &["--bogus"]), &[]),
+        "dbd_server",
+        "--bogus",
+    );
+    assert_usage_error(
+        &run("dbd_puller", &with(&p, &["--bogus"]), &[]),
+        "dbd_puller",
+        "--bogus",
+    );
+    assert_usage_error(
+        &run("dbd_server", &with(&s, &["stray"]), &[]),
+        "dbd_server",
+        "stray",
+    );
+    assert_usage_error(
+        &run("dbd_puller", &with(&p, &["-Z"]), &[]),
+        "dbd_puller",
+        "-Z",
+    );
+    // Flags of the other binary are unknown too.
+    assert_usage_error(
+        &run("dbd_puller", &with(&p, &["--settle", "1"]), &[]),
+        "dbd_puller",
+        "--settle",
+    );
+}
+
+#[test]
+fn flag_without_its_value_is_a_usage_error() {
+    let (s, p) = (server_base(), puller_base());
+    let r = run("dbd_server", &with(&s, &["--source-databases"]), &[]);
+    assert_usage_error(&r, "dbd_server", "--source-databases");
+    let r = run("dbd_server", &with(&s, &["-P"]), &[]);
+    assert_usage_error(&r, "dbd_server", "-P");
+    let r = run("dbd_puller", &with(&p, &["--poll-interval"]), &[]);
+    assert_usage_error(&r, "dbd_puller", "--poll-interval");
+    let r = run("dbd_puller", &with(&p, &["-t"]), &[]);
+    assert_usage_error(&r, "dbd_puller", "-t");
+}
+
+#[test]
+fn non_numeric_or_out_of_range_port_is_a_usage_error() {
+    // Each flag given once, with a bad value, next to the required flags.
+    let server = |flag: &str, value: &str| {
+        let mut args = vec!["--source-host", "127.0.0.1", "--source-username", "root"];
+        args.extend([flag, value]);
+        run("dbd_server", &args, &[])
+    };
+    for (flag, value) in [
+        ("-P", "http"),
+        ("--listen-port", "65536"),
+        ("--source-port", "3306x"),
+    ] {
+        assert_usage_error(&server(flag, value), "dbd_server", value);
+    }
+    let p = puller_base();
+    for (flag, value) in [
+        ("--source-port", "eighty"),
+        ("--dest-port", "-1"),
+        ("--source-timeout", "soon"),
+    ] {
+        let i = p.iter().position(|a| a == flag).expect("in base");
+        let mut args: Vec<&str> = p.iter().map(String::as_str).collect();
+        args[i + 1] = value;
+        assert_usage_error(&run("dbd_puller", &args, &[]), "dbd_puller", value);
+    }
+}
+
+#[test]
+fn missing_required_flag_is_a_usage_error() {
+    let r = run("dbd_server", &["--source-username", "root"], &[]);
+    assert_usage_error(&r, "dbd_server", "--source-host");
+    let r = run("dbd_server", &["--source-host", "127.0.0.1"], &[]);
+    assert_usage_error(&r, "dbd_server", "--source-username");
+    let r = run("dbd_server", &[], &[]);
+    assert_usage_error(&r, "dbd_server", "required");
+    // Each of the puller's required flags, left out in turn.
+    let p = puller_base();
+    for required in [
+        "--source-host",
+        "--source-database",
+        "--dest-host",
+        "--dest-username",
+        "--dest-database",
+    ] {
+        let i = p.iter().position(|a| a == required).expect("in base");
+        let mut args: Vec<&str> = p.iter().map(String::as_str).collect();
+        args.drain(i..i + 2);
+        let r = run("dbd_puller", &args, &[]);
+        assert_usage_error(&r, "dbd_puller", required);
+        assert!(
+            r.stderr.contains(&env_name(required)),
+            "names its variable: {}",
+            r.stderr
+        );
+    }
+}
+
+#[test]
+fn exclude_column_without_table_dot_column_is_a_usage_error() {
+    let p = puller_base();
+    for bad in ["nodot", ".col", "tbl.", "t.a,nodot"] {
+        let r = run("dbd_puller", &with(&p, &["-x", bad]), &[]);
+        assert_usage_error(&r, "dbd_puller", "not table.column");
+    }
+}
+
+#[test]
+fn inconsistent_credentials_are_usage_errors() {
+    let s = server_base();
+    let r = run("dbd_server", &with(&s, &["-u", "foo"]), &[]);
+    assert_usage_error(&r, "dbd_server", "--listen-password");
+    let r = run("dbd_server", &with(&s, &["-p", "bar"]), &[]);
+    assert_usage_error(&r, "dbd_server", "--listen-username");
+    let missing = std::env::temp_dir().join(unique_name("no_such_password_file"));
+    let missing = missing.to_str().expect("UTF-8");
+    let r = run(
+        "dbd_server",
+        &with(&s, &["-u", "foo", "--listen-password-file", missing]),
+        &[],
+    );
+    assert_usage_error(&r, "dbd_server", missing);
+    let r = run(
+        "dbd_server",
+        &with(
+            &s,
+            &["-u", "foo", "-p", "bar", "--listen-password-file", missing],
+        ),
+        &[],
+    );
+    assert_usage_error(&r, "dbd_server", "not both");
+    let p = puller_base();
+    let r = run("dbd_puller", &with(&p, &["--source-password", "x"]), &[]);
+    assert_usage_error(&r, "dbd_puller", "--source-username");
+    let r = run("dbd_puller", &with(&p, &["--source-ssl-ca", missing]), &[]);
+    assert_usage_error(&r, "dbd_puller", missing);
+}
+
+#[test]
+fn bad_values_in_variables_are_usage_errors_naming_the_variable() {
+    let s = server_base();
+    let r = run("dbd_server", &with(&s, &[]), &[("DBD_DEBUG", "maybe")]);
+    assert_usage_error(&r, "dbd_server", "DBD_DEBUG");
+    // The harness-like base passes -P; use a command line without it.
+    let r = run(
+        "dbd_server",
+        &["--source-host", "127.0.0.1", "--source-username", "root"],
+        &[("DBD_LISTEN_PORT", "abc")],
+    );
+    assert_usage_error(&r, "dbd_server", "DBD_LISTEN_PORT");
+    let p = puller_base();
+    let r = run(
+        "dbd_puller",
+        &with(&p, &[]),
+        &[("DBD_POLL_INTERVAL", "often")],
+    );
+    assert_usage_error(&r, "dbd_puller", "DBD_POLL_INTERVAL");
+}
+
+// ---------------------------------------------------------------- environment
+
+#[test]
+fn server_runs_from_variables_alone() {
+    let db = source_db("cli_env");
+    let port = free_port();
+    let (port_text, source_port) = (port.to_string(), pair().0.port.to_string());
+    let mut server = Background::spawn(
+        "dbd_server",
+        &[],
+        &[
+            ("DBD_LISTEN_ADDRESS", "127.0.0.1"),
+            ("DBD_LISTEN_PORT", &port_text),
+            ("DBD_SOURCE_HOST", "127.0.0.1"),
+            ("DBD_SOURCE_PORT", &source_port),
+            ("DBD_SOURCE_USERNAME", "root"),
+            ("DBD_SOURCE_DATABASES", &db),
+            ("DBD_DEBUG", "1"),
+        ],
+    );
+    server.wait_listening(port);
+    assert_eq!(databases(port), serde_json::json!([db]));
+    assert!(
+        server.log_text().contains(" DEBUG "),
+        "DBD_DEBUG=1 turns on debug:\n{}",
+        server.log_text()
+    );
+}
+
+#[test]
+fn server_flags_win_over_variables() {
+    let (a, b) = (source_db("cli_env_a"), source_db("cli_env_b"));
+    let env_port = free_port().to_string();
+    // The harness passes -P with a port of its own: that one must be used.
+    let server = Server::start_with_env(
+        &pair().0,
+        &["--source-databases", &b],
+        &[("DBD_LISTEN_PORT", &env_port), ("DBD_SOURCE_DATABASES", &a)],
+    );
+    assert_eq!(databases(server.port), serde_json::json!([b]));
+    let env_port: u16 = env_port.parse().expect("port");
+    assert!(
+        TcpStream::connect(("127.0.0.1", env_port)).is_err(),
+        "nothing listens on the variable's port"
+    );
+}
+
+#[test]
+fn source_database_is_accepted_for_source_databases() {
+    let (a, _b) = (source_db("cli_alias_a"), source_db("cli_alias_b"));
+    let server = Server::start(&pair().0, &["--source-database", &a]);
+    assert_eq!(databases(server.port), serde_json::json!([a]));
+}
+
+#[test]
+fn puller_takes_variables_and_flags_win() {
+    let (src, dst) = pair();
+    let db = source_db("cli_penv");
+    copy_schema(src, &db, dst, &db);
+    let server = Server::start(src, &[]);
+    // DBD_TABLES is used (only `t` is synced); DBD_SOURCE_PORT loses to the
+    // --source-port flag puller_command passes.
+    let out = puller_command(server.port, dst, &db, &db, &[])
+        .env("DBD_TABLES", "t")
+        .env("DBD_SOURCE_PORT", free_port().to_string())
+        .output()
+        .expect("run dbd_puller");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_same(src, &db, dst, &db, &["t"]);
+    assert_eq!(count(dst, &db, "u"), 0, "u is not in DBD_TABLES");
+}
+
+// ---------------------------------------------------------------- exit codes
+
+#[test]
+fn server_exits_1_when_the_source_database_is_unreachable() {
+    let dead = free_port();
+    let args = format!(
+        "-a 127.0.0.1 -P {} --source-host 127.0.0.1 --source-port {dead} --source-username root",
+        free_port()
+    );
+    let r = run("dbd_server", &args.split(' ').collect::<Vec<_>>(), &[]);
+    assert_eq!(r.code, Some(1), "{r:?}");
+    assert!(r.elapsed < Duration::from_secs(15), "took {:?}", r.elapsed);
+    let errors: Vec<&str> = r.stderr.lines().filter(|l| l.contains(" ERROR ")).collect();
+    assert_eq!(errors.len(), 1, "{}", r.stderr);
+    assert!(
+        errors[0].contains("cannot connect to the source database")
+            && errors[0].contains(&format!("127.0.0.1:{dead}")),
+        "{}",
+        errors[0]
+    );
+}
+
+#[test]
+fn server_exits_1_when_its_port_is_taken() {
+    let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let args = format!(
+        "-a 127.0.0.1 -P {port} --source-host 127.0.0.1 --source-port {} --source-username root",
+        pair().0.port
+    );
+    let r = run("dbd_server", &args.split(' ').collect::<Vec<_>>(), &[]);
+    assert_eq!(r.code, Some(1), "{r:?}");
+    assert!(
+        r.stderr
+            .contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn server_exits_0_on_sigterm() {
+    let mut server = Server::start(&pair().0, &[]);
+    assert_eq!(http_get(server.port, "/", &[]).0, 200);
+    let status = server.stop();
+    assert_eq!(status.code(), Some(0), "{}", server.log_text());
+    assert!(
+        server.log_text().contains(" INFO stopped"),
+        "{}",
+        server.log_text()
+    );
+}
+
+#[test]
+fn puller_exits_1_when_the_server_is_unreachable() {
+    let p = puller_base();
+    let port = &p[p.iter().position(|a| a == "--source-port").expect("port") + 1];
+    let r = run("dbd_puller", &with(&p, &[]), &[]);
+    assert_eq!(r.code, Some(1), "{r:?}");
+    assert!(r.elapsed < Duration::from_secs(10), "took {:?}", r.elapsed);
+    let errors: Vec<&str> = r.stderr.lines().filter(|l| l.contains(" ERROR ")).collect();
+    assert_eq!(errors.len(), 1, "{}", r.stderr);
+    assert!(
+        errors[0].contains("unreachable") && errors[0].contains(&format!("127.0.0.1:{port}")),
+        "{}",
+        errors[0]
+    );
+}
+
+#[test]
+fn puller_one_shot_exits_0_after_syncing() {
+    let (src, dst) = pair();
+    let db = source_db("cli_oneshot");
+    copy_schema(src, &db, dst, &db);
+    let server = Server::start(src, &[]);
+    let first = puller(server.port, dst, &db, &db, &[]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert!(
+        first.stderr.contains("table `t`: 2 rows applied"),
+        "{}",
+        first.stderr
+    );
+    assert!(
+        first.stderr.contains("table `u`: 2 rows applied"),
+        "{}",
+        first.stderr
+    );
+    assert_same(src, &db, dst, &db, &["t", "u"]);
+    // Nothing new: still success, nothing applied.
+    let again = puller(server.port, dst, &db, &db, &[]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        again.stderr.contains("table `t`: 0 rows applied"),
+        "{}",
+        again.stderr
+    );
+}
