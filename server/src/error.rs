@@ -80,9 +80,9 @@ impl From<mysql::Error> for ApiError {
     fn from(e: mysql::Error) -> Self {
         match &e {
             mysql::Error::DriverError(mysql::DriverError::Timeout) => ApiError::Busy,
-            mysql::Error::IoError(_) | mysql::Error::DriverError(_) => {
-                ApiError::SourceUnavailable(e.to_string())
-            }
+            mysql::Error::IoError(_)
+            | mysql::Error::CodecError(_)
+            | mysql::Error::DriverError(_) => ApiError::SourceUnavailable(e.to_string()),
             mysql::Error::MySqlError(m) if is_connectivity_code(m.code) => {
                 ApiError::SourceUnavailable(e.to_string())
             }

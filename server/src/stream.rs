@@ -216,11 +216,13 @@ pub fn run(
         let row = match row {
             Ok(r) => r,
             Err(e) => {
-                let _ = out.write_all(&wire::error_line(
-                    500,
-                    &format!("source database error mid-stream: {e}"),
-                ));
-                return Err(e.into());
+                let msg = format!("source database error mid-stream after {rows} rows: {e}");
+                let err = match ApiError::from(e) {
+                    ApiError::SourceUnavailable(_) => ApiError::SourceUnavailable(msg),
+                    _ => ApiError::Internal(msg),
+                };
+                let _ = out.write_all(&wire::error_line(err.status(), &err.to_string()));
+                return Err(err);
             }
         };
         line.clear();
