@@ -27,7 +27,15 @@ pub struct Api {
 
 impl Handler for Api {
     fn handle(&self, req: &Request, resp: &mut Response<'_>) -> Outcome {
-        let result = self.authorize(req).and_then(|_| self.route(req, resp));
+        // Credentials first: nothing, not even which methods exist, is
+        // told to a client that has not authenticated.
+        let result = self
+            .authorize(req)
+            .and_then(|_| match req.method.as_str() {
+                "GET" => Ok(()),
+                other => Err(ApiError::MethodNotAllowed(other.to_string())),
+            })
+            .and_then(|_| self.route(req, resp));
         match result {
             Ok(outcome) => outcome,
             Err(e) => {
@@ -45,6 +53,9 @@ impl Handler for Api {
 
 /// Splits `/a/b/` into decoded segments; `//` and bad escapes are errors.
 pub fn segments(path: &str) -> Result<Vec<String>, ApiError> {
+    if path.contains("//") {
+        return Err(ApiError::NotFound(format!("no such path {path:?}")));
+    }
     let trimmed = path.strip_prefix('/').unwrap_or(path);
     let trimmed = trimmed.strip_suffix('/').unwrap_or(trimmed);
     if trimmed.is_empty() {
@@ -99,6 +110,11 @@ impl Api {
 
     fn route(&self, req: &Request, resp: &mut Response<'_>) -> Result<Outcome, ApiError> {
         let segs = segments(&req.path)?;
+        if segs.len() < 2 && !req.query.is_empty() {
+            return Err(ApiError::BadRequest(
+                "this endpoint takes no query parameters".into(),
+            ));
+        }
         match segs.as_slice() {
             [] => {
                 let databases = inspect::databases(&mut self.conn()?, self.allowed())?;
@@ -118,10 +134,10 @@ impl Api {
                 Ok(Outcome { rows: Some(count) })
             }
             [db, table] => {
-                let params = Params::parse(&req.query)?;
                 let mut conn = self.conn()?;
                 inspect::require_database(&mut conn, db, self.allowed())?;
                 let meta = inspect::syncable_table(&mut conn, db, table)?;
+                let params = Params::parse(&req.query)?;
                 // Reject bad column lists before touching anything else.
                 stream::select_columns(&meta, &params)?;
                 let hz = horizon::compute(&mut conn, self.config.settle, self.see_transactions)?;
@@ -155,6 +171,7 @@ mod tests {
         assert_eq!(segments("/db").unwrap(), ["db"]);
         assert_eq!(segments("/d%20b/t%2Fx/").unwrap(), ["d b", "t/x"]);
         assert_eq!(segments("/db//").unwrap_err().status(), 404);
+        assert_eq!(segments("//").unwrap_err().status(), 404);
         assert_eq!(segments("/%zz/").unwrap_err().status(), 400);
         assert_eq!(segments("/%00/").unwrap_err().status(), 404);
         assert_eq!(segments("/a+b/").unwrap(), ["a+b"]);

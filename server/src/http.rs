@@ -60,6 +60,7 @@ pub struct Response<'a> {
     out: BufWriter<Counting<&'a mut Conn>>,
     status: u16,
     started: bool,
+    head_only: bool,
 }
 
 impl Response<'_> {
@@ -92,9 +93,16 @@ impl Response<'_> {
     pub fn json<T: serde::Serialize>(&mut self, status: u16, body: &T, extra: &[(&str, String)]) {
         let mut bytes = serde_json::to_vec(body).unwrap_or_default();
         bytes.push(b'\n');
+        let head_only = self.head_only;
         let _ = self
             .head(status, "application/json", Some(bytes.len()), extra)
-            .and_then(|_| self.out.write_all(&bytes))
+            .and_then(|_| {
+                if head_only {
+                    Ok(())
+                } else {
+                    self.out.write_all(&bytes)
+                }
+            })
             .and_then(|_| self.out.flush());
     }
 
@@ -240,17 +248,16 @@ fn handle_connection<H: Handler>(stream: TcpStream, opts: &ServerOptions, handle
         ),
         status: 0,
         started: false,
+        head_only: false,
     };
     let mut outcome = Outcome::default();
     let (method, target) = match head {
         Ok(head) => match parse_request(head) {
             Ok(req) => {
                 let label = (req.method.clone(), request_label(&req));
-                if req.method != "GET" {
-                    resp.error(&ApiError::MethodNotAllowed(req.method.clone()));
-                } else {
-                    outcome = handler.handle(&req, &mut resp);
-                }
+                // A HEAD answer has no body (RFC 9110 9.3.2), whatever it says.
+                resp.head_only = req.method == "HEAD";
+                outcome = handler.handle(&req, &mut resp);
                 label
             }
             Err((err, label)) => {
@@ -302,8 +309,8 @@ fn handle_connection<H: Handler>(stream: TcpStream, opts: &ServerOptions, handle
 
 /// A TLS handshake starts with byte 0x16; an HTTP request with a method name.
 fn looks_like_plain_http(stream: &TcpStream) -> bool {
-    let mut first = [0u8; 4];
-    matches!(stream.peek(&mut first), Ok(4) if first.iter().all(u8::is_ascii_uppercase))
+    let mut first = [0u8; 1];
+    matches!(stream.peek(&mut first), Ok(1) if first[0].is_ascii_alphabetic())
 }
 
 /// Tells a plain-HTTP client, in plain HTTP, that this port wants HTTPS.

@@ -132,23 +132,7 @@ pub fn parse(
     }
     let mut out = Values::default();
     for flag in spec.flags {
-        let given = match (flag.metavar, flag.short) {
-            (None, Some(s)) => args.contains([s, flag.long]).then(|| "1".to_string()),
-            (None, None) => args.contains(flag.long).then(|| "1".to_string()),
-            (Some(_), Some(s)) => args
-                .opt_value_from_str::<_, String>([s, flag.long])
-                .map_err(pico_error)?,
-            (Some(_), None) => args
-                .opt_value_from_str::<_, String>(flag.long)
-                .map_err(pico_error)?,
-        };
-        let given = match (given, flag.alias) {
-            (None, Some(a)) if flag.metavar.is_some() => args
-                .opt_value_from_str::<_, String>(a)
-                .map_err(pico_error)?,
-            (None, Some(a)) => args.contains(a).then(|| "1".to_string()),
-            (g, _) => g,
-        };
+        let given = take_flag(spec, flag, &mut args)?;
         let (value, source) = match given {
             Some(v) => (Some(v), flag.long.to_string()),
             None => {
@@ -194,6 +178,40 @@ pub fn parse(
         }
     }
     Ok(Parsed::Run(out))
+}
+
+/// Takes every occurrence of `flag` (short, long or alias) off the command
+/// line; as with argparse, the last one wins. A value that is itself one of
+/// our flags means the real value was forgotten.
+fn take_flag(
+    spec: &Spec,
+    flag: &Flag,
+    args: &mut pico_args::Arguments,
+) -> Result<Option<String>, CliError> {
+    let names = [flag.short, Some(flag.long), flag.alias];
+    let mut last = None;
+    for name in names.into_iter().flatten() {
+        if flag.metavar.is_none() {
+            while args.contains(name) {
+                last = Some("1".to_string());
+            }
+            continue;
+        }
+        while let Some(v) = args
+            .opt_value_from_str::<_, String>(name)
+            .map_err(pico_error)?
+        {
+            let is_flag = spec
+                .flags
+                .iter()
+                .any(|f| f.long == v || f.short == Some(v.as_str()) || f.alias == Some(v.as_str()));
+            if is_flag || v == "-h" || v == "--help" {
+                return Err(CliError(format!("{name} needs a value (got the flag {v})")));
+            }
+            last = Some(v);
+        }
+    }
+    Ok(last)
 }
 
 fn pico_error(e: pico_args::Error) -> CliError {
@@ -478,6 +496,8 @@ mod tests {
         assert_eq!(v.get("--port"), Some("9000"));
         let v = values(&["--host", "h", "-P", "7000"], &[("DBD_PORT", "9000")]);
         assert_eq!(v.get("--port"), Some("7000"));
+        let v = values(&["--host", "h", "-P", "1", "--port", "2"], &[]);
+        assert_eq!(v.get("--port"), Some("2"), "the last one wins");
         let v = values(&["--port=6000"], &[("DBD_HOST", "h")]);
         assert_eq!(v.get("--port"), Some("6000"));
         assert_eq!(v.get("--host"), Some("h"));

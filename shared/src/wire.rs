@@ -337,42 +337,82 @@ pub fn write_json_str(out: &mut Vec<u8>, s: &str) {
 }
 
 /// Turns one raw JSON value of a row (or key) back into the MySQL value to
-/// bind, according to its column.
+/// bind, according to its column. The JSON type must match the column's
+/// encoding, and numbers must fit the column's kind: a value that MySQL
+/// would quietly cast (`"x"` for an INT becomes 0) is an error instead.
 pub fn decode_value(raw: &RawValue, column: &Column) -> Result<Value, String> {
     let text = raw.get();
-    match text.as_bytes().first() {
-        Some(b'n') if text == "null" => Ok(Value::NULL),
-        Some(b'"') => {
+    let kind = match text.as_bytes().first() {
+        Some(b'n') if text == "null" => return Ok(Value::NULL),
+        Some(b'"') => "a string",
+        Some(b'-' | b'0'..=b'9') => "a number",
+        _ => "neither null, a string nor a number",
+    };
+    let mismatch = || {
+        let want = match column.encoding {
+            Encoding::Number => "a number",
+            Encoding::String => "a string",
+            Encoding::Base64 => "a base64 string",
+        };
+        format!(
+            "column `{}`: expected {want}, got {kind}: {}",
+            column.name,
+            short(text)
+        )
+    };
+    match (column.encoding, kind) {
+        (Encoding::Number, "a number") => decode_number(text, column),
+        (Encoding::String | Encoding::Base64, "a string") => {
             let s: std::borrow::Cow<'_, str> = serde_json::from_str(text)
                 .map_err(|e| format!("column `{}`: bad string: {e}", column.name))?;
-            match column.encoding {
-                Encoding::Base64 => base64::decode(s.as_bytes())
+            if column.encoding == Encoding::Base64 {
+                base64::decode(s.as_bytes())
                     .map(Value::Bytes)
-                    .ok_or_else(|| format!("column `{}`: invalid base64", column.name)),
-                _ => Ok(Value::Bytes(s.into_owned().into_bytes())),
+                    .ok_or_else(|| format!("column `{}`: invalid base64", column.name))
+            } else {
+                Ok(Value::Bytes(s.into_owned().into_bytes()))
             }
         }
-        Some(b'-' | b'0'..=b'9') => decode_number(text, column),
-        _ => Err(format!("column `{}`: unexpected value {text}", column.name)),
+        _ => Err(mismatch()),
     }
 }
 
+fn short(text: &str) -> &str {
+    let mut end = text.len().min(40);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 fn decode_number(text: &str, column: &Column) -> Result<Value, String> {
-    if !text.contains(['.', 'e', 'E']) {
-        if let Ok(i) = text.parse::<i64>() {
-            return Ok(Value::Int(i));
-        }
-        if let Ok(u) = text.parse::<u64>() {
-            return Ok(Value::UInt(u));
-        }
-    }
-    let bad = || format!("column `{}`: bad number {text}", column.name);
+    let bad = || {
+        format!(
+            "column `{}`: {} does not fit {}",
+            column.name,
+            short(text),
+            column.sql_type
+        )
+    };
+    let ty = column.sql_type.to_ascii_lowercase();
     // Parse FLOAT columns straight to f32: going through f64 could round twice.
-    if column.sql_type.to_ascii_lowercase().starts_with("float") {
-        text.parse::<f32>().map(Value::Float).map_err(|_| bad())
-    } else {
-        text.parse::<f64>().map(Value::Double).map_err(|_| bad())
+    if ty.starts_with("float") {
+        return match text.parse::<f32>() {
+            Ok(f) if f.is_finite() => Ok(Value::Float(f)),
+            _ => Err(bad()),
+        };
     }
+    if ty.starts_with("double") || ty.starts_with("real") {
+        return match text.parse::<f64>() {
+            Ok(d) if d.is_finite() => Ok(Value::Double(d)),
+            _ => Err(bad()),
+        };
+    }
+    // Integer types and YEAR.
+    if let Ok(i) = text.parse::<i64>() {
+        return Ok(Value::Int(i));
+    }
+    text.parse::<u64>().map(Value::UInt).map_err(|_| bad())
 }
 
 #[cfg(test)]
@@ -517,6 +557,31 @@ mod tests {
         assert_eq!(c.encoding, Encoding::String);
         let c = ValueCodec::for_column(ColumnType::MYSQL_TYPE_BIT, none, 63, 0);
         assert_eq!(c.encoding, Encoding::Base64);
+    }
+
+    #[test]
+    fn decoding_refuses_what_mysql_would_quietly_cast() {
+        let int = col("n", "int(11)", Encoding::Number);
+        let dbl = col("d", "double", Encoding::Number);
+        let txt = col("s", "varchar(5)", Encoding::String);
+        let bin = col("b", "blob", Encoding::Base64);
+        let dec = |text: &str, c: &Column| {
+            let raw: Box<RawValue> = serde_json::from_str(text).unwrap();
+            decode_value(&raw, c)
+        };
+        assert!(dec("\"x\"", &int)
+            .unwrap_err()
+            .contains("expected a number"));
+        assert!(dec("99999999999999999999999", &int)
+            .unwrap_err()
+            .contains("does not fit"));
+        assert!(dec("1.5", &int).is_err());
+        assert!(dec("1e400", &dbl).is_err());
+        assert!(dec("5", &txt).unwrap_err().contains("expected a string"));
+        assert!(dec("true", &txt).is_err());
+        assert!(dec("\"!!\"", &bin).unwrap_err().contains("base64"));
+        assert_eq!(dec("null", &int).unwrap(), Value::NULL);
+        assert_eq!(dec("3", &dbl).unwrap(), Value::Double(3.0));
     }
 
     #[test]

@@ -64,7 +64,7 @@ fn start_writer(src: &Sandbox, db: &str, stop: Arc<AtomicBool>) -> std::thread::
         let mut n = 0u64;
         while !stop.load(Ordering::Relaxed) {
             n += 1;
-            let sql = if n % 3 == 0 {
+            let sql = if n.is_multiple_of(3) {
                 format!("UPDATE {}.t SET v = v + 1 WHERE id = {}", ident(&db), n / 2)
             } else {
                 format!("INSERT INTO {}.t (v) VALUES ({n})", ident(&db))
