@@ -11,7 +11,8 @@ use mysql::{Conn, OptsBuilder, Statement, Value};
 
 use dbdump_shared::since::UtcTime;
 use dbdump_shared::sql::take;
-use dbdump_shared::wire::{self, Header, ValueCodec};
+use dbdump_shared::value::{self, ValueCodec};
+use dbdump_shared::wire::Header;
 
 use crate::config::Config;
 use crate::sql;
@@ -131,7 +132,7 @@ impl Destination {
             if i > 1 {
                 after_key.push(b',');
             }
-            wire::encode_value(
+            value::encode_value(
                 &mut after_key,
                 row.as_ref(i).unwrap_or(&Value::NULL),
                 *codec,
@@ -165,108 +166,100 @@ impl Destination {
                 self.database
             ));
         }
-        let batch_rows = BATCH_ROWS.min(65_535 / columns.len().max(1)).max(1);
+        let limits = Limits {
+            rows: BATCH_ROWS.min(65_535 / columns.len().max(1)).max(1),
+            bytes: self.batch_bytes,
+        };
         Ok(TableWriter {
             table: table.to_string(),
             key: header.key.clone(),
             columns,
-            batch_rows,
-            batch_bytes: self.batch_bytes,
+            limits,
             full: None,
-            pending: Vec::new(),
-            pending_rows: 0,
-            pending_bytes: 0,
             applied: 0,
             dest: self,
         })
     }
 }
 
-/// Collects rows and writes them in batches, in stream order.
+/// How big a batch may grow: rows (and placeholders) and bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub rows: usize,
+    pub bytes: usize,
+}
+
+/// The rows of one INSERT, values in header order, row after row; `bytes`
+/// counts their size on the wire, a good enough estimate of their size in
+/// the INSERT.
+#[derive(Default, Debug)]
+pub struct Batch {
+    pub params: Vec<Value>,
+    pub rows: usize,
+    pub bytes: usize,
+}
+
+impl Batch {
+    pub fn is_full(&self, limits: Limits) -> bool {
+        self.rows >= limits.rows || self.bytes >= limits.bytes
+    }
+}
+
+/// Writes batches of one stream, in order, each as one statement.
 pub struct TableWriter<'a> {
     dest: &'a mut Destination,
     table: String,
     columns: Vec<String>,
     key: Vec<String>,
-    batch_rows: usize,
-    batch_bytes: usize,
+    limits: Limits,
     /// Prepared statement for a full batch, reused for every one.
     full: Option<Statement>,
-    pending: Vec<Value>,
-    pending_rows: usize,
-    pending_bytes: usize,
     applied: u64,
 }
 
 impl TableWriter<'_> {
-    /// Adds one row (values in header order); `bytes` is its size on the
-    /// wire, a good enough estimate of its size in the INSERT.
-    pub fn push(&mut self, row: Vec<Value>, bytes: usize) -> Result<(), String> {
-        self.pending.extend(row);
-        self.pending_rows += 1;
-        self.pending_bytes += bytes;
-        if self.pending_rows >= self.batch_rows || self.pending_bytes >= self.batch_bytes {
-            self.flush()?;
-        }
-        Ok(())
+    pub fn limits(&self) -> Limits {
+        self.limits
     }
 
-    /// Writes the pending rows as one statement.
-    pub fn flush(&mut self) -> Result<(), String> {
-        if self.pending_rows == 0 {
+    /// Writes `batch` as one INSERT … ON DUPLICATE KEY UPDATE (one
+    /// transaction).
+    pub fn write(&mut self, batch: Batch) -> Result<(), String> {
+        let rows = batch.rows;
+        if rows == 0 {
             return Ok(());
         }
-        let params = std::mem::take(&mut self.pending);
-        let rows = self.pending_rows;
         let context = |e: mysql::Error| {
             format!(
                 "writing {rows} rows to destination table `{}`: {e}",
                 self.table
             )
         };
-        let db = self.dest.database.clone();
+        let db = &self.dest.database;
         let conn = &mut self.dest.conn;
-        if rows == self.batch_rows {
+        if rows == self.limits.rows {
             if self.full.is_none() {
-                let text = sql::upsert(&db, &self.table, &self.columns, &self.key, rows);
+                let text = sql::upsert(db, &self.table, &self.columns, &self.key, rows);
                 self.full = Some(conn.prep(text).map_err(context)?);
             }
             if let Some(stmt) = &self.full {
-                conn.exec_drop(stmt, params).map_err(context)?;
+                conn.exec_drop(stmt, batch.params).map_err(context)?;
             }
         } else {
-            // A short batch (the end of a stream): prepare, run, forget.
-            let stmt = conn
-                .prep(sql::upsert(
-                    &db,
-                    &self.table,
-                    &self.columns,
-                    &self.key,
-                    rows,
-                ))
-                .map_err(context)?;
-            let result = conn.exec_drop(&stmt, params).map_err(context);
+            // A short batch (the end of a stream, or big rows): prepare,
+            // run, forget.
+            let text = sql::upsert(db, &self.table, &self.columns, &self.key, rows);
+            let stmt = conn.prep(text).map_err(context)?;
+            let result = conn.exec_drop(&stmt, batch.params).map_err(context);
             let _ = conn.close(stmt);
             result?;
         }
         self.applied += rows as u64;
-        self.pending_rows = 0;
-        self.pending_bytes = 0;
         Ok(())
     }
 
     /// Rows written so far.
     pub fn applied(&self) -> u64 {
         self.applied
-    }
-
-    /// Drops rows not yet written (a stream that broke off: only complete
-    /// batches are kept).
-    pub fn discard_pending(&mut self) -> usize {
-        let n = self.pending_rows;
-        self.pending.clear();
-        self.pending_rows = 0;
-        self.pending_bytes = 0;
-        n
     }
 }

@@ -6,6 +6,7 @@ mod apply;
 mod client;
 mod config;
 mod sql;
+mod stream;
 mod sync;
 
 use std::time::Duration;

@@ -2,16 +2,17 @@
 //! (timestamp, key), stream what changed from dbd_server and apply it.
 //! A table fails alone, with a one-line reason; the others go on.
 
-use std::io::BufRead;
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use dbdump_shared::http::percent_encode;
-use dbdump_shared::wire::{self, Line, TableInfo, TableList};
+use dbdump_shared::wire::{TableInfo, TableList};
 use dbdump_shared::{debug, error, info, signals, warn};
 
-use crate::apply::{Destination, Resume};
+use crate::apply::{Batch, Destination, Resume};
 use crate::client::{Client, ClientError};
 use crate::config::Config;
+use crate::stream::{self, End, Failure};
 
 /// What one table's sync did.
 #[derive(Debug)]
@@ -168,97 +169,51 @@ fn sync_table(
     let path = stream_path(cfg, table, resume.as_ref());
     debug!("GET {path}");
     let mut body = with_busy_retry(|| client.get(&path)).map_err(|e| e.to_string())?;
-
-    let mut line = String::new();
-    let read = |body: &mut crate::client::Response, line: &mut String| -> Result<usize, String> {
-        line.clear();
-        body.read_line(line)
-            .map_err(|e| format!("stream broke off: {e}"))
-    };
-    if read(&mut body, &mut line)? == 0 {
-        return Err("empty response instead of a stream header".into());
-    }
-    let header =
-        match wire::parse_line(line.trim_end()).map_err(|e| format!("bad stream header: {e}"))? {
-            Line::Header(h) => h,
-            Line::Error(e) => return Err(format!("server error {}: {}", e.status, e.error)),
-            _ => return Err("stream does not start with a header".into()),
-        };
-    if header.protocol != wire::PROTOCOL {
-        return Err(format!(
-            "server speaks protocol {}, this puller {}",
-            header.protocol,
-            wire::PROTOCOL
-        ));
-    }
+    let header = stream::read_header(&mut body)?;
     let mut writer = dest.writer(&header, table)?;
-    let mut received = 0u64;
-    loop {
-        let n = match read(&mut body, &mut line) {
-            Ok(n) => n,
-            Err(e) => {
-                let dropped = writer.discard_pending();
-                return Err(format!(
-                    "{e} after {received} rows ({} applied, {dropped} discarded)",
-                    writer.applied()
-                ));
+    let limits = writer.limits();
+
+    // Two threads: this one writes to the destination while the reader
+    // decodes the next batch. Two batches in flight at most: memory stays flat.
+    let (tx, rx) = mpsc::sync_channel::<Batch>(2);
+    let (read, written) = std::thread::scope(|s| {
+        let reader = s.spawn(|| stream::read_rows(&mut body, &header.columns, limits, tx));
+        let mut written = Ok(());
+        for batch in rx {
+            if let Err(e) = writer.write(batch) {
+                written = Err(e);
+                break; // drops the receiver: the reader stops at its next send
             }
-        };
-        if n == 0 {
-            let dropped = writer.discard_pending();
-            return Err(format!(
-                "stream ended without a trailer after {received} rows ({} applied, {dropped} discarded); the next run resumes",
+        }
+        let read = reader.join().unwrap_or_else(|_| {
+            Err(Failure {
+                reason: "the stream reader panicked".into(),
+                received: 0,
+                discarded: 0,
+            })
+        });
+        (read, written)
+    });
+    written?;
+    match read {
+        Ok(End::Complete) => Ok(Synced {
+            rows: writer.applied(),
+            elapsed: started.elapsed(),
+        }),
+        Ok(End::Interrupted) => {
+            warn!(
+                "stopped `{table}` on request after {} rows",
                 writer.applied()
-            ));
+            );
+            Err("interrupted".into())
         }
-        match wire::parse_line(line.trim_end())? {
-            Line::Row(values) => {
-                if values.len() != header.columns.len() {
-                    return Err(format!(
-                        "row with {} values for {} columns",
-                        values.len(),
-                        header.columns.len()
-                    ));
-                }
-                let row = values
-                    .iter()
-                    .zip(&header.columns)
-                    .map(|(v, c)| wire::decode_value(v, c))
-                    .collect::<Result<Vec<_>, _>>()?;
-                received += 1;
-                writer.push(row, n)?;
-            }
-            Line::Trailer(t) => {
-                if t.rows != received {
-                    writer.discard_pending();
-                    return Err(format!(
-                        "trailer counts {} rows but {received} arrived",
-                        t.rows
-                    ));
-                }
-                writer.flush()?;
-                return Ok(Synced {
-                    rows: writer.applied(),
-                    elapsed: started.elapsed(),
-                });
-            }
-            Line::Error(e) => {
-                let dropped = writer.discard_pending();
-                return Err(format!(
-                    "server error {} mid-stream after {received} rows ({} applied, {dropped} discarded): {}",
-                    e.status,
-                    writer.applied(),
-                    e.error
-                ));
-            }
-            Line::Header(_) => return Err("second header in one stream".into()),
-        }
-        if received.is_multiple_of(4096) && signals::stop_requested() {
-            // Keep what is complete; the next run resumes from it.
-            writer.flush()?;
-            warn!("stopping `{table}` after {received} rows on request");
-            return Err("interrupted".into());
-        }
+        Err(f) => Err(format!(
+            "{} after {} rows ({} applied, {} discarded)",
+            f.reason,
+            f.received,
+            writer.applied(),
+            f.discarded
+        )),
     }
 }
 

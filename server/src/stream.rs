@@ -7,7 +7,8 @@ use mysql::{Row, Value};
 use serde_json::value::RawValue;
 
 use dbdump_shared::since::UtcTime;
-use dbdump_shared::wire::{self, Column, Header, Trailer, ValueCodec};
+use dbdump_shared::value::{self, ValueCodec};
+use dbdump_shared::wire::{self, Column, Header, Trailer};
 use dbdump_shared::{http as h, signals};
 
 use crate::error::ApiError;
@@ -128,7 +129,7 @@ fn key_values(t: &TableMeta, raw: &str) -> Result<Vec<Value>, ApiError> {
         .iter()
         .zip(&t.key)
         .map(|(item, &i)| {
-            let v = wire::decode_value(item, &wire_column(t, i)).map_err(bad)?;
+            let v = value::decode_value(item, &wire_column(t, i)).map_err(bad)?;
             if v == Value::NULL {
                 return Err(bad("key values cannot be null".into()));
             }
@@ -232,7 +233,7 @@ pub fn run(
                 line.push(b',');
             }
             let v = row.as_ref(i).unwrap_or(&Value::NULL);
-            if let Err(e) = wire::encode_value(&mut line, v, *codec) {
+            if let Err(e) = value::encode_value(&mut line, v, *codec) {
                 let msg = format!("column `{}`: {e}", names[i]);
                 let _ = out.write_all(&wire::error_line(500, &msg));
                 return Err(ApiError::Internal(msg));
@@ -252,7 +253,7 @@ pub fn run(
         Some(row) => {
             let encode = |pos: usize| {
                 let mut buf = Vec::new();
-                let _ = wire::encode_value(
+                let _ = value::encode_value(
                     &mut buf,
                     row.as_ref(pos).unwrap_or(&Value::NULL),
                     codecs[pos],

@@ -13,6 +13,7 @@ pub mod signals;
 pub mod since;
 pub mod sql;
 pub mod tls;
+pub mod value;
 pub mod wire;
 
 /// The version both binaries print for `--version`.

@@ -21,6 +21,40 @@ use std::time::{Duration, Instant};
 
 use mysql::prelude::Queryable;
 
+/// A child process killed when this goes out of scope, so that a failing
+/// test does not leave a polling puller or a server behind.
+pub struct Reaped(pub Child);
+
+impl std::ops::Deref for Reaped {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Reaped {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// Spawns `cmd`, to be killed if the test ends first.
+pub fn spawn(cmd: &mut Command) -> Reaped {
+    Reaped(
+        cmd.spawn()
+            .unwrap_or_else(|e| panic!("cannot spawn {cmd:?}: {e}")),
+    )
+}
+
 /// Rows as the text protocol gives them: every value as text, or NULL.
 pub type Rows = Vec<Vec<Option<String>>>;
 

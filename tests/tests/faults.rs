@@ -148,9 +148,11 @@ impl Proxy {
 fn source_restart_mid_stream_then_the_next_run_completes() {
     let dst = &pair().1;
     let (src, db, copy, server) = big_source("restart-src", dst, 300_000, &[]);
-    let mut child = puller_command(server.port, dst, &db, &copy, &[])
-        .spawn()
-        .expect("puller");
+    let mut child = Reaped(
+        puller_command(server.port, dst, &db, &copy, &[])
+            .spawn()
+            .expect("puller"),
+    );
     // Let it get going, then crash the source database under it.
     let deadline = Instant::now() + Duration::from_secs(20);
     while count(dst, &copy, "big") == 0 {
@@ -187,10 +189,12 @@ fn server_killed_mid_stream_then_the_next_run_completes() {
     let dst = &pair().1;
     let (src, db, copy, mut server) = big_source("srvkill-src", dst, 200_000, &[]);
     let port = server.port;
-    let mut child = puller_command(port, dst, &db, &copy, &[])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("puller");
+    let mut child = Reaped(
+        puller_command(port, dst, &db, &copy, &[])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("puller"),
+    );
     let deadline = Instant::now() + Duration::from_secs(20);
     while count(dst, &copy, "big") == 0 {
         assert!(Instant::now() < deadline, "sync never started");
@@ -249,10 +253,12 @@ fn polling_rides_out_the_destination_going_away() {
     ));
     copy_schema(src, &db, &dst, &copy);
     let server = Server::start(src, &["--source-databases", &db]);
-    let mut child = puller_command(server.port, &dst, &db, &copy, &["--poll-interval", "0.2"])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("puller");
+    let mut child = Reaped(
+        puller_command(server.port, &dst, &db, &copy, &["--poll-interval", "0.2"])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("puller"),
+    );
     let wait_rows = |n: u64| {
         let deadline = Instant::now() + Duration::from_secs(30);
         while count(&dst, &copy, "big") < n {
@@ -389,9 +395,11 @@ fn sigterm_and_sigint_stop_a_one_shot_puller_consistently() {
     let dst = &pair().1;
     let (src, db, copy, server) = big_source("pterm-src", dst, 300_000, &[]);
     for sig in ["-TERM", "-INT"] {
-        let mut child = puller_command(server.port, dst, &db, &copy, &[])
-            .spawn()
-            .expect("puller");
+        let mut child = Reaped(
+            puller_command(server.port, dst, &db, &copy, &[])
+                .spawn()
+                .expect("puller"),
+        );
         let before = count(dst, &copy, "big");
         let deadline = Instant::now() + Duration::from_secs(20);
         while count(dst, &copy, "big") == before {

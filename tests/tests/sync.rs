@@ -320,9 +320,11 @@ fn polling_survives_a_server_outage() {
         "INSERT INTO {}.item (name) VALUES ('before')",
         ident(&db)
     ));
-    let mut child = puller_command(port, dst, &db, &copy, &["--poll-interval", "0.3"])
-        .spawn()
-        .expect("puller starts");
+    let mut child = Reaped(
+        puller_command(port, dst, &db, &copy, &["--poll-interval", "0.3"])
+            .spawn()
+            .expect("puller starts"),
+    );
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let wait_rows = |n: u64| {
         while count(dst, &copy, "item") < n {
