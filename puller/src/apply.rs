@@ -7,10 +7,10 @@
 use std::time::Duration;
 
 use mysql::prelude::Queryable;
-use mysql::{Conn, OptsBuilder, Statement, Value};
+use mysql::{Conn, Statement, Value};
 
 use dbdump_shared::since::UtcTime;
-use dbdump_shared::sql::take;
+use dbdump_shared::sql::{take, Endpoint};
 use dbdump_shared::value::{self, ValueCodec};
 use dbdump_shared::wire::Header;
 
@@ -42,19 +42,20 @@ fn db_err(context: &str) -> impl Fn(mysql::Error) -> String + '_ {
 
 impl Destination {
     pub fn connect(c: &Config) -> Result<Destination, String> {
-        let opts = OptsBuilder::new()
-            .ip_or_hostname(Some(c.dest_host.clone()))
-            .tcp_port(c.dest_port)
-            .user(Some(c.dest_username.clone()))
-            .pass(c.dest_password.clone())
-            .prefer_socket(false)
-            .tcp_connect_timeout(Some(Duration::from_secs(15)))
-            .read_timeout(Some(Duration::from_secs(600)))
-            .write_timeout(Some(Duration::from_secs(600)))
-            .init(sql::SESSION_INIT.to_vec());
-        let where_ = format!("{}@{}:{}", c.dest_username, c.dest_host, c.dest_port);
-        let mut conn = Conn::new(opts)
-            .map_err(|e| format!("cannot connect to the destination database {where_}: {e}"))?;
+        let dest = Endpoint {
+            host: &c.dest_host,
+            port: c.dest_port,
+            user: &c.dest_username,
+            password: c.dest_password.as_deref(),
+            init: sql::SESSION_INIT,
+            io_timeout: Duration::from_secs(600),
+        };
+        let mut conn = Conn::new(dest.opts()).map_err(|e| {
+            format!(
+                "cannot connect to the destination database {}: {e}",
+                dest.label()
+            )
+        })?;
         let max_packet: Option<u64> = conn
             .query_first(sql::MAX_ALLOWED_PACKET)
             .map_err(db_err("destination"))?;
@@ -104,14 +105,7 @@ impl Destination {
             .conn
             .exec_iter(query, ())
             .map_err(db_err("reading the resume point"))?;
-        let codecs: Vec<ValueCodec> = result
-            .columns()
-            .as_ref()
-            .iter()
-            .map(|c| {
-                ValueCodec::for_column(c.column_type(), c.flags(), c.character_set(), c.decimals())
-            })
-            .collect();
+        let codecs = ValueCodec::for_columns(result.columns().as_ref());
         let row = match result.next() {
             None => return Ok(None),
             Some(r) => r.map_err(db_err("reading the resume point"))?,

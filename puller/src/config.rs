@@ -174,24 +174,9 @@ impl Config {
         })
     }
 
-    /// Parses the process's arguments and environment; prints help/version
-    /// or a usage error and exits where the command line asks for that.
+    /// The configuration from the command line and environment (or exit).
     pub fn from_env() -> Config {
-        let args = std::env::args_os().skip(1).collect();
-        match cli::parse(&SPEC, args, &|k| std::env::var(k).ok()) {
-            Ok(cli::Parsed::Help) => {
-                print!("{}", cli::help(&SPEC));
-                std::process::exit(0)
-            }
-            Ok(cli::Parsed::Version) => {
-                println!("dbd_puller {}", dbdump_shared::VERSION);
-                std::process::exit(0)
-            }
-            Ok(cli::Parsed::Run(values)) => {
-                Config::from_values(&values).unwrap_or_else(|e| cli::exit_usage(&SPEC, &e))
-            }
-            Err(e) => cli::exit_usage(&SPEC, &e),
-        }
+        cli::from_env(&SPEC, Config::from_values)
     }
 
     /// Columns of `table` never to transfer.

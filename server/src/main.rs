@@ -15,8 +15,9 @@ use std::net::{TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
-use mysql::{OptsBuilder, Pool, PoolConstraints, PoolOpts};
+use mysql::{Pool, PoolConstraints, PoolOpts};
 
+use dbdump_shared::sql::Endpoint;
 use dbdump_shared::{error, info, logging, signals, warn};
 
 use config::Config;
@@ -26,25 +27,24 @@ fn fail(message: String) -> ! {
     std::process::exit(1)
 }
 
+fn source(c: &Config) -> Endpoint<'_> {
+    Endpoint {
+        host: &c.source_host,
+        port: c.source_port,
+        user: &c.source_username,
+        password: c.source_password.as_deref(),
+        init: sql::SESSION_INIT,
+        io_timeout: Duration::from_secs(300),
+    }
+}
+
 fn source_pool(c: &Config) -> Result<Pool, mysql::Error> {
     let constraints = PoolConstraints::new(1, c.max_connections).unwrap_or_default();
-    let opts = OptsBuilder::new()
-        .ip_or_hostname(Some(c.source_host.clone()))
-        .tcp_port(c.source_port)
-        .user(Some(c.source_username.clone()))
-        .pass(c.source_password.clone())
-        // Connect over TCP to exactly what was given, even for "localhost".
-        .prefer_socket(false)
-        .tcp_connect_timeout(Some(Duration::from_secs(10)))
-        .read_timeout(Some(Duration::from_secs(300)))
-        .write_timeout(Some(Duration::from_secs(300)))
-        .init(sql::SESSION_INIT.to_vec())
-        .pool_opts(
-            PoolOpts::default()
-                .with_constraints(constraints)
-                .with_reset_connection(false),
-        );
-    Pool::new(opts)
+    // Session settings are made once per connection and never reset.
+    let pool = PoolOpts::default()
+        .with_constraints(constraints)
+        .with_reset_connection(false);
+    Pool::new(source(c).opts().pool_opts(pool))
 }
 
 fn main() {
@@ -58,10 +58,7 @@ fn main() {
             .unwrap_or_else(|e| fail(format!("cannot enable SSL: {e}")))
     });
 
-    let source = format!(
-        "{}@{}:{}",
-        config.source_username, config.source_host, config.source_port
-    );
+    let source = source(&config).label();
     let pool = source_pool(&config).unwrap_or_else(|e| {
         fail(format!(
             "cannot connect to the source database {source}: {e}"

@@ -171,14 +171,7 @@ pub fn run(
     let query = sql::stream_select(db, &t.name, &names, &t.ts().name, &key_names, bound);
     dbdump_shared::debug!("stream query: {query}");
     let mut result = conn.exec_iter(query, params)?;
-    let codecs: Vec<ValueCodec> = result
-        .columns()
-        .as_ref()
-        .iter()
-        .map(|c| {
-            ValueCodec::for_column(c.column_type(), c.flags(), c.character_set(), c.decimals())
-        })
-        .collect();
+    let codecs = ValueCodec::for_columns(result.columns().as_ref());
     let position = |i: usize| selected.iter().position(|&s| s == i).unwrap_or(0);
     let ts_pos = position(t.timestamp.unwrap_or(0));
     let key_pos: Vec<usize> = t.key.iter().map(|&i| position(i)).collect();

@@ -396,6 +396,25 @@ fn wrap(text: &str, indent: usize) -> String {
     out
 }
 
+/// Parses the process's arguments and environment into a configuration with
+/// `build`; prints help, version or a usage error (exit 2) and exits where the
+/// command line asks for that.
+pub fn from_env<T>(spec: &Spec, build: impl Fn(&Values) -> Result<T, CliError>) -> T {
+    let args = std::env::args_os().skip(1).collect();
+    match parse(spec, args, &|k| std::env::var(k).ok()) {
+        Ok(Parsed::Help) => {
+            print!("{}", help(spec));
+            std::process::exit(0)
+        }
+        Ok(Parsed::Version) => {
+            println!("{} {}", spec.name, crate::VERSION);
+            std::process::exit(0)
+        }
+        Ok(Parsed::Run(values)) => build(&values).unwrap_or_else(|e| exit_usage(spec, &e)),
+        Err(e) => exit_usage(spec, &e),
+    }
+}
+
 /// Prints a command-line error and the usage to stderr and exits with 2.
 pub fn exit_usage(spec: &Spec, err: &CliError) -> ! {
     eprint!("{}", usage(spec));

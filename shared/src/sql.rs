@@ -3,8 +3,43 @@
 //! after they were found in `information_schema`; values never go through
 //! here, they are bound as statement parameters.
 
+use std::time::Duration;
+
 use mysql::prelude::FromValue;
-use mysql::Row;
+use mysql::{OptsBuilder, Row};
+
+/// Where and how to reach a MySQL/MariaDB server: both sides connect the
+/// same way, over TCP to exactly the host given (even "localhost"), with
+/// their own session set-up statements.
+pub struct Endpoint<'a> {
+    pub host: &'a str,
+    pub port: u16,
+    pub user: &'a str,
+    pub password: Option<&'a str>,
+    pub init: &'a [&'a str],
+    /// Longest wait for a reply (a stalled server is an error, not a hang).
+    pub io_timeout: Duration,
+}
+
+impl Endpoint<'_> {
+    pub fn opts(&self) -> OptsBuilder {
+        OptsBuilder::new()
+            .ip_or_hostname(Some(self.host.to_string()))
+            .tcp_port(self.port)
+            .user(Some(self.user.to_string()))
+            .pass(self.password.map(str::to_string))
+            .prefer_socket(false)
+            .tcp_connect_timeout(Some(Duration::from_secs(15)))
+            .read_timeout(Some(self.io_timeout))
+            .write_timeout(Some(self.io_timeout))
+            .init(self.init.to_vec())
+    }
+
+    /// `user@host:port`, for messages.
+    pub fn label(&self) -> String {
+        format!("{}@{}:{}", self.user, self.host, self.port)
+    }
+}
 
 /// Takes column `i` of `row` as `T`, with an error (never a panic) when the
 /// value is missing or of another type.

@@ -31,6 +31,14 @@ pub enum TemporalKind {
 const BINARY_CHARSET: u16 = 63;
 
 impl ValueCodec {
+    /// One codec per column of a result set.
+    pub fn for_columns(columns: &[mysql::Column]) -> Vec<ValueCodec> {
+        columns
+            .iter()
+            .map(|c| Self::for_column(c.column_type(), c.flags(), c.character_set(), c.decimals()))
+            .collect()
+    }
+
     /// Chooses the encoding from a result column's type, flags, character set
     /// and decimals.
     pub fn for_column(ty: ColumnType, flags: ColumnFlags, charset: u16, decimals: u8) -> Self {

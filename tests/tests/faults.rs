@@ -415,3 +415,81 @@ fn sigterm_and_sigint_stop_a_one_shot_puller_consistently() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_same(&src, &db, dst, &copy, &["big"]);
 }
+
+#[test]
+fn a_full_pool_answers_503_with_retry_after() {
+    let dst = &pair().1;
+    let (_src, db, _copy, server) =
+        big_source("busy-src", dst, 300_000, &["--source-max-connections", "1"]);
+    // A client that takes the only connection and reads nothing (the
+    // default 60 s client timeout keeps it).
+    let mut hog = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+    write!(hog, "GET /{db}/big/ HTTP/1.1\r\nHost: x\r\n\r\n").expect("request");
+    std::thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    let (status, head, body) = http_get(server.port, "/", &[]);
+    assert_eq!(status, 503, "{head}\n{body}");
+    assert!(
+        head.to_ascii_lowercase().contains("retry-after: 1"),
+        "{head}"
+    );
+    assert!(body.contains("busy"), "{body}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(4),
+        "it waited briefly first"
+    );
+    drop(hog);
+    // Once the hog is gone the connection comes back.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while http_get(server.port, "/", &[]).0 != 200 {
+        assert!(Instant::now() < deadline, "the connection never came back");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn too_many_clients_get_503_at_once_and_the_server_recovers() {
+    let (src, _) = pair();
+    let server = Server::start(
+        src,
+        &["--source-max-connections", "1", "--listen-timeout", "3"],
+    );
+    // 32 request threads at most (4 per connection, at least 32): fill them
+    // with clients that say nothing.
+    let idle: Vec<TcpStream> = (0..32)
+        .map(|_| TcpStream::connect(("127.0.0.1", server.port)).expect("connect"))
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    let (status, head, body) = http_get(server.port, "/", &[]);
+    assert_eq!(status, 503, "{head}\n{body}");
+    assert!(head.to_ascii_lowercase().contains("retry-after"), "{head}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "refused at once"
+    );
+    drop(idle);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while http_get(server.port, "/", &[]).0 != 200 {
+        assert!(Instant::now() < deadline, "the server did not recover");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn one_shot_exits_1_when_the_destination_is_unreachable() {
+    let (src, dst) = pair();
+    let db = unique_name("nodest");
+    src.exec(&format!("CREATE DATABASE {0}; USE {0}; {WIDE}", ident(&db)));
+    let server = Server::start(src, &["--source-databases", &db]);
+    let out = puller_command(server.port, dst, &db, &db, &[])
+        .args(["--dest-port", &free_port().to_string()])
+        .output()
+        .expect("puller runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot connect to the destination database"),
+        "{stderr}"
+    );
+}

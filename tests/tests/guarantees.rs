@@ -410,3 +410,17 @@ fn killing_the_puller_at_random_moments_loses_nothing() {
     pull_ok(&server, dst, &db, &copy);
     assert_same(src, &db, dst, &copy, &["t"]);
 }
+
+#[test]
+fn a_committed_row_arrives_on_the_first_poll_two_seconds_later() {
+    // Default settle (1 s) and whole-second timestamps: a row committed at
+    // any moment is below the horizon two seconds later. Own source: the
+    // other tests' open transactions would hold its horizon back.
+    let src = &Sandbox::start("twosec-source", None);
+    let dst = &pair().1;
+    let (db, copy, server) = setup(src, dst, "twosec", T, &[]);
+    src.exec(&format!("INSERT INTO {}.t (v) VALUES (1)", ident(&db)));
+    std::thread::sleep(Duration::from_millis(2100));
+    let run = pull_ok(&server, dst, &db, &copy);
+    assert_eq!(applied(&run.stderr, "t"), 1, "{}", run.stderr);
+}

@@ -7,7 +7,9 @@ use std::process::Command;
 use dbdump_tests::workspace_root;
 
 fn output(cmd: &mut Command) -> (bool, String) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -22,13 +24,22 @@ fn aarch64_binaries_are_static_and_run_under_qemu() {
     let (ok, log) = output(Command::new(root.join("scripts/build-static")).arg("aarch64"));
     assert!(ok, "scripts/build-static aarch64 failed:\n{log}");
     for name in ["dbd_server", "dbd_puller"] {
-        let bin = root.join("target/aarch64-unknown-linux-musl/release").join(name);
+        let bin = root
+            .join("target/aarch64-unknown-linux-musl/release")
+            .join(name);
         let (_, desc) = output(Command::new("file").arg(&bin));
         assert!(desc.contains("ARM aarch64"), "{desc}");
         assert!(desc.contains("statically linked"), "{desc}");
-        let (ok, version) = output(Command::new("qemu-aarch64-static").arg(&bin).arg("--version"));
+        let (ok, version) = output(
+            Command::new("qemu-aarch64-static")
+                .arg(&bin)
+                .arg("--version"),
+        );
         assert!(ok, "{name} --version under qemu failed: {version}");
-        assert_eq!(version.trim(), format!("{name} {}", env!("CARGO_PKG_VERSION")));
+        assert_eq!(
+            version.trim(),
+            format!("{name} {}", env!("CARGO_PKG_VERSION"))
+        );
         let size = std::fs::metadata(&bin).map(|m| m.len()).unwrap_or(u64::MAX);
         assert!(size <= 6_000_000, "{name} is {size} bytes");
     }
