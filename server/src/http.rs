@@ -196,12 +196,12 @@ impl Drop for Decrement<'_> {
 fn reject_busy(mut stream: TcpStream, tls: bool) {
     debug!("too many clients; refusing {:?}", stream.peer_addr());
     if !tls {
-        let body = "{\"error\":\"too many clients; retry shortly\",\"status\":503}\n";
         let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-        let _ = write!(
-            stream,
-            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
+        write_plain_error(
+            &mut stream,
+            503,
+            "too many clients; retry shortly",
+            "Retry-After: 1\r\n",
         );
     }
     let _ = stream.shutdown(Shutdown::Both);
@@ -313,13 +313,28 @@ fn looks_like_plain_http(stream: &TcpStream) -> bool {
     matches!(stream.peek(&mut first), Ok(1) if first[0].is_ascii_alphabetic())
 }
 
+/// An error answer written straight to a plain socket, for the cases that
+/// never reach a handler.
+fn write_plain_error(stream: &mut TcpStream, status: u16, message: &str, extra_headers: &str) {
+    let body = dbdump_shared::wire::error_line(status, message);
+    let head = format!(
+        "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\n{extra_headers}Connection: close\r\nContent-Length: {}\r\n\r\n",
+        h::reason(status),
+        body.len()
+    );
+    let _ = stream
+        .write_all(head.as_bytes())
+        .and_then(|_| stream.write_all(&body));
+}
+
 /// Tells a plain-HTTP client, in plain HTTP, that this port wants HTTPS.
 fn refuse_plain_http(mut stream: TcpStream) {
-    let body = "{\"error\":\"this port speaks HTTPS only; use https://\",\"status\":400}\n";
-    let _ = write!(
-        stream,
-        "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+    write_plain_error(
+        &mut stream,
+        400,
+        "this port speaks HTTPS only; use https://",
+        "",
     );
     let _ = stream.shutdown(Shutdown::Both);
     debug!("refused a plain HTTP request on the HTTPS port");
