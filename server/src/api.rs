@@ -19,8 +19,8 @@ use crate::stream::{self, Params};
 pub struct Api {
     pub pool: Pool,
     pub config: Config,
-    /// Whether INNODB_TRX/PROCESSLIST are readable (PROCESS privilege).
-    pub see_transactions: bool,
+    /// What the horizon can see of the source's transactions.
+    pub visibility: horizon::Visibility,
     /// How long a request waits for a free source connection before 503.
     pub connection_wait: Duration,
 }
@@ -140,7 +140,7 @@ impl Api {
                 let params = Params::parse(&req.query)?;
                 // Reject bad column lists before touching anything else.
                 stream::select_columns(&meta, &params)?;
-                let hz = horizon::compute(&mut conn, self.config.settle, self.see_transactions)?;
+                let hz = horizon::compute(&mut conn, self.config.settle, self.visibility)?;
                 if let Some(holder) = &hz.held_by {
                     if holder.age > self.config.settle + Duration::from_secs(1) {
                         info!(

@@ -35,10 +35,26 @@ pub struct Horizon {
     pub held_by: Option<Holder>,
 }
 
-/// Whether this account may read other sessions' transactions; checked once
-/// at start-up.
-pub fn can_see_transactions(conn: &mut impl Queryable) -> bool {
-    conn.query_drop(sql::PROBE_TRANSACTIONS).is_ok()
+/// What the source lets the horizon see; probed once at start-up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Visibility {
+    /// No PROCESS privilege: the settle margin alone.
+    SettleOnly,
+    /// Transactions and statements, statement ages in whole seconds (MySQL).
+    Seconds,
+    /// Transactions and statements, statement ages in milliseconds
+    /// (MariaDB's PROCESSLIST.TIME_MS).
+    Milliseconds,
+}
+
+pub fn probe(conn: &mut impl Queryable) -> Visibility {
+    if conn.query_drop(sql::PROBE_TRANSACTIONS).is_err() {
+        return Visibility::SettleOnly;
+    }
+    match conn.query_first::<u64, _>(sql::PROBE_TIME_MS) {
+        Ok(Some(n)) if n > 0 => Visibility::Milliseconds,
+        _ => Visibility::Seconds,
+    }
 }
 
 fn parse_utc(text: &str) -> Result<UtcTime, ApiError> {
@@ -46,12 +62,11 @@ fn parse_utc(text: &str) -> Result<UtcTime, ApiError> {
         .map_err(|e| ApiError::Internal(format!("source returned an unreadable time: {e}")))
 }
 
-/// Computes the horizon on `conn`. With `see_transactions` false (no PROCESS
-/// privilege) only the settle margin applies.
+/// Computes the horizon on `conn` with what `seen` allows.
 pub fn compute(
     conn: &mut impl Queryable,
     settle: Duration,
-    see_transactions: bool,
+    seen: Visibility,
 ) -> Result<Horizon, ApiError> {
     let internal = ApiError::Internal;
     let mut now_row: Vec<mysql::Row> = conn.query(sql::UTC_NOW)?;
@@ -62,7 +77,7 @@ pub fn compute(
     let now = parse_utc(&now)?;
     let mut earliest = now.to_unix_micros();
     let mut held_by = None;
-    if see_transactions {
+    if seen != Visibility::SettleOnly {
         let trx: Vec<mysql::Row> = conn.query(sql::OPEN_TRANSACTIONS)?;
         for mut r in trx {
             let thread_id: u64 = take(&mut r, 0).map_err(internal)?;
@@ -82,12 +97,25 @@ pub fn compute(
                 held_by = Some((thread_id, "transaction"));
             }
         }
-        let running: Vec<mysql::Row> = conn.query(sql::RUNNING_WRITERS)?;
+        let precise = seen == Visibility::Milliseconds;
+        let query = if precise {
+            sql::RUNNING_WRITERS_MS
+        } else {
+            sql::RUNNING_WRITERS
+        };
+        let running: Vec<mysql::Row> = conn.query(query)?;
         for mut r in running {
             let thread_id: u64 = take(&mut r, 0).map_err(internal)?;
-            let seconds: Option<i64> = take(&mut r, 1).map_err(internal)?;
-            // TIME is whole seconds, rounded down: the start may be up to 1 s earlier.
-            let micros = now.to_unix_micros() - (seconds.unwrap_or(0).max(0) + 1) * 1_000_000;
+            let age: Option<i64> = take(&mut r, 1).map_err(internal)?;
+            let age = age.unwrap_or(0).max(0);
+            // TIME_MS is rounded up here; TIME is whole seconds rounded down,
+            // so the start may be up to a second earlier than it says.
+            let age_micros = if precise {
+                (age + 1) * 1_000
+            } else {
+                (age + 1) * 1_000_000
+            };
+            let micros = now.to_unix_micros() - age_micros;
             if micros < earliest {
                 earliest = micros;
                 held_by = Some((thread_id, "statement"));

@@ -64,13 +64,13 @@ fn main() {
             "cannot connect to the source database {source}: {e}"
         ))
     });
-    let see_transactions = match pool.get_conn() {
-        Ok(mut conn) => horizon::can_see_transactions(&mut conn),
+    let visibility = match pool.get_conn() {
+        Ok(mut conn) => horizon::probe(&mut conn),
         Err(e) => fail(format!(
             "cannot connect to the source database {source}: {e}"
         )),
     };
-    if !see_transactions {
+    if visibility == horizon::Visibility::SettleOnly {
         warn!(
             "the source account cannot read information_schema.INNODB_TRX (needs the PROCESS privilege): \
              the horizon uses the --settle margin alone ({}s), so a transaction that commits more than that \
@@ -109,7 +109,7 @@ fn main() {
     let api = Arc::new(api::Api {
         pool,
         config,
-        see_transactions,
+        visibility,
         connection_wait: Duration::from_secs(5),
     });
     let server =

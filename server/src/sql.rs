@@ -59,6 +59,10 @@ pub const FOREIGN_KEYS: &str = "SELECT TABLE_SCHEMA, TABLE_NAME, REFERENCED_TABL
 /// Can this account see other sessions' transactions (PROCESS privilege)?
 pub const PROBE_TRANSACTIONS: &str = "SELECT COUNT(*) FROM information_schema.INNODB_TRX";
 
+/// Does PROCESSLIST have MariaDB's millisecond TIME_MS?
+pub const PROBE_TIME_MS: &str = "SELECT COUNT(*) FROM information_schema.COLUMNS \
+     WHERE TABLE_SCHEMA = 'information_schema' AND TABLE_NAME = 'PROCESSLIST' AND COLUMN_NAME = 'TIME_MS'";
+
 pub const UTC_NOW: &str = "SELECT UTC_TIMESTAMP(6)";
 
 /// Open read-write transactions of other sessions. `trx_started` is printed in
@@ -79,8 +83,14 @@ pub const OPEN_TRANSACTIONS: &str = "SELECT t.trx_mysql_thread_id, \
 /// Statements running in other sessions that may write rows: a statement's
 /// CURRENT_TIMESTAMP is its start time, which can be well before InnoDB sees
 /// its transaction (metadata lock waits, stored procedures).
-pub const RUNNING_WRITERS: &str = "SELECT ID, TIME FROM information_schema.PROCESSLIST \
-     WHERE COMMAND IN ('Query', 'Execute') AND ID <> CONNECTION_ID() \
+pub const RUNNING_WRITERS: &str = "SELECT ID, TIME FROM information_schema.PROCESSLIST WHERE \
+     COMMAND IN ('Query', 'Execute') AND ID <> CONNECTION_ID() \
+     AND (INFO IS NULL OR (LTRIM(INFO) NOT LIKE 'select%' AND LTRIM(INFO) NOT LIKE 'show%'))";
+
+/// The same with the age in whole milliseconds (MariaDB).
+pub const RUNNING_WRITERS_MS: &str =
+    "SELECT ID, CAST(CEILING(TIME_MS) AS SIGNED) FROM information_schema.PROCESSLIST WHERE \
+     COMMAND IN ('Query', 'Execute') AND ID <> CONNECTION_ID() \
      AND (INFO IS NULL OR (LTRIM(INFO) NOT LIKE 'select%' AND LTRIM(INFO) NOT LIKE 'show%'))";
 
 /// Which rows a change stream asks for.
