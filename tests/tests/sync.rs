@@ -358,3 +358,69 @@ fn polling_survives_a_server_outage() {
     assert_eq!(status.code(), Some(0), "SIGTERM stops polling cleanly");
     assert_same(src, &db, dst, &copy, &["item"]);
 }
+
+#[test]
+fn passwords_come_from_files_and_the_environment_and_are_never_logged() {
+    // Every secret off the command line: the source account's password from
+    // DBD_SOURCE_PASSWORD, the HTTP password and the destination's from
+    // files. Real passwords on both database accounts.
+    let (src, dst) = pair();
+    let (db, copy, _) = setup("secrets", ITEMS);
+    let (src_pw, dst_pw, http_pw) = ("s3cret-src", "s3cret-dst", "s3cret-http");
+    let user = unique_name("sync_user");
+    src.exec(&format!(
+        "CREATE USER '{user}'@'%' IDENTIFIED BY '{src_pw}'; GRANT SELECT, PROCESS ON *.* TO '{user}'@'%';
+         INSERT INTO {}.item (name, updated) VALUES ('x', '2020-01-01 00:00:00')",
+        ident(&db)
+    ));
+    dst.exec(&format!(
+        "CREATE USER '{user}'@'%' IDENTIFIED BY '{dst_pw}'; GRANT ALL ON {}.* TO '{user}'@'%'",
+        ident(&copy)
+    ));
+    let dir = workspace_root()
+        .join("target/test-sandboxes")
+        .join(unique_name("pw"));
+    std::fs::create_dir_all(&dir).expect("secrets dir");
+    let (http_file, dst_file) = (dir.join("http"), dir.join("dest"));
+    std::fs::write(&http_file, format!("{http_pw}\n")).expect("write");
+    std::fs::write(&dst_file, format!("{dst_pw}\n")).expect("write");
+    let http_file = http_file.to_string_lossy().into_owned();
+    let dst_file = dst_file.to_string_lossy().into_owned();
+
+    let server = Server::start_with_env(
+        src,
+        &[
+            "--source-username",
+            &user,
+            "-u",
+            "puller",
+            "--listen-password-file",
+            &http_file,
+            "--debug",
+        ],
+        &[("DBD_SOURCE_PASSWORD", src_pw)],
+    );
+    let args = [
+        "--source-username",
+        "puller",
+        "--source-password-file",
+        &http_file,
+        "--dest-username",
+        &user,
+        "--dest-password-file",
+        &dst_file,
+        "--debug",
+    ];
+    let run = pull(&server, &db, &copy, &args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_same(src, &db, dst, &copy, &["item"]);
+    for (what, text) in [
+        ("server log", server.log_text()),
+        ("puller output", run.stderr),
+    ] {
+        for pw in [src_pw, dst_pw, http_pw] {
+            assert!(!text.contains(pw), "{what} shows a password:\n{text}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
