@@ -47,6 +47,16 @@ impl Drop for Reaped {
     }
 }
 
+/// Polls `done` every 50 ms until it holds; panics with `what` after
+/// `limit`. For waiting on a process, a server or rows to arrive.
+pub fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what} (waited {limit:?})");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Spawns `cmd`, to be killed if the test ends first.
 pub fn spawn(cmd: &mut Command) -> Reaped {
     Reaped(

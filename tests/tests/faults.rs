@@ -154,11 +154,9 @@ fn source_restart_mid_stream_then_the_next_run_completes() {
             .expect("puller"),
     );
     // Let it get going, then crash the source database under it.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while count(dst, &copy, "big") == 0 {
-        assert!(Instant::now() < deadline, "sync never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until("sync never started", Duration::from_secs(20), || {
+        count(dst, &copy, "big") > 0
+    });
     src.kill();
     let code = wait_exit(&mut child, Duration::from_secs(60));
     src.restart();
@@ -195,11 +193,9 @@ fn server_killed_mid_stream_then_the_next_run_completes() {
             .spawn()
             .expect("puller"),
     );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while count(dst, &copy, "big") == 0 {
-        assert!(Instant::now() < deadline, "sync never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until("sync never started", Duration::from_secs(20), || {
+        count(dst, &copy, "big") > 0
+    });
     signal(server.child.id(), "-KILL");
     server.stop();
     let code = wait_exit(&mut child, Duration::from_secs(30));
@@ -260,11 +256,9 @@ fn polling_rides_out_the_destination_going_away() {
             .expect("puller"),
     );
     let wait_rows = |n: u64| {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while count(&dst, &copy, "big") < n {
-            assert!(Instant::now() < deadline, "rows did not arrive");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_until("rows did not arrive", Duration::from_secs(30), || {
+            count(&dst, &copy, "big") >= n
+        });
     };
     wait_rows(1);
     dst.kill();
@@ -402,11 +396,9 @@ fn sigterm_and_sigint_stop_a_one_shot_puller_consistently() {
                 .spawn()
                 .expect("puller"),
         );
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while count(dst, &copy, "big") == 0 {
-            assert!(Instant::now() < deadline, "sync never started");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        wait_until("sync never started", Duration::from_secs(20), || {
+            count(dst, &copy, "big") > 0
+        });
         signal(child.id(), sig);
         let code = wait_exit(&mut child, Duration::from_secs(30));
         // 3: interrupted, consistent; 0: it happened to finish first.
@@ -441,11 +433,11 @@ fn a_full_pool_answers_503_with_retry_after() {
     );
     drop(hog);
     // Once the hog is gone the connection comes back.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while http_get(server.port, "/", &[]).0 != 200 {
-        assert!(Instant::now() < deadline, "the connection never came back");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_until(
+        "the connection never came back",
+        Duration::from_secs(30),
+        || http_get(server.port, "/", &[]).0 == 200,
+    );
 }
 
 #[test]
@@ -487,11 +479,11 @@ fn too_many_clients_get_503_at_once_and_the_server_recovers() {
         "refused at once"
     );
     drop((idle, more));
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while http_get(server.port, "/", &[]).0 != 200 {
-        assert!(Instant::now() < deadline, "the server did not recover");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_until(
+        "the server did not recover",
+        Duration::from_secs(15),
+        || http_get(server.port, "/", &[]).0 == 200,
+    );
 }
 
 #[test]

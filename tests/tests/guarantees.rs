@@ -41,12 +41,12 @@ fn applied(stderr: &str, table: &str) -> u64 {
 /// the same source run long statements too, and every running statement
 /// holds the (server-wide) horizon back while it runs.
 fn pull_until(server: &Server, dst: &Sandbox, db: &str, copy: &str, table: &str, rows: u64) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while count(dst, copy, table) < rows {
-        assert!(Instant::now() < deadline, "rows did not arrive");
-        pull_ok(server, dst, db, copy);
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_until("rows did not arrive", Duration::from_secs(30), || {
+        count(dst, copy, table) >= rows || {
+            pull_ok(server, dst, db, copy);
+            false
+        }
+    });
 }
 
 fn pull_ok(server: &Server, dst: &Sandbox, db: &str, copy: &str) -> PullerRun {
@@ -269,11 +269,9 @@ fn without_process_privilege_the_server_says_so_and_still_syncs() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("server starts");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while http_get(port, "/", &[]).0 != 200 {
-        assert!(Instant::now() < deadline, "server did not come up");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until("server did not come up", Duration::from_secs(10), || {
+        http_get(port, "/", &[]).0 == 200
+    });
     let run = puller(port, dst, &db, &copy, &[]);
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
