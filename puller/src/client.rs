@@ -75,6 +75,26 @@ pub struct Body<R> {
 /// What [`Client::get`] returns.
 pub type Response = BufReader<Body<BufReader<Conn>>>;
 
+/// Reads at most `left` bytes, counting them off; the peer closing early
+/// is an error (`short`), not an end.
+fn read_at_most(
+    r: &mut impl Read,
+    buf: &mut [u8],
+    left: &mut u64,
+    short: &str,
+) -> io::Result<usize> {
+    let max = buf.len().min(usize::try_from(*left).unwrap_or(usize::MAX));
+    let n = r.read(&mut buf[..max])?;
+    if n == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            short.to_string(),
+        ));
+    }
+    *left -= n as u64;
+    Ok(n)
+}
+
 impl<R: BufRead> Read for Body<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match &mut self.framing {
@@ -83,16 +103,12 @@ impl<R: BufRead> Read for Body<R> {
                 if *left == 0 {
                     return Ok(0);
                 }
-                let max = buf.len().min(*left as usize);
-                let n = self.conn.read(&mut buf[..max])?;
-                if n == 0 {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "body shorter than Content-Length",
-                    ));
-                }
-                *left -= n as u64;
-                Ok(n)
+                read_at_most(
+                    &mut self.conn,
+                    buf,
+                    left,
+                    "body shorter than Content-Length",
+                )
             }
             Framing::Chunked { left, done } => {
                 if *done {
@@ -111,15 +127,7 @@ impl<R: BufRead> Read for Body<R> {
                     }
                     *left = size;
                 }
-                let max = buf.len().min(*left as usize);
-                let n = self.conn.read(&mut buf[..max])?;
-                if n == 0 {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "stream ended inside a chunk",
-                    ));
-                }
-                *left -= n as u64;
+                let n = read_at_most(&mut self.conn, buf, left, "stream ended inside a chunk")?;
                 if *left == 0 {
                     let mut crlf = [0u8; 2];
                     self.conn.read_exact(&mut crlf)?;
