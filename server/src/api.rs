@@ -19,8 +19,8 @@ use crate::stream::{self, Params};
 pub struct Api {
     pub pool: Pool,
     pub config: Config,
-    /// What the horizon can see of the source's transactions.
-    pub visibility: horizon::Visibility,
+    /// Computes the horizons of all requests (one per server).
+    pub horizon: horizon::Keeper,
     /// How long a request waits for a free source connection before 503.
     pub connection_wait: Duration,
 }
@@ -140,14 +140,15 @@ impl Api {
                 let params = Params::parse(&req.query)?;
                 // Reject bad column lists before touching anything else.
                 stream::select_columns(&meta, &params)?;
-                let hz = horizon::compute(&mut conn, self.config.settle, self.visibility)?;
+                let hz = self.horizon.current(&mut conn)?;
                 if let Some(holder) = &hz.held_by {
                     if holder.age > self.config.settle + Duration::from_secs(1) {
                         info!(
-                            "horizon for `{db}`.`{table}` held back {:.1}s by an open {} (thread {}): rows newer than {} wait",
+                            "horizon for `{db}`.`{table}` held back {:.1}s by an open {} (thread {}: {}): rows newer than {} wait",
                             holder.age.as_secs_f64(),
                             holder.what,
                             holder.thread_id,
+                            holder.who,
                             hz.at.format(0)
                         );
                     }

@@ -64,18 +64,24 @@ fn main() {
             "cannot connect to the source database {source}: {e}"
         ))
     });
-    let visibility = match pool.get_conn() {
-        Ok(mut conn) => horizon::probe(&mut conn),
+    let horizon = match pool.get_conn() {
+        Ok(mut conn) => horizon::Keeper::new(&mut conn, config.settle),
         Err(e) => fail(format!(
             "cannot connect to the source database {source}: {e}"
         )),
     };
-    if visibility == horizon::Visibility::SettleOnly {
+    if horizon.visibility() == horizon::Visibility::SettleOnly {
         warn!(
             "the source account cannot read information_schema.INNODB_TRX (needs the PROCESS privilege): \
              the horizon uses the --settle margin alone ({}s), so a transaction that commits more than that \
              after writing a row can be missed",
             config.settle.as_secs_f64()
+        );
+    } else if !horizon.verified() {
+        warn!(
+            "the source does not list this session's read-only transaction in information_schema.INNODB_TRX \
+             (or another session reads that table more often than every 0.1 s): readings of it cannot be \
+             proved fresh, so a transaction opened while something else polls INNODB_TRX that fast can be missed"
         );
     }
 
@@ -109,7 +115,7 @@ fn main() {
     let api = Arc::new(api::Api {
         pool,
         config,
-        visibility,
+        horizon,
         connection_wait: Duration::from_secs(5),
     });
     let server =

@@ -65,31 +65,57 @@ pub const PROBE_TIME_MS: &str = "SELECT COUNT(*) FROM information_schema.COLUMNS
 
 pub const UTC_NOW: &str = "SELECT UTC_TIMESTAMP(6)";
 
-/// Open read-write transactions of other sessions. `trx_started` is printed in
-/// the server's *system* zone, not the session's, so it is converted to UTC
-/// here; in the hour a DST change repeats, the local time has two UTC
-/// readings, and the flags say whether the earlier ones (30 or 60 minutes
-/// before) are also valid. Idle transactions that changed nothing cannot
-/// hold rows back and are skipped.
-pub const OPEN_TRANSACTIONS: &str = "SELECT t.trx_mysql_thread_id, \
-     DATE_FORMAT(CONVERT_TZ(t.trx_started, 'SYSTEM', '+00:00'), '%Y-%m-%d %H:%i:%s') AS started_utc, \
-     CONVERT_TZ(CONVERT_TZ(t.trx_started, 'SYSTEM', '+00:00') - INTERVAL 60 MINUTE, '+00:00', 'SYSTEM') = t.trx_started AS earlier_60, \
-     CONVERT_TZ(CONVERT_TZ(t.trx_started, 'SYSTEM', '+00:00') - INTERVAL 30 MINUTE, '+00:00', 'SYSTEM') = t.trx_started AS earlier_30 \
-     FROM information_schema.INNODB_TRX t \
-     LEFT JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id \
-     WHERE t.trx_is_read_only = 0 AND t.trx_mysql_thread_id <> CONNECTION_ID() \
-     AND NOT (t.trx_rows_modified = 0 AND p.COMMAND = 'Sleep')";
+/// Opens the read-only transaction that proves an INNODB_TRX read fresh.
+pub const START_CANARY: &str = "START TRANSACTION WITH CONSISTENT SNAPSHOT";
+pub const END_CANARY: &str = "COMMIT";
+pub const ROLLBACK: &str = "ROLLBACK";
+
+/// The marker that makes one INNODB_TRX read recognisable in its own result.
+pub fn horizon_marker(nonce: u64) -> String {
+    format!("/* dbd_server horizon {nonce} */")
+}
+
+/// Open read-write transactions of other sessions, plus this session's own
+/// row (`mine` = 1) with its query text: InnoDB serves INNODB_TRX from a
+/// cache that it rebuilds only when nobody read it in the last 100 ms, so a
+/// reader polling faster sees a frozen list. The own row carrying this
+/// statement's `marker` proves the list was built during this statement.
+///
+/// `trx_started` is printed in the server's *system* zone, not the
+/// session's, so it is converted to UTC here; in the hour a DST change
+/// repeats, the local time has two UTC readings, and the flags say whether
+/// the earlier ones (30 or 60 minutes before) are also valid. Idle
+/// transactions that changed nothing cannot hold rows back and are skipped.
+pub fn open_transactions(marker: &str) -> String {
+    format!(
+        "SELECT {marker} t.trx_mysql_thread_id, \
+         DATE_FORMAT(CONVERT_TZ(t.trx_started, 'SYSTEM', '+00:00'), '%Y-%m-%d %H:%i:%s') AS started_utc, \
+         CONVERT_TZ(CONVERT_TZ(t.trx_started, 'SYSTEM', '+00:00') - INTERVAL 60 MINUTE, '+00:00', 'SYSTEM') = t.trx_started AS earlier_60, \
+         CONVERT_TZ(CONVERT_TZ(t.trx_started, 'SYSTEM', '+00:00') - INTERVAL 30 MINUTE, '+00:00', 'SYSTEM') = t.trx_started AS earlier_30, \
+         CONCAT_WS(', ', CONCAT(p.USER, '@', p.HOST), p.COMMAND, t.trx_state, \
+           CONCAT(t.trx_rows_modified, ' rows modified')) AS who, \
+         t.trx_mysql_thread_id = CONNECTION_ID() AS mine, \
+         IF(t.trx_mysql_thread_id = CONNECTION_ID(), t.trx_query, NULL) AS own_query \
+         FROM information_schema.INNODB_TRX t \
+         LEFT JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id \
+         WHERE t.trx_mysql_thread_id = CONNECTION_ID() OR (t.trx_is_read_only = 0 \
+         AND NOT (t.trx_rows_modified = 0 AND p.COMMAND = 'Sleep'))"
+    )
+}
 
 /// Statements running in other sessions that may write rows: a statement's
 /// CURRENT_TIMESTAMP is its start time, which can be well before InnoDB sees
 /// its transaction (metadata lock waits, stored procedures).
-pub const RUNNING_WRITERS: &str = "SELECT ID, TIME FROM information_schema.PROCESSLIST WHERE \
+pub const RUNNING_WRITERS: &str =
+    "SELECT ID, TIME, CONCAT_WS(', ', CONCAT(USER, '@', HOST), COMMAND, STATE) \
+     FROM information_schema.PROCESSLIST WHERE \
      COMMAND IN ('Query', 'Execute') AND ID <> CONNECTION_ID() \
      AND (INFO IS NULL OR (LTRIM(INFO) NOT LIKE 'select%' AND LTRIM(INFO) NOT LIKE 'show%'))";
 
 /// The same with the age in whole milliseconds (MariaDB).
 pub const RUNNING_WRITERS_MS: &str =
-    "SELECT ID, CAST(CEILING(TIME_MS) AS SIGNED) FROM information_schema.PROCESSLIST WHERE \
+    "SELECT ID, CAST(CEILING(TIME_MS) AS SIGNED), CONCAT_WS(', ', CONCAT(USER, '@', HOST), COMMAND, STATE) \
+     FROM information_schema.PROCESSLIST WHERE \
      COMMAND IN ('Query', 'Execute') AND ID <> CONNECTION_ID() \
      AND (INFO IS NULL OR (LTRIM(INFO) NOT LIKE 'select%' AND LTRIM(INFO) NOT LIKE 'show%'))";
 
@@ -186,6 +212,16 @@ mod tests {
             q.matches('?').count(),
             after_params("s", "h", &["1", "2"]).len()
         );
+    }
+
+    #[test]
+    fn the_transaction_list_carries_its_marker_and_own_row() {
+        let marker = horizon_marker(42);
+        assert_eq!(marker, "/* dbd_server horizon 42 */");
+        let q = open_transactions(&marker);
+        assert!(q.starts_with("SELECT /* dbd_server horizon 42 */ t.trx_mysql_thread_id"));
+        assert!(q.contains("t.trx_mysql_thread_id = CONNECTION_ID() OR (t.trx_is_read_only = 0"));
+        assert!(!q.contains('?'), "no parameters: it runs as a text query");
     }
 
     #[test]

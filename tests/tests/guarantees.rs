@@ -212,6 +212,59 @@ fn a_transaction_that_commits_late_is_not_skipped() {
 }
 
 #[test]
+fn a_transaction_hidden_by_a_frozen_transaction_list_still_holds_rows_back() {
+    // InnoDB rebuilds INNODB_TRX only when nobody has read it for 100 ms: a
+    // monitoring tool (or a crowd of pullers) polling faster freezes it, and
+    // a transaction opened meanwhile is not in it. The server must notice
+    // and keep its last provably fresh horizon. Own source: the frozen list
+    // would stall the other tests.
+    let src = &Sandbox::start("frozen-source", None);
+    let dst = &pair().1;
+    let (db, copy, server) = setup(src, dst, "frozen", T, &["--settle", "0"]);
+    let table = format!("{}.t", ident(&db));
+    src.exec(&format!("INSERT INTO {table} (v) VALUES (0)"));
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(applied(&pull_ok(&server, dst, &db, &copy).stderr, "t"), 1);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let poller = {
+        let (stop, mut conn) = (stop.clone(), src.conn());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                conn.query_drop("SELECT COUNT(*) FROM information_schema.INNODB_TRX")
+                    .expect("poll INNODB_TRX");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let mut late = src.conn();
+    late.query_drop(format!(
+        "START TRANSACTION; INSERT INTO {table} (v) VALUES (-1)"
+    ))
+    .expect("open transaction");
+    std::thread::sleep(Duration::from_millis(1100));
+    src.exec(&format!("INSERT INTO {table} (v) VALUES (1), (2)"));
+    std::thread::sleep(Duration::from_millis(1100));
+    let held = pull_ok(&server, dst, &db, &copy);
+    assert_eq!(
+        applied(&held.stderr, "t"),
+        0,
+        "rows wait while the list is frozen"
+    );
+    assert!(
+        server.log_text().contains("has not refreshed"),
+        "{}",
+        server.log_text()
+    );
+    late.query_drop("COMMIT").expect("commit");
+    stop.store(true, Ordering::Relaxed);
+    poller.join().expect("INNODB_TRX poller");
+    pull_until(&server, dst, &db, &copy, "t", 4);
+    assert_same(src, &db, dst, &copy, &["t"]);
+}
+
+#[test]
 fn a_slow_statement_cannot_hide_its_early_timestamp() {
     // A statement's CURRENT_TIMESTAMP is its start; this one commits 3 s
     // later, after other rows were synced. The running-statement term of the
