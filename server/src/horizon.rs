@@ -28,16 +28,19 @@ use mysql::prelude::Queryable;
 
 use dbdump_shared::since::UtcTime;
 use dbdump_shared::sql::take;
-use dbdump_shared::warn;
+use dbdump_shared::{debug, warn};
 
 use crate::error::ApiError;
 use crate::sql;
 
 /// InnoDB's INNODB_TRX cache idle time (100 ms) plus a margin.
 pub const REFRESH: Duration = Duration::from_millis(110);
-/// Readings tried, REFRESH apart, before a request settles for the last
-/// fresh horizon.
+/// Readings tried before a request settles for the last fresh horizon, and
+/// (with none yet) before it gives up with 503. Retries wait REFRESH plus a
+/// random part, so that two servers polling one source fall out of step.
 const TRIES: u32 = 4;
+const FIRST_TRIES: u32 = 16;
+const JITTER_MS: u64 = 150;
 /// At most one "stale" warning per this long.
 const WARN_EVERY: Duration = Duration::from_secs(30);
 
@@ -103,9 +106,9 @@ impl Keeper {
             state: Mutex::new(State::default()),
         };
         if seen != Visibility::SettleOnly {
-            keeper.verified = (0..TRIES).any(|i| {
+            keeper.verified = (0..FIRST_TRIES).any(|i| {
                 if i > 0 {
-                    std::thread::sleep(REFRESH);
+                    std::thread::sleep(keeper.retry_wait());
                 }
                 matches!(keeper.read(conn), Ok(Some(_)))
             });
@@ -134,9 +137,15 @@ impl Keeper {
                 return Ok(horizon.clone());
             }
         }
-        for _ in 0..TRIES {
+        let tries = if state.last.is_some() {
+            TRIES
+        } else {
+            FIRST_TRIES
+        };
+        for i in 0..tries {
             if let Some(read) = state.last_read {
-                std::thread::sleep(REFRESH.saturating_sub(read.elapsed()));
+                let wait = if i == 0 { REFRESH } else { self.retry_wait() };
+                std::thread::sleep(wait.saturating_sub(read.elapsed()));
             }
             let began = Instant::now();
             let reading = self.read(conn);
@@ -145,6 +154,7 @@ impl Keeper {
                 state.last = Some((began, horizon.clone()));
                 return Ok(horizon);
             }
+            debug!("INNODB_TRX reading {} was stale", i + 1);
         }
         if state.last_warning.is_none_or(|w| w.elapsed() > WARN_EVERY) {
             state.last_warning = Some(Instant::now());
@@ -160,6 +170,22 @@ impl Keeper {
                 "the source's transaction list (INNODB_TRX) is not refreshing; try again".into(),
             )),
         }
+    }
+
+    /// REFRESH plus a pseudo-random 0..JITTER_MS, seeded by the clock.
+    fn retry_wait(&self) -> Duration {
+        let clock = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos() as u64);
+        let mut x = clock
+            ^ self
+                .nonce
+                .load(Ordering::Relaxed)
+                .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+        x ^= x >> 33;
+        REFRESH + Duration::from_millis(x % JITTER_MS)
     }
 
     /// One reading; `None` when INNODB_TRX was provably stale.
