@@ -41,6 +41,9 @@ pub const REFRESH: Duration = Duration::from_millis(110);
 const TRIES: u32 = 4;
 const FIRST_TRIES: u32 = 16;
 const JITTER_MS: u64 = 150;
+/// After a round of stale readings, requests take the last fresh horizon
+/// without reading for this long.
+const STALE_PAUSE: Duration = Duration::from_secs(1);
 /// At most one "stale" warning per this long.
 const WARN_EVERY: Duration = Duration::from_secs(30);
 
@@ -90,6 +93,8 @@ struct State {
     last: Option<(Instant, Horizon)>,
     /// When INNODB_TRX was last read by us.
     last_read: Option<Instant>,
+    /// When a round of readings last ended stale.
+    stale_at: Option<Instant>,
     last_warning: Option<Instant>,
 }
 
@@ -137,10 +142,12 @@ impl Keeper {
                 return Ok(horizon.clone());
             }
         }
-        let tries = if state.last.is_some() {
-            TRIES
-        } else {
-            FIRST_TRIES
+        // Right after a round of stale readings, do not queue up more.
+        let recently_stale = state.stale_at.is_some_and(|t| t.elapsed() < STALE_PAUSE);
+        let tries = match (&state.last, recently_stale) {
+            (_, true) => 0,
+            (Some(_), false) => TRIES,
+            (None, false) => FIRST_TRIES,
         };
         for i in 0..tries {
             if let Some(read) = state.last_read {
@@ -152,17 +159,25 @@ impl Keeper {
             state.last_read = Some(Instant::now());
             if let Some(horizon) = reading? {
                 state.last = Some((began, horizon.clone()));
+                state.stale_at = None;
                 return Ok(horizon);
             }
             debug!("INNODB_TRX reading {} was stale", i + 1);
         }
-        if state.last_warning.is_none_or(|w| w.elapsed() > WARN_EVERY) {
-            state.last_warning = Some(Instant::now());
-            warn!(
-                "information_schema.INNODB_TRX has not refreshed for {:.1}s: another session reads it more \
-                 often than every 0.1 s, which freezes InnoDB's copy; rows wait until it refreshes",
-                state.last.as_ref().map_or(0.0, |(t, _)| t.elapsed().as_secs_f64())
-            );
+        if tries > 0 {
+            state.stale_at = Some(Instant::now());
+            if state.last_warning.is_none_or(|w| w.elapsed() > WARN_EVERY) {
+                state.last_warning = Some(Instant::now());
+                let age = match &state.last {
+                    Some((t, _)) => format!("{:.1}s old", t.elapsed().as_secs_f64()),
+                    None => "none yet".into(),
+                };
+                warn!(
+                    "information_schema.INNODB_TRX did not refresh in {tries} readings: another session reads it \
+                     more often than every 0.1 s, which freezes InnoDB's copy; rows wait on the last fresh \
+                     horizon ({age}) until it refreshes"
+                );
+            }
         }
         match &state.last {
             Some((_, horizon)) => Ok(horizon.clone()),
