@@ -336,7 +336,29 @@ pub fn bin(name: &str) -> PathBuf {
     static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
     let built = BUILT.get_or_init(|| {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let out = Command::new(cargo)
+        let mut build = Command::new(cargo);
+        // Without the variables cargo set for this test binary: ring's build
+        // script watches CARGO_MANIFEST_DIR, and a changed value would
+        // rebuild it (and rustls) here and again in the next plain build.
+        for (key, _) in std::env::vars_os() {
+            let k = key.to_string_lossy();
+            let per_package = [
+                "CARGO_PKG_",
+                "CARGO_BIN_",
+                "CARGO_CRATE_",
+                "CARGO_MANIFEST_",
+            ]
+            .iter()
+            .any(|p| k.starts_with(p));
+            if per_package
+                || k == "CARGO_PRIMARY_PACKAGE"
+                || k == "CARGO_TARGET_TMPDIR"
+                || k == "OUT_DIR"
+            {
+                build.env_remove(&key);
+            }
+        }
+        let out = build
             .args("build -q --bins -p dbd_server -p dbd_puller".split(' '))
             .current_dir(workspace_root())
             .stdin(Stdio::null())
@@ -361,7 +383,7 @@ pub fn free_port() -> u16 {
 
 /// A command without the caller's `DBD_*` variables: every flag has one,
 /// and a developer's own settings must not change what a test runs.
-fn clean_command(program: PathBuf) -> Command {
+pub fn clean_command(program: PathBuf) -> Command {
     let mut cmd = Command::new(program);
     for (key, _) in std::env::vars_os().filter(|(k, _)| k.to_string_lossy().starts_with("DBD_")) {
         cmd.env_remove(key);

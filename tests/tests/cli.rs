@@ -28,20 +28,16 @@ struct Run {
 /// A binary without the caller's `DBD_*` variables (a developer's own
 /// settings must not change what a test runs), with `envs` added.
 fn command(name: &str, args: &[&str], envs: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(bin(name));
-    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("DBD_")) {
-        cmd.env_remove(key);
-    }
-    cmd.args(args)
-        .envs(envs.iter().copied())
-        .stdin(Stdio::null());
+    let mut cmd = clean_command(bin(name));
+    cmd.args(args).envs(envs.iter().copied());
     cmd
 }
 
 /// Runs a binary to completion; killed after 30 s (a hang is a failure too).
 fn run(name: &str, args: &[&str], envs: &[(&str, &str)]) -> Run {
+    let mut cmd = command(name, args, envs);
     let started = Instant::now();
-    let mut child = command(name, args, envs)
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

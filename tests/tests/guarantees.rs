@@ -338,7 +338,7 @@ fn without_process_privilege_the_server_says_so_and_still_syncs() {
     server.stop();
     // The harness logs in as root; start this one as the unprivileged user.
     let port = free_port();
-    let child = std::process::Command::new(bin("dbd_server"))
+    let child = clean_command(bin("dbd_server"))
         .args([
             "-a",
             "127.0.0.1",
