@@ -4,20 +4,24 @@
 
 use std::time::Duration;
 
+use mysql::prelude::Queryable;
 use mysql::{Pool, PooledConn};
 
 use dbdump_shared::wire::{DatabaseList, TableList};
-use dbdump_shared::{error, http as h, info};
+use dbdump_shared::{error, http as h, info, warn};
 
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::horizon;
 use crate::http::{Handler, Outcome, Request, Response};
 use crate::inspect;
+use crate::sql;
 use crate::stream::{self, Params};
 
 pub struct Api {
     pub pool: Pool,
+    /// For the separate connection that cancels a stream whose client left.
+    pub cancel_opts: mysql::Opts,
     pub config: Config,
     /// Computes the horizons of all requests (one per server).
     pub horizon: horizon::Keeper,
@@ -104,6 +108,18 @@ impl Api {
         Ok(self.pool.try_get_conn(self.connection_wait)?)
     }
 
+    /// Ends the session of a stream whose client went away, from a separate
+    /// connection (a full pool must not stop it): otherwise the driver would
+    /// read the rest of the result set, maybe millions of rows, before the
+    /// connection could be used again. The pool replaces the dead session.
+    fn cancel(&self, connection_id: u32) {
+        let killed = mysql::Conn::new(self.cancel_opts.clone())
+            .and_then(|mut c| c.query_drop(sql::kill_connection(connection_id)));
+        if let Err(e) = killed {
+            warn!("could not cancel the source query of a stream whose client left: {e}");
+        }
+    }
+
     fn allowed(&self) -> Option<&[String]> {
         self.config.databases.as_deref()
     }
@@ -153,7 +169,9 @@ impl Api {
                         );
                     }
                 }
-                let rows = stream::run(&mut conn, db, &meta, &params, hz.at, resp)?;
+                let id = conn.connection_id();
+                let cancel = || self.cancel(id);
+                let rows = stream::run(&mut conn, db, &meta, &params, hz.at, resp, &cancel)?;
                 Ok(Outcome { rows: Some(rows) })
             }
             _ => Err(ApiError::NotFound(format!("no such path {:?}", req.path))),

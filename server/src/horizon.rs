@@ -38,9 +38,9 @@ pub const REFRESH: Duration = Duration::from_millis(110);
 /// Readings tried before a request settles for the last fresh horizon, and
 /// (with none yet) before it gives up with 503. Retries wait REFRESH plus a
 /// random part, so that two servers polling one source fall out of step.
-const TRIES: u32 = 4;
+const TRIES: u32 = 8;
 const FIRST_TRIES: u32 = 16;
-const JITTER_MS: u64 = 150;
+const JITTER_MS: u64 = 800;
 /// After a round of stale readings, requests take the last fresh horizon
 /// without reading for this long.
 const STALE_PAUSE: Duration = Duration::from_secs(1);
@@ -111,12 +111,24 @@ impl Keeper {
             state: Mutex::new(State::default()),
         };
         if seen != Visibility::SettleOnly {
+            let mut state = State::default();
             keeper.verified = (0..FIRST_TRIES).any(|i| {
                 if i > 0 {
-                    std::thread::sleep(keeper.retry_wait());
+                    std::thread::sleep(keeper.retry_wait(i));
                 }
-                matches!(keeper.read(conn), Ok(Some(_)))
+                let began = Instant::now();
+                let reading = keeper.read(conn);
+                state.last_read = Some(Instant::now());
+                match reading {
+                    Ok(Some(horizon)) => {
+                        state.last = Some((began, horizon));
+                        true
+                    }
+                    _ => false,
+                }
             });
+            // The probe's reading counts: the next one waits REFRESH for it.
+            keeper.state = Mutex::new(state);
         }
         keeper
     }
@@ -151,7 +163,7 @@ impl Keeper {
         };
         for i in 0..tries {
             if let Some(read) = state.last_read {
-                let wait = if i == 0 { REFRESH } else { self.retry_wait() };
+                let wait = if i == 0 { REFRESH } else { self.retry_wait(i) };
                 std::thread::sleep(wait.saturating_sub(read.elapsed()));
             }
             let began = Instant::now();
@@ -187,8 +199,10 @@ impl Keeper {
         }
     }
 
-    /// REFRESH plus a pseudo-random 0..JITTER_MS, seeded by the clock.
-    fn retry_wait(&self) -> Duration {
+    /// REFRESH plus a pseudo-random part that grows with the attempt (up to
+    /// JITTER_MS): readers retrying in step would keep freezing the list for
+    /// each other, since every stale read restarts InnoDB's 100 ms wait.
+    fn retry_wait(&self, attempt: u32) -> Duration {
         let clock = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos() as u64);
@@ -200,7 +214,8 @@ impl Keeper {
         x ^= x >> 33;
         x = x.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
         x ^= x >> 33;
-        REFRESH + Duration::from_millis(x % JITTER_MS)
+        let spread = (100u64 << attempt.min(4)).min(JITTER_MS);
+        REFRESH + Duration::from_millis(x % spread)
     }
 
     /// One reading; `None` when INNODB_TRX was provably stale.

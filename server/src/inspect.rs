@@ -65,7 +65,8 @@ pub struct TableMeta {
     pub timestamp: Option<usize>,
     /// Indexes into `columns` of the primary key, in key order.
     pub key: Vec<usize>,
-    pub timestamp_indexed: bool,
+    /// The narrowest index the timestamp column leads, if any.
+    pub timestamp_index: Option<String>,
 }
 
 impl TableMeta {
@@ -103,7 +104,7 @@ impl TableMeta {
             table: self.name.clone(),
             timestamp_column: self.ts().name.clone(),
             key: self.key_names().iter().map(|s| s.to_string()).collect(),
-            timestamp_indexed: self.timestamp_indexed,
+            timestamp_indexed: self.timestamp_index.is_some(),
         }
     }
 }
@@ -200,7 +201,7 @@ pub fn tables(
             columns: Vec::new(),
             timestamp: None,
             key: Vec::new(),
-            timestamp_indexed: false,
+            timestamp_index: None,
         });
         if t.timestamp.is_none() && col.is_auto_timestamp() {
             t.timestamp = Some(t.columns.len());
@@ -214,11 +215,26 @@ pub fn tables(
             }
         }
     }
-    for [schema, table, column] in triples(conn, &sql::index_leaders(one), params)? {
-        if let Some(t) = by_name.get_mut(&table).filter(|_| exact(&schema, &table)) {
-            if t.timestamp.is_some() && t.ts().name == column {
-                t.timestamp_indexed = true;
-            }
+    let mut widths: BTreeMap<String, u64> = BTreeMap::new();
+    for mut r in rows(conn, &sql::index_leaders(one), params)? {
+        let (schema, table, index) = (text(&mut r, 0)?, text(&mut r, 1)?, text(&mut r, 2)?);
+        let leader = take::<Option<String>>(&mut r, 3).map_err(ApiError::Internal)?;
+        let width = take::<u64>(&mut r, 4).map_err(ApiError::Internal)?;
+        let Some(t) = by_name.get_mut(&table).filter(|_| exact(&schema, &table)) else {
+            continue;
+        };
+        if t.timestamp.is_none() || leader.as_deref() != Some(t.ts().name.as_str()) {
+            continue;
+        }
+        // Narrowest first, then by name, whatever order the rows come in.
+        let best = widths.get(&table).copied();
+        let better = match (best, &t.timestamp_index) {
+            (Some(w), Some(name)) => (width, &index) < (w, name),
+            _ => true,
+        };
+        if better {
+            widths.insert(table.clone(), width);
+            t.timestamp_index = Some(index);
         }
     }
     Ok(by_name.into_values().collect())

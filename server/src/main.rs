@@ -58,6 +58,7 @@ fn main() {
             .unwrap_or_else(|e| fail(format!("cannot enable SSL: {e}")))
     });
 
+    let cancel_opts = mysql::Opts::from(source(&config).opts());
     let source = source(&config).label();
     let pool = source_pool(&config).unwrap_or_else(|e| {
         fail(format!(
@@ -114,6 +115,7 @@ fn main() {
     };
     let api = Arc::new(api::Api {
         pool,
+        cancel_opts,
         config,
         horizon,
         connection_wait: Duration::from_secs(5),

@@ -42,11 +42,14 @@ pub fn primary_keys(one_table: bool) -> String {
     )
 }
 
-/// Columns that lead an index (a timestamp column there can be range-scanned).
+/// Every index of one schema (optionally one table): its first column and
+/// its width, to find the narrowest index the timestamp column leads.
 pub fn index_leaders(one_table: bool) -> String {
     format!(
-        "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME FROM information_schema.STATISTICS \
-         WHERE TABLE_SCHEMA = ?{} AND SEQ_IN_INDEX = 1",
+        "SELECT TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, \
+         MAX(IF(SEQ_IN_INDEX = 1, COLUMN_NAME, NULL)) AS leader, COUNT(*) AS width \
+         FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ?{} \
+         GROUP BY TABLE_SCHEMA, TABLE_NAME, INDEX_NAME",
         if one_table { " AND TABLE_NAME = ?" } else { "" }
     )
 }
@@ -119,6 +122,11 @@ pub const RUNNING_WRITERS_MS: &str =
      COMMAND IN ('Query', 'Execute') AND ID <> CONNECTION_ID() \
      AND (INFO IS NULL OR (LTRIM(INFO) NOT LIKE 'select%' AND LTRIM(INFO) NOT LIKE 'show%'))";
 
+/// Ends another session of ours (its id comes from the driver, not a request).
+pub fn kill_connection(connection_id: u32) -> String {
+    format!("KILL CONNECTION {connection_id}")
+}
+
 /// Which rows a change stream asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Bound {
@@ -138,9 +146,16 @@ pub enum Bound {
 /// the optimizer can turn it into ranges of the timestamp index (which InnoDB
 /// extends with the primary key), instead of reading every row that shares
 /// the last timestamp again.
+///
+/// `index`, the timestamp index, is forced: on a range covering most of the
+/// table the optimizer prefers a table scan and a filesort, which reads and
+/// sorts the whole table (in the source's tmpdir) before the first row goes
+/// out; through the index rows stream at once and a client that leaves
+/// stops the read.
 pub fn stream_select(
     db: &str,
     table: &str,
+    index: Option<&str>,
     columns: &[&str],
     ts: &str,
     key: &[&str],
@@ -163,8 +178,11 @@ pub fn stream_select(
             format!("{t} >= ? AND {t} < ? AND ({})", alternatives.join(" OR "))
         }
     };
+    let hint = index
+        .map(|i| format!(" FORCE INDEX ({})", quote_ident(i)))
+        .unwrap_or_default();
     format!(
-        "SELECT {} FROM {} WHERE {} ORDER BY {}",
+        "SELECT {} FROM {}{hint} WHERE {} ORDER BY {}",
         quote_list(columns),
         quote_table(db, table),
         filter,
@@ -190,17 +208,33 @@ mod tests {
 
     #[test]
     fn stream_queries() {
-        let q = stream_select("d", "t", &["id", "ts", "v"], "ts", &["id"], Bound::All);
+        let q = stream_select(
+            "d",
+            "t",
+            None,
+            &["id", "ts", "v"],
+            "ts",
+            &["id"],
+            Bound::All,
+        );
         assert_eq!(
             q,
             "SELECT `id`, `ts`, `v` FROM `d`.`t` WHERE (`ts` IS NULL OR `ts` < ?) ORDER BY `ts`, `id`"
         );
-        let q = stream_select("d", "t", &["id", "ts"], "ts", &["id"], Bound::Since);
+        let q = stream_select("d", "t", None, &["id", "ts"], "ts", &["id"], Bound::Since);
         assert!(
             q.contains("WHERE `ts` >= ? AND `ts` < ? ORDER BY `ts`, `id`"),
             "{q}"
         );
-        let q = stream_select("d", "t", &["a", "b", "ts"], "ts", &["a", "b"], Bound::After);
+        let q = stream_select(
+            "d",
+            "t",
+            None,
+            &["a", "b", "ts"],
+            "ts",
+            &["a", "b"],
+            Bound::After,
+        );
         assert!(
             q.contains(
                 "WHERE `ts` >= ? AND `ts` < ? AND (`ts` > ? OR (`ts` = ? AND `a` > ?) \
@@ -225,6 +259,11 @@ mod tests {
     }
 
     #[test]
+    fn kill_takes_a_number_only() {
+        assert_eq!(kill_connection(42), "KILL CONNECTION 42");
+    }
+
+    #[test]
     fn after_params_follow_the_placeholders() {
         assert_eq!(after_params("S", "H", &["A"]), ["S", "H", "S", "S", "A"]);
         assert_eq!(
@@ -238,13 +277,15 @@ mod tests {
         let q = stream_select(
             "d`; DROP DATABASE x; --",
             "t",
+            Some("i`) x"),
             &["c`"],
             "ts",
             &["c`"],
             Bound::All,
         );
         assert!(
-            q.contains("`d``; DROP DATABASE x; --`.`t`") && q.contains("`c```"),
+            q.contains("`d``; DROP DATABASE x; --`.`t` FORCE INDEX (`i``) x`) WHERE")
+                && q.contains("`c```"),
             "{q}"
         );
     }

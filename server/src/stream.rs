@@ -140,7 +140,9 @@ fn key_values(t: &TableMeta, raw: &str) -> Result<Vec<Value>, ApiError> {
 
 /// Runs the stream for `t` and writes it to `resp`. Returns the rows sent.
 /// Errors before the first byte become a normal error response (the
-/// caller's job); errors after it end the stream with an error line.
+/// caller's job); errors after it end the stream with an error line. When
+/// the client goes away, or the server stops, `cancel` ends the query on the
+/// source instead of reading the rest of it.
 pub fn run(
     conn: &mut impl Queryable,
     db: &str,
@@ -148,6 +150,7 @@ pub fn run(
     p: &Params,
     horizon: UtcTime,
     resp: &mut Response<'_>,
+    cancel: &dyn Fn(),
 ) -> Result<u64, ApiError> {
     let selected = select_columns(t, p)?;
     let ts_fsp = t.ts().fsp;
@@ -168,7 +171,15 @@ pub fn run(
             )
         }
     };
-    let query = sql::stream_select(db, &t.name, &names, &t.ts().name, &key_names, bound);
+    let query = sql::stream_select(
+        db,
+        &t.name,
+        t.timestamp_index.as_deref(),
+        &names,
+        &t.ts().name,
+        &key_names,
+        bound,
+    );
     dbdump_shared::debug!("stream query: {query}");
     let mut result = conn.exec_iter(query, params)?;
     let codecs = ValueCodec::for_columns(result.columns().as_ref());
@@ -197,13 +208,17 @@ pub fn run(
             .and_then(|k| RawValue::from_string(k.clone()).ok()),
         horizon: horizon.format(ts_fsp),
     };
-    let out = resp
-        .stream(wire::NDJSON)
-        .map_err(|e| ApiError::Internal(format!("client went away: {e}")))?;
-    let io_err = |e: std::io::Error| ApiError::Internal(format!("client went away: {e}"));
-    out.write_all(&wire::header_line(&header)).map_err(io_err)?;
-
     let mut rows = 0u64;
+    let gone = |rows: u64, e: std::io::Error| {
+        cancel();
+        ApiError::Internal(format!(
+            "client went away after {rows} rows ({e}); source query cancelled"
+        ))
+    };
+    let out = resp.stream(wire::NDJSON).map_err(|e| gone(0, e))?;
+    out.write_all(&wire::header_line(&header))
+        .map_err(|e| gone(0, e))?;
+
     let mut last: Option<Row> = None;
     let mut line = Vec::with_capacity(4096);
     for row in result.by_ref() {
@@ -233,11 +248,12 @@ pub fn run(
             }
         }
         line.extend_from_slice(b"]\n");
-        out.write_all(&line).map_err(io_err)?;
+        out.write_all(&line).map_err(|e| gone(rows, e))?;
         rows += 1;
         last = Some(row);
         if rows.is_multiple_of(1024) && signals::stop_requested() {
             let _ = out.write_all(&wire::error_line(503, "server is shutting down; retry"));
+            cancel();
             return Err(ApiError::Busy);
         }
     }
@@ -272,8 +288,8 @@ pub fn run(
         horizon: horizon.format(ts_fsp),
     };
     out.write_all(&wire::trailer_line(&trailer))
-        .map_err(io_err)?;
-    out.flush().map_err(io_err)?;
+        .map_err(|e| gone(rows, e))?;
+    out.flush().map_err(|e| gone(rows, e))?;
     Ok(rows)
 }
 
@@ -301,7 +317,7 @@ mod tests {
             ],
             timestamp: Some(3),
             key: vec![0],
-            timestamp_indexed: true,
+            timestamp_index: Some("ts".into()),
         }
     }
 

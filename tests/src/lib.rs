@@ -246,6 +246,19 @@ impl Sandbox {
         cell(self.query_strings(sql), 0)
     }
 
+    /// Rows the storage engines read: MySQL's `Innodb_rows_read`, or
+    /// MariaDB's `Rows_read` where (10.6+) the InnoDB counter is gone.
+    pub fn rows_read(&self) -> u64 {
+        let innodb = self
+            .scalar("SHOW GLOBAL STATUS LIKE 'Innodb_rows_read'")
+            .is_some();
+        self.status(if innodb {
+            "Innodb_rows_read"
+        } else {
+            "Rows_read"
+        })
+    }
+
     /// A numeric `SHOW GLOBAL STATUS` counter, e.g. `Com_select`.
     pub fn status(&self, name: &str) -> u64 {
         let sql = format!("SHOW GLOBAL STATUS LIKE {}", literal(name));

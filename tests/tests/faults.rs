@@ -358,6 +358,40 @@ fn a_client_that_stops_reading_does_not_pin_a_connection() {
 }
 
 #[test]
+fn a_client_that_leaves_mid_stream_stops_the_source_query() {
+    // Without cancelling, the driver reads the rest of the result set
+    // before the connection can be used again: all 300k rows here.
+    let dst = &pair().1;
+    let (src, db, _copy, server) = big_source("leaver-src", dst, 300_000, &[]);
+    let before = src.rows_read();
+    let mut leaver = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+    write!(leaver, "GET /{db}/big/ HTTP/1.1\r\nHost: x\r\n\r\n").expect("request");
+    let mut first = [0u8; 65536];
+    leaver.read_exact(&mut first).expect("the stream starts");
+    drop(leaver);
+    let path = format!("GET /{db}/big/ ");
+    wait_until(
+        "the abandoned request was not logged",
+        Duration::from_secs(30),
+        || server.log_text().contains(&path),
+    );
+    let read = src.rows_read() - before;
+    eprintln!("rows read on the source for an abandoned 300k-row stream: {read}");
+    assert!(
+        read < 150_000,
+        "the source read {read} rows for a client that left"
+    );
+    assert!(
+        server.log_text().contains("source query cancelled"),
+        "{}",
+        server.log_text()
+    );
+    // The pool replaced the ended session: the server still streams.
+    let (status, lines, _) = stream_lines(server.port, &format!("/{db}/big/"));
+    assert_eq!((status, lines), (200, 300_002));
+}
+
+#[test]
 fn sigterm_ends_open_streams_and_stops_the_server() {
     let dst = &pair().1;
     let (_src, db, _copy, mut server) = big_source("term-src", dst, 200_000, &[]);

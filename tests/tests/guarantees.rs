@@ -132,19 +132,6 @@ fn rows_written_in_the_same_second_as_a_sync_are_not_lost() {
     assert_same(src, &db, dst, &copy, &["t"]);
 }
 
-/// Rows the source's storage engines read: MySQL's `Innodb_rows_read`, or
-/// MariaDB's `Rows_read` where (10.6+) the InnoDB counter no longer exists.
-fn rows_read(src: &Sandbox) -> u64 {
-    let innodb = src
-        .scalar("SHOW GLOBAL STATUS LIKE 'Innodb_rows_read'")
-        .is_some();
-    src.status(if innodb {
-        "Innodb_rows_read"
-    } else {
-        "Rows_read"
-    })
-}
-
 #[test]
 fn a_bulk_update_sharing_one_timestamp_is_sent_once() {
     // Failure 2: with `ts >= since`, every poll after a bulk update re-sends
@@ -163,16 +150,16 @@ fn a_bulk_update_sharing_one_timestamp_is_sent_once() {
     let same = src.scalar(&format!("SELECT COUNT(DISTINCT ts) FROM {}.t", ident(&db)));
     assert_eq!(same.as_deref(), Some("1"), "one statement, one timestamp");
     std::thread::sleep(Duration::from_millis(1100));
-    let before = rows_read(&src);
+    let before = src.rows_read();
     let run = pull_ok(&server, dst, &db, &copy);
-    let busy = rows_read(&src) - before;
+    let busy = src.rows_read() - before;
     assert_eq!(applied(&run.stderr, "t"), 100_000);
     assert!(busy >= 100_000, "the counter sees the bulk pass: {busy}");
     assert_same(&src, &db, dst, &copy, &["t"]);
 
-    let before = rows_read(&src);
+    let before = src.rows_read();
     let idle = pull_ok(&server, dst, &db, &copy);
-    let read = rows_read(&src) - before;
+    let read = src.rows_read() - before;
     eprintln!("rows read on the source: bulk pass {busy}, idle poll after it {read}");
     assert_eq!(applied(&idle.stderr, "t"), 0, "nothing is sent again");
     assert!(read < 1_000, "an idle poll read {read} rows on the source");
