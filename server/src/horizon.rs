@@ -20,7 +20,7 @@
 //! sharing an older one, or keeping it while readings are stale, only makes
 //! rows wait longer.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -35,11 +35,13 @@ use crate::sql;
 
 /// InnoDB's INNODB_TRX cache idle time (100 ms) plus a margin.
 pub const REFRESH: Duration = Duration::from_millis(110);
-/// Readings tried before a request settles for the last fresh horizon, and
-/// (with none yet) before it gives up with 503. Retries wait REFRESH plus a
+/// Readings tried before a request settles for the last fresh horizon (the
+/// start-up probe's reading is the first). Retries wait REFRESH plus a
 /// random part, so that two servers polling one source fall out of step.
 const TRIES: u32 = 8;
-const FIRST_TRIES: u32 = 16;
+/// Readings the start-up probe tries before it concludes that the source
+/// does not list read-only transactions (a few seconds at most).
+const PROBE_TRIES: u32 = 6;
 const JITTER_MS: u64 = 800;
 /// After a round of stale readings, requests take the last fresh horizon
 /// without reading for this long.
@@ -80,9 +82,11 @@ pub enum Visibility {
 pub struct Keeper {
     settle: Duration,
     seen: Visibility,
-    /// Whether the source lists this session's read-only transaction, which
-    /// is what proves a reading fresh. If not, readings are only spaced.
-    verified: bool,
+    /// Whether the source has listed this session's read-only transaction,
+    /// which is what proves a reading fresh. Until it does (a server that
+    /// never lists them, or one frozen by another reader since start-up),
+    /// readings are only spaced.
+    verified: AtomicBool,
     nonce: AtomicU64,
     state: Mutex<State>,
 }
@@ -106,26 +110,23 @@ impl Keeper {
         let mut keeper = Keeper {
             settle,
             seen,
-            verified: true,
+            verified: AtomicBool::new(false),
             nonce: AtomicU64::new(1),
             state: Mutex::new(State::default()),
         };
         if seen != Visibility::SettleOnly {
             let mut state = State::default();
-            keeper.verified = (0..FIRST_TRIES).any(|i| {
+            (0..PROBE_TRIES).any(|i| {
                 if i > 0 {
                     std::thread::sleep(keeper.retry_wait(i));
                 }
                 let began = Instant::now();
                 let reading = keeper.read(conn);
                 state.last_read = Some(Instant::now());
-                match reading {
-                    Ok(Some(horizon)) => {
-                        state.last = Some((began, horizon));
-                        true
-                    }
-                    _ => false,
+                if let Ok(Some(horizon)) = reading {
+                    state.last = Some((began, horizon));
                 }
+                keeper.verified()
             });
             // The probe's reading counts: the next one waits REFRESH for it.
             keeper.state = Mutex::new(state);
@@ -138,7 +139,7 @@ impl Keeper {
     }
 
     pub fn verified(&self) -> bool {
-        self.verified
+        self.verified.load(Ordering::Relaxed)
     }
 
     /// The horizon for a request starting now.
@@ -156,11 +157,7 @@ impl Keeper {
         }
         // Right after a round of stale readings, do not queue up more.
         let recently_stale = state.stale_at.is_some_and(|t| t.elapsed() < STALE_PAUSE);
-        let tries = match (&state.last, recently_stale) {
-            (_, true) => 0,
-            (Some(_), false) => TRIES,
-            (None, false) => FIRST_TRIES,
-        };
+        let tries = if recently_stale { 0 } else { TRIES };
         for i in 0..tries {
             if let Some(read) = state.last_read {
                 let wait = if i == 0 { REFRESH } else { self.retry_wait(i) };
@@ -225,23 +222,22 @@ impl Keeper {
             return Ok(Some(combine(now, Vec::new(), Vec::new(), self.settle)));
         }
         let marker = sql::horizon_marker(self.nonce.fetch_add(1, Ordering::Relaxed));
-        let transactions = if self.verified {
-            // The marked read-only transaction that must show in the list.
-            conn.query_drop(sql::START_CANARY)?;
-            let listed = open_transactions(conn, &marker);
-            let ended = conn.query_drop(sql::END_CANARY);
-            if listed.is_err() || ended.is_err() {
-                let _ = conn.query_drop(sql::ROLLBACK);
+        // The marked read-only transaction that must show in the list.
+        conn.query_drop(sql::START_CANARY)?;
+        let listed = open_transactions(conn, &marker);
+        let ended = conn.query_drop(sql::END_CANARY);
+        if listed.is_err() || ended.is_err() {
+            let _ = conn.query_drop(sql::ROLLBACK);
+        }
+        let (fresh, transactions) = listed?;
+        ended?;
+        if fresh {
+            if !self.verified.swap(true, Ordering::Relaxed) {
+                debug!("INNODB_TRX lists this session's transaction: readings are verified");
             }
-            let (fresh, transactions) = listed?;
-            ended?;
-            if !fresh {
-                return Ok(None);
-            }
-            transactions
-        } else {
-            open_transactions(conn, &marker)?.1
-        };
+        } else if self.verified() {
+            return Ok(None);
+        }
         let statements = running_statements(conn, now, self.seen)?;
         Ok(Some(combine(now, transactions, statements, self.settle)))
     }

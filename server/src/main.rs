@@ -81,8 +81,9 @@ fn main() {
     } else if !horizon.verified() {
         warn!(
             "the source does not list this session's read-only transaction in information_schema.INNODB_TRX \
-             (or another session reads that table more often than every 0.1 s): readings of it cannot be \
-             proved fresh, so a transaction opened while something else polls INNODB_TRX that fast can be missed"
+             (or another session reads that table more often than every 0.1 s): until it does, readings of it \
+             cannot be proved fresh, so a transaction opened while something else polls INNODB_TRX that fast \
+             can be missed"
         );
     }
 
