@@ -10,15 +10,17 @@
 //! margin covers the moments between a statement starting and it becoming
 //! visible in PROCESSLIST/INNODB_TRX, and clock granularity.
 //!
-//! INNODB_TRX is served from a cache that InnoDB rebuilds only when nobody
+//! INNODB_TRX is served from a copy that InnoDB rebuilds only when nobody
 //! has read it for 100 ms: polled faster, it freezes and can hide a
 //! transaction opened since. So one [`Keeper`] per server reads it at most
-//! every [`REFRESH`], shares the result with the requests in between, and
-//! proves each reading fresh by finding its own marked transaction in it.
-//! Any horizon once valid stays valid (every transaction that could still
-//! commit a row older than it was open, hence listed, when it was read), so
-//! sharing an older one, or keeping it while readings are stale, only makes
-//! rows wait longer.
+//! every [`REFRESH`] and shares the result with the requests in between, and
+//! each reading runs inside a read-only transaction whose statement carries
+//! the source's clock: any such marked transaction found in the list (this
+//! reading's or another dbd_server's) proves the copy was built after that
+//! time, and the reading is worth what that time is. Any horizon once valid
+//! stays valid (every transaction that could still commit a row older than
+//! it was open, hence listed, when it was read), so sharing an older one, or
+//! keeping it while readings are stale, only makes rows wait longer.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -33,17 +35,21 @@ use dbdump_shared::{debug, warn};
 use crate::error::ApiError;
 use crate::sql;
 
-/// InnoDB's INNODB_TRX cache idle time (100 ms) plus a margin.
+/// InnoDB's INNODB_TRX copy idle time (100 ms) plus a margin.
 pub const REFRESH: Duration = Duration::from_millis(110);
-/// Readings tried before a request settles for the last fresh horizon (the
-/// start-up probe's reading is the first). Retries wait REFRESH plus a
-/// random part, so that two servers polling one source fall out of step.
+/// A reading dated this much before its own start still counts as fresh:
+/// another dbd_server's reading, at most ~REFRESH earlier, built the copy.
+const FRESH_LAG: Duration = Duration::from_millis(150);
+/// Readings tried, within RETRY_BUDGET, before a request settles for the
+/// newest horizon it has. Retries wait REFRESH plus a random part, so that
+/// readers retrying in step fall out of it.
 const TRIES: u32 = 8;
+const RETRY_BUDGET: Duration = Duration::from_secs(2);
+const JITTER_MS: u64 = 800;
 /// Readings the start-up probe tries before it concludes that the source
 /// does not list read-only transactions (a few seconds at most).
 const PROBE_TRIES: u32 = 6;
-const JITTER_MS: u64 = 800;
-/// After a round of stale readings, requests take the last fresh horizon
+/// After a round without a fresh reading, requests take the newest horizon
 /// without reading for this long.
 const STALE_PAUSE: Duration = Duration::from_secs(1);
 /// At most one "stale" warning per this long.
@@ -78,58 +84,68 @@ pub enum Visibility {
     Milliseconds,
 }
 
-/// Computes horizons for one server: serialised, spaced, verified.
+/// Computes horizons for one server: serialised, spaced, dated.
 pub struct Keeper {
     settle: Duration,
     seen: Visibility,
-    /// Whether the source has listed this session's read-only transaction,
-    /// which is what proves a reading fresh. Until it does (a server that
-    /// never lists them, or one frozen by another reader since start-up),
-    /// readings are only spaced.
+    /// Whether the source has listed a marked read-only transaction, which
+    /// is what dates a reading. Until it does (a server that never lists
+    /// them, or one frozen by another reader since start-up), readings are
+    /// only spaced and taken as fresh.
     verified: AtomicBool,
-    nonce: AtomicU64,
+    /// Seeds the retry jitter.
+    draws: AtomicU64,
     state: Mutex<State>,
 }
 
 #[derive(Default)]
 struct State {
-    /// The newest fresh horizon and when its reading began.
+    /// The newest horizon and the moment (here) its reading is dated at.
     last: Option<(Instant, Horizon)>,
     /// When INNODB_TRX was last read by us.
     last_read: Option<Instant>,
-    /// When a round of readings last ended stale.
+    /// When a round of readings last found nothing fresh.
     stale_at: Option<Instant>,
     last_warning: Option<Instant>,
 }
 
+/// One reading: its horizon, and how much older than the reading's own
+/// start the list it saw is known to be at most.
+struct Reading {
+    horizon: Horizon,
+    lag: Duration,
+}
+
 impl Keeper {
-    /// Probes what the account can see, and whether readings can be proved
-    /// fresh (tried a few times: another reader may be freezing the cache).
+    /// Probes what the account can see, and whether readings can be dated
+    /// (tried a few times: another reader may be freezing the list).
     pub fn new(conn: &mut impl Queryable, settle: Duration) -> Keeper {
-        let seen = probe(conn);
-        let mut keeper = Keeper {
+        let keeper = Keeper {
             settle,
-            seen,
+            seen: probe(conn),
             verified: AtomicBool::new(false),
-            nonce: AtomicU64::new(1),
+            draws: AtomicU64::new(1),
             state: Mutex::new(State::default()),
         };
-        if seen != Visibility::SettleOnly {
+        if keeper.seen != Visibility::SettleOnly {
             let mut state = State::default();
-            (0..PROBE_TRIES).any(|i| {
+            for i in 0..PROBE_TRIES {
                 if i > 0 {
                     std::thread::sleep(keeper.retry_wait(i));
                 }
                 let began = Instant::now();
                 let reading = keeper.read(conn);
                 state.last_read = Some(Instant::now());
-                if let Ok(Some(horizon)) = reading {
-                    state.last = Some((began, horizon));
+                if let Ok(Some(r)) = reading {
+                    let fresh = r.lag <= FRESH_LAG;
+                    state.last = Some((began.checked_sub(r.lag).unwrap_or(began), r.horizon));
+                    if keeper.verified() && fresh {
+                        break;
+                    }
                 }
-                keeper.verified()
-            });
+            }
             // The probe's reading counts: the next one waits REFRESH for it.
-            keeper.state = Mutex::new(state);
+            *keeper.state.lock().unwrap_or_else(|p| p.into_inner()) = state;
         }
         keeper
     }
@@ -147,18 +163,22 @@ impl Keeper {
         if self.seen == Visibility::SettleOnly {
             let reading = self.read(conn)?;
             return reading
+                .map(|r| r.horizon)
                 .ok_or_else(|| ApiError::Internal("settle-only reading was stale".into()));
         }
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((began, horizon)) = &state.last {
-            if began.elapsed() < REFRESH {
+        if let Some((at, horizon)) = &state.last {
+            if at.elapsed() < REFRESH {
                 return Ok(horizon.clone());
             }
         }
-        // Right after a round of stale readings, do not queue up more.
         let recently_stale = state.stale_at.is_some_and(|t| t.elapsed() < STALE_PAUSE);
         let tries = if recently_stale { 0 } else { TRIES };
+        let round = Instant::now();
         for i in 0..tries {
+            if i > 0 && round.elapsed() > RETRY_BUDGET {
+                break;
+            }
             if let Some(read) = state.last_read {
                 let wait = if i == 0 { REFRESH } else { self.retry_wait(i) };
                 std::thread::sleep(wait.saturating_sub(read.elapsed()));
@@ -166,12 +186,32 @@ impl Keeper {
             let began = Instant::now();
             let reading = self.read(conn);
             state.last_read = Some(Instant::now());
-            if let Some(horizon) = reading? {
-                state.last = Some((began, horizon.clone()));
+            let Some(r) = reading? else {
+                debug!("INNODB_TRX reading {} was stale", i + 1);
+                continue;
+            };
+            let at = began.checked_sub(r.lag).unwrap_or(began);
+            if r.lag <= FRESH_LAG {
+                // Fresh: it wins even if a transaction listed now puts it
+                // before the last one (both are valid; this one is current).
+                state.last = Some((at, r.horizon.clone()));
                 state.stale_at = None;
-                return Ok(horizon);
+                return Ok(r.horizon);
             }
-            debug!("INNODB_TRX reading {} was stale", i + 1);
+            // Dated but old (a list frozen since an earlier reading): still
+            // valid, kept if it is ahead of what we have.
+            let ahead = state
+                .last
+                .as_ref()
+                .is_none_or(|(_, h)| r.horizon.at.to_unix_micros() > h.at.to_unix_micros());
+            if ahead {
+                state.last = Some((at, r.horizon));
+            }
+            debug!(
+                "INNODB_TRX reading {} was {:.1}s old",
+                i + 1,
+                r.lag.as_secs_f64()
+            );
         }
         if tries > 0 {
             state.stale_at = Some(Instant::now());
@@ -183,7 +223,7 @@ impl Keeper {
                 };
                 warn!(
                     "information_schema.INNODB_TRX did not refresh in {tries} readings: another session reads it \
-                     more often than every 0.1 s, which freezes InnoDB's copy; rows wait on the last fresh \
+                     more often than every 0.1 s, which freezes InnoDB's copy; rows wait on the newest dated \
                      horizon ({age}) until it refreshes"
                 );
             }
@@ -203,11 +243,8 @@ impl Keeper {
         let clock = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos() as u64);
-        let mut x = clock
-            ^ self
-                .nonce
-                .load(Ordering::Relaxed)
-                .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let draw = self.draws.fetch_add(1, Ordering::Relaxed);
+        let mut x = clock ^ draw.wrapping_mul(0x9E37_79B9_7F4A_7C15);
         x ^= x >> 33;
         x = x.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
         x ^= x >> 33;
@@ -215,31 +252,42 @@ impl Keeper {
         REFRESH + Duration::from_millis(x % spread)
     }
 
-    /// One reading; `None` when INNODB_TRX was provably stale.
-    fn read(&self, conn: &mut impl Queryable) -> Result<Option<Horizon>, ApiError> {
+    /// One reading; `None` when INNODB_TRX held no marked transaction at
+    /// all, so that nothing dates it (once the source is known to list them).
+    fn read(&self, conn: &mut impl Queryable) -> Result<Option<Reading>, ApiError> {
         let now = utc_now(conn)?;
+        let now_micros = now.to_unix_micros();
         if self.seen == Visibility::SettleOnly {
-            return Ok(Some(combine(now, Vec::new(), Vec::new(), self.settle)));
+            let horizon = combine(now, now_micros, Vec::new(), Vec::new(), self.settle);
+            return Ok(Some(Reading {
+                horizon,
+                lag: Duration::ZERO,
+            }));
         }
-        let marker = sql::horizon_marker(self.nonce.fetch_add(1, Ordering::Relaxed));
-        // The marked read-only transaction that must show in the list.
+        // The marked read-only transaction that dates the list.
         conn.query_drop(sql::START_CANARY)?;
-        let listed = open_transactions(conn, &marker);
+        let listed = open_transactions(conn, &sql::horizon_marker(now_micros));
         let ended = conn.query_drop(sql::END_CANARY);
         if listed.is_err() || ended.is_err() {
             let _ = conn.query_drop(sql::ROLLBACK);
         }
-        let (fresh, transactions) = listed?;
+        let (dated, transactions) = listed?;
         ended?;
-        if fresh {
-            if !self.verified.swap(true, Ordering::Relaxed) {
-                debug!("INNODB_TRX lists this session's transaction: readings are verified");
+        let as_of = match dated {
+            Some(at) => {
+                if !self.verified.swap(true, Ordering::Relaxed) {
+                    debug!("INNODB_TRX lists marked read-only transactions: readings are dated");
+                }
+                at.min(now_micros)
             }
-        } else if self.verified() {
-            return Ok(None);
-        }
+            None if self.verified() => return Ok(None),
+            None => now_micros,
+        };
         let statements = running_statements(conn, now, self.seen)?;
-        Ok(Some(combine(now, transactions, statements, self.settle)))
+        Ok(Some(Reading {
+            horizon: combine(now, as_of, transactions, statements, self.settle),
+            lag: Duration::from_micros((now_micros - as_of).max(0) as u64),
+        }))
     }
 }
 
@@ -273,15 +321,15 @@ fn utc_now(conn: &mut impl Queryable) -> Result<UtcTime, ApiError> {
     }
 }
 
-/// Other sessions' open transactions, and whether the list holds this
-/// session's own row marked with `marker` (i.e. was built for this read).
+/// Other sessions' open transactions, and the newest time a marked
+/// reading in the list carries (the list was built after it).
 fn open_transactions(
     conn: &mut impl Queryable,
     marker: &str,
-) -> Result<(bool, Vec<Start>), ApiError> {
+) -> Result<(Option<i64>, Vec<Start>), ApiError> {
     let internal = ApiError::Internal;
     let rows: Vec<mysql::Row> = conn.query(sql::open_transactions(marker))?;
-    let mut fresh = false;
+    let mut dated: Option<i64> = None;
     let mut out = Vec::new();
     for mut r in rows {
         let thread_id: u64 = take(&mut r, 0).map_err(internal)?;
@@ -289,10 +337,12 @@ fn open_transactions(
         let earlier_60: Option<i64> = take(&mut r, 2).map_err(internal)?;
         let earlier_30: Option<i64> = take(&mut r, 3).map_err(internal)?;
         let who: Option<String> = take(&mut r, 4).map_err(internal)?;
-        let mine: Option<i64> = take(&mut r, 5).map_err(internal)?;
-        let own_query: Option<String> = take(&mut r, 6).map_err(internal)?;
-        if mine == Some(1) {
-            fresh |= own_query.is_some_and(|q| q.contains(marker));
+        let canary: Option<String> = take(&mut r, 5).map_err(internal)?;
+        if let Some(canary) = canary {
+            // A reading's read-only transaction: it dates, never holds.
+            if let Some(at) = sql::marker_time(&canary) {
+                dated = Some(dated.map_or(at, |d| d.max(at)));
+            }
             continue;
         }
         let Some(started) = started else { continue };
@@ -305,7 +355,7 @@ fn open_transactions(
         }
         out.push((thread_id, micros, who.unwrap_or_default()));
     }
-    Ok((fresh, out))
+    Ok((dated, out))
 }
 
 /// Running statements that may write, with their start times.
@@ -341,15 +391,18 @@ fn running_statements(
     Ok(out)
 }
 
-/// The earliest of `now` and every start, minus `settle`.
+/// The earliest of `as_of` (the time the transaction list is known to be
+/// current at, at most `now`) and every start, minus `settle`. Holders'
+/// ages are told from `now`.
 fn combine(
     now: UtcTime,
+    as_of: i64,
     transactions: Vec<Start>,
     statements: Vec<Start>,
     settle: Duration,
 ) -> Horizon {
     let now_micros = now.to_unix_micros();
-    let mut earliest = now_micros;
+    let mut earliest = as_of.min(now_micros);
     let mut held_by = None;
     let tagged = transactions
         .into_iter()
@@ -380,17 +433,32 @@ mod tests {
         UtcTime::parse(s).unwrap()
     }
 
+    fn at(s: &str) -> i64 {
+        t(s).to_unix_micros()
+    }
+
     #[test]
     fn the_earliest_start_wins_and_settle_comes_off() {
         let now = t("2026-01-01 10:00:10");
-        let at = |s: &str| t(s).to_unix_micros();
-        let h = combine(now, vec![], vec![], Duration::from_secs(1));
+        let h = combine(
+            now,
+            at("2026-01-01 10:00:10"),
+            vec![],
+            vec![],
+            Duration::from_secs(1),
+        );
         assert_eq!(h.at.format(6), "2026-01-01 10:00:09.000000");
         assert!(h.held_by.is_none());
 
         let trx = vec![(7, at("2026-01-01 10:00:05"), "app@h".to_string())];
         let stmt = vec![(9, at("2026-01-01 10:00:02.5"), "etl@h".to_string())];
-        let h = combine(now, trx, stmt, Duration::from_millis(500));
+        let h = combine(
+            now,
+            now.to_unix_micros(),
+            trx,
+            stmt,
+            Duration::from_millis(500),
+        );
         assert_eq!(h.at.format(6), "2026-01-01 10:00:02.000000");
         let holder = h.held_by.unwrap();
         assert_eq!((holder.thread_id, holder.what), (9, "statement"));
@@ -398,10 +466,34 @@ mod tests {
     }
 
     #[test]
+    fn a_list_dated_earlier_caps_the_horizon_there() {
+        // The list was built by a reading that started 0.1 s earlier: a
+        // transaction opened since is not in it, so "now" cannot be used.
+        let now = t("2026-01-01 10:00:10");
+        let h = combine(
+            now,
+            at("2026-01-01 10:00:09.9"),
+            vec![],
+            vec![],
+            Duration::ZERO,
+        );
+        assert_eq!(h.at.format(6), "2026-01-01 10:00:09.900000");
+        // A marker newer than this reading's own clock changes nothing.
+        let h = combine(
+            now,
+            at("2026-01-01 10:00:11"),
+            vec![],
+            vec![],
+            Duration::ZERO,
+        );
+        assert_eq!(h.at, now);
+    }
+
+    #[test]
     fn a_start_in_the_future_does_not_move_the_horizon_forward() {
         let now = t("2026-01-01 10:00:10");
-        let trx = vec![(7, t("2026-01-01 10:00:11").to_unix_micros(), String::new())];
-        let h = combine(now, trx, vec![], Duration::ZERO);
+        let trx = vec![(7, at("2026-01-01 10:00:11"), String::new())];
+        let h = combine(now, now.to_unix_micros(), trx, vec![], Duration::ZERO);
         assert_eq!(h.at, now);
         assert!(h.held_by.is_none());
     }
