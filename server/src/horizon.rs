@@ -222,9 +222,10 @@ impl Keeper {
                     None => "none yet".into(),
                 };
                 warn!(
-                    "information_schema.INNODB_TRX did not refresh in {tries} readings: another session reads it \
-                     more often than every 0.1 s, which freezes InnoDB's copy; rows wait on the newest dated \
-                     horizon ({age}) until it refreshes"
+                    "information_schema.INNODB_TRX did not refresh in {:.1}s of readings: another session reads \
+                     it more often than every 0.1 s, which freezes InnoDB's copy; rows wait on the newest dated \
+                     horizon ({age}) until it refreshes",
+                    round.elapsed().as_secs_f64()
                 );
             }
         }
