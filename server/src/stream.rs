@@ -209,6 +209,11 @@ pub fn run(
         horizon: horizon.format(ts_fsp),
     };
     let mut rows = 0u64;
+    // Once every row is read there is no query left to cancel, and the
+    // pooled session is healthy: keep it.
+    let finished_but_gone = |rows: u64, e: std::io::Error| {
+        ApiError::Internal(format!("client went away after {rows} rows ({e})"))
+    };
     let gone = |rows: u64, e: std::io::Error| {
         cancel();
         ApiError::Internal(format!(
@@ -288,8 +293,8 @@ pub fn run(
         horizon: horizon.format(ts_fsp),
     };
     out.write_all(&wire::trailer_line(&trailer))
-        .map_err(|e| gone(rows, e))?;
-    out.flush().map_err(|e| gone(rows, e))?;
+        .map_err(|e| finished_but_gone(rows, e))?;
+    out.flush().map_err(|e| finished_but_gone(rows, e))?;
     Ok(rows)
 }
 
