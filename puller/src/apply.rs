@@ -28,6 +28,15 @@ pub struct Destination {
     batch_bytes: usize,
 }
 
+/// One destination column as `information_schema.COLUMNS` describes it.
+#[derive(Debug, Clone)]
+pub struct ColumnType {
+    pub name: String,
+    pub data_type: String,
+    pub charset: Option<String>,
+    pub column_type: String,
+}
+
 /// Where a table's next stream starts: after this (timestamp, key).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resume {
@@ -86,6 +95,40 @@ impl Destination {
         if out.is_empty() {
             return Err(format!(
                 "destination table `{}`.`{table}` does not exist; create it with the source's DDL first",
+                self.database
+            ));
+        }
+        Ok(out)
+    }
+
+    /// The session, for the comparison's reads (`digests`) and deletes
+    /// (`repair`), which share its settings.
+    pub fn conn(&mut self) -> &mut Conn {
+        &mut self.conn
+    }
+
+    /// Each column of `table`: name, data type, character set (if text)
+    /// and full type, in table order; an error names a missing table.
+    pub fn column_types(&mut self, table: &str) -> Result<Vec<ColumnType>, String> {
+        let rows: Vec<mysql::Row> = self
+            .conn
+            .exec(sql::COLUMN_TYPES, (&self.database, table))
+            .map_err(db_err("destination"))?;
+        let mut out = Vec::new();
+        for mut r in rows {
+            let (schema, t): (String, String) = (take(&mut r, 0)?, take(&mut r, 1)?);
+            if schema == self.database && t == table {
+                out.push(ColumnType {
+                    name: take(&mut r, 2)?,
+                    data_type: take(&mut r, 3)?,
+                    charset: take(&mut r, 4)?,
+                    column_type: take(&mut r, 5)?,
+                });
+            }
+        }
+        if out.is_empty() {
+            return Err(format!(
+                "destination table `{}`.`{table}` does not exist",
                 self.database
             ));
         }

@@ -5,6 +5,7 @@
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -55,6 +56,8 @@ pub struct Client {
     tls: Option<Arc<ClientConfig>>,
     authorization: Option<String>,
     timeout: Duration,
+    /// Body bytes read from the server so far, for the summary lines.
+    read: Arc<AtomicU64>,
 }
 
 type Conn = MaybeTls<ClientConnection>;
@@ -70,6 +73,7 @@ enum Framing {
 pub struct Body<R> {
     conn: R,
     framing: Framing,
+    counted: Arc<AtomicU64>,
 }
 
 /// What [`Client::get`] returns.
@@ -97,6 +101,14 @@ fn read_at_most(
 
 impl<R: BufRead> Read for Body<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.read_framed(buf)?;
+        self.counted.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> Body<R> {
+    fn read_framed(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match &mut self.framing {
             Framing::Close => self.conn.read(buf),
             Framing::Length(left) => {
@@ -154,7 +166,13 @@ impl Client {
                 .as_ref()
                 .map(|(u, p)| h::basic_auth(u, p)),
             timeout: c.source_timeout,
+            read: Arc::new(AtomicU64::new(0)),
         })
+    }
+
+    /// Body bytes read from the server since start-up.
+    pub fn bytes_read(&self) -> u64 {
+        self.read.load(Ordering::Relaxed)
     }
 
     /// `http(s)://host:port`, for messages.
@@ -232,6 +250,7 @@ impl Client {
         let mut body = Body {
             conn: reader,
             framing,
+            counted: self.read.clone(),
         };
         if status == 200 {
             return Ok(BufReader::with_capacity(256 * 1024, body));
@@ -327,6 +346,7 @@ mod tests {
         let mut body = Body {
             conn: Cursor::new(wire.as_bytes().to_vec()),
             framing,
+            counted: Arc::new(AtomicU64::new(0)),
         };
         let mut out = String::new();
         body.read_to_string(&mut out).map(|_| out)

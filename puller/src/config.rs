@@ -10,6 +10,7 @@ const GENERAL: usize = 0;
 const SOURCE: usize = 1;
 const DEST: usize = 2;
 const SYNC: usize = 3;
+const CONVERGE: usize = 4;
 
 static GROUPS: &[Group] = &[
     Group {
@@ -27,6 +28,10 @@ static GROUPS: &[Group] = &[
     Group {
         title: "Sync",
         about: "Synchronization options",
+    },
+    Group {
+        title: "Convergence",
+        about: "Deletes and drift: found by comparing digests of primary key ranges on both sides, so that only the rows that differ move",
     },
 ];
 
@@ -49,6 +54,12 @@ static FLAGS: &[Flag] = &[
     flag("--tables", Some("-t"), Some("table1,tableN,..."), None, SYNC, "Ordered list of tables to sync (default: all tables that dbd_server supports, parents before children)"),
     flag("--exclude-columns", Some("-x"), Some("table1.column1,tableN.columnN,..."), None, SYNC, "Columns to exclude from synchronization (table and column split at the first dot)"),
     flag("--poll-interval", None, Some("seconds"), None, SYNC, "Polling interval between pull requests (if unspecified, polling will be disabled)"),
+    flag("--deletes", None, None, None, CONVERGE, "After a table's pass, delete destination rows whose primary key no longer exists on the source (found by comparing key digests; off by default: the original tool never deleted). With --poll-interval, one table per poll, in turn"),
+    flag("--verify", None, None, None, CONVERGE, "After a table's pass, compare whole-row digests too and repair what differs: delete rows the source lacks, re-fetch rows that are missing or different. With --poll-interval, one table per poll, in turn"),
+    flag("--force-resync", Some("-f"), None, None, CONVERGE, "Bring every table back in line with the source now: a --verify pass of each (with --poll-interval, one table per poll)"),
+    flag("--resync-interval", None, Some("POLLS"), None, CONVERGE, "With --poll-interval: every POLLS polls, queue a --verify pass of every table (done one table per poll)"),
+    flag("--max-delete-percent", None, Some("PERCENT"), Some("50"), CONVERGE, "Refuse a pass that would delete more than this share of a table's destination rows, or that finds the source table empty: that table stops with an error naming the numbers"),
+    flag("--force-deletes", None, None, None, CONVERGE, "Delete even past --max-delete-percent or when the source table reads as empty"),
     flag("--debug", Some("-d"), None, None, GENERAL, "Enable debug mode"),
 ];
 
@@ -82,6 +93,13 @@ pub struct Config {
     /// (table, column) pairs never transferred.
     pub exclude: Vec<(String, String)>,
     pub poll_interval: Option<Duration>,
+    pub deletes: bool,
+    pub verify: bool,
+    pub force_resync: bool,
+    pub resync_interval: Option<u64>,
+    /// Most destination rows a pass may delete, as a fraction of the table.
+    pub max_delete_share: f64,
+    pub force_deletes: bool,
     pub debug: bool,
 }
 
@@ -111,6 +129,12 @@ impl std::fmt::Debug for Config {
             .field("tables", &self.tables)
             .field("exclude", &self.exclude)
             .field("poll_interval", &self.poll_interval)
+            .field("deletes", &self.deletes)
+            .field("verify", &self.verify)
+            .field("force_resync", &self.force_resync)
+            .field("resync_interval", &self.resync_interval)
+            .field("max_delete_share", &self.max_delete_share)
+            .field("force_deletes", &self.force_deletes)
             .finish()
     }
 }
@@ -152,6 +176,26 @@ impl Config {
             return Err(CliError("--tables names no table".into()));
         }
         let source_ca = v.get("--source-ssl-ca").map(PathBuf::from);
+        let poll_interval = v.seconds("--poll-interval", 0.01, 86_400.0)?;
+        let resync_interval: Option<u64> =
+            v.parsed("--resync-interval", "a number of polls from 1 up")?;
+        if resync_interval == Some(0) {
+            return Err(CliError("--resync-interval must be at least 1 poll".into()));
+        }
+        if resync_interval.is_some() && poll_interval.is_none() {
+            return Err(CliError(
+                "--resync-interval counts polls: it needs --poll-interval (for one pass, use --force-resync)"
+                    .into(),
+            ));
+        }
+        let percent: f64 = v
+            .parsed("--max-delete-percent", "a percentage from 0 to 100")?
+            .unwrap_or(50.0);
+        if !(0.0..=100.0).contains(&percent) {
+            return Err(CliError(
+                "--max-delete-percent must be from 0 to 100".into(),
+            ));
+        }
         Ok(Config {
             source_host: v.get("--source-host").unwrap_or_default().to_string(),
             source_port: v.parsed("--source-port", "a port number")?.unwrap_or(8888),
@@ -169,7 +213,13 @@ impl Config {
             dest_database: v.get("--dest-database").unwrap_or_default().to_string(),
             tables,
             exclude,
-            poll_interval: v.seconds("--poll-interval", 0.01, 86_400.0)?,
+            poll_interval,
+            deletes: v.switch("--deletes"),
+            verify: v.switch("--verify"),
+            force_resync: v.switch("--force-resync"),
+            resync_interval,
+            max_delete_share: percent / 100.0,
+            force_deletes: v.switch("--force-deletes"),
             debug: v.switch("--debug"),
         })
     }

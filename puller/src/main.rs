@@ -4,10 +4,16 @@
 
 mod apply;
 mod client;
+mod compare;
 mod config;
+mod converge;
+mod digests;
+mod repair;
+mod schedule;
 mod sql;
 mod stream;
 mod sync;
+mod transfer;
 
 use std::time::Duration;
 
@@ -26,8 +32,9 @@ fn main() {
     let client =
         client::Client::new(&config).unwrap_or_else(|e| cli::exit_usage(&SPEC, &cli::CliError(e)));
 
+    let mut schedule = schedule::Schedule::new();
     let Some(interval) = config.poll_interval else {
-        let report = sync::pass(&config, &client);
+        let report = sync::pass(&config, &client, &mut schedule);
         if let Some(fatal) = &report.fatal {
             error!("{fatal}");
         }
@@ -57,7 +64,7 @@ fn main() {
     );
     let mut failures = 0u32;
     while !signals::stop_requested() {
-        let report = sync::pass(&config, &client);
+        let report = sync::pass(&config, &client, &mut schedule);
         if let Some(fatal) = &report.fatal {
             error!("{fatal}");
         }

@@ -1,7 +1,7 @@
 //! Every SQL text dbd_puller sends to the destination, built in one place.
 //! Identifiers are quoted here; values are always `?` placeholders.
 
-use dbdump_shared::sql::{quote_ident, quote_list, quote_table};
+use dbdump_shared::sql::{key_after, key_at_most, quote_ident, quote_list, quote_table};
 
 /// Session set-up of the destination connection:
 /// - UTC, so TIMESTAMP values mean the same instant as on the source;
@@ -24,6 +24,120 @@ pub const MAX_ALLOWED_PACKET: &str = "SELECT @@max_allowed_packet";
 pub const TABLE_COLUMNS: &str =
     "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS \
      WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION";
+
+/// Name, data type, character set and full type of each column of one
+/// destination table: what its digests hash, and how.
+pub const COLUMN_TYPES: &str =
+    "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, DATA_TYPE, CHARACTER_SET_NAME, COLUMN_TYPE \
+     FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION";
+
+/// `WHERE` for the key range `(after, until]` (either side unbounded).
+fn key_range(key: &[&str], after: bool, until: bool) -> String {
+    let mut parts = Vec::new();
+    if after {
+        parts.push(key_after(key));
+    }
+    if until {
+        parts.push(key_at_most(key));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", parts.join(" AND "))
+    }
+}
+
+/// The bucket and hash of each destination row of one key range, where
+/// bucket i holds the rows up to and including source key `bounds[i]`
+/// (after `bounds[i-1]`) and bucket `bounds` the rest of the range. The
+/// destination compares the keys, in its own collation, through a CASE
+/// nested as a binary search (a handful of comparisons a row, whatever the
+/// number of bounds); dbd_puller folds the hashes into digests. Parameters:
+/// the bound values in the order [`bucket_case_order`] gives, then the
+/// range's `after`, then its `until` (each laid out by `key_params`).
+pub fn bucket_hashes(
+    db: &str,
+    table: &str,
+    key: &[&str],
+    hash: &str,
+    after: bool,
+    until: bool,
+    bounds: usize,
+) -> String {
+    let mut bucket = String::new();
+    nested_case(&key_at_most(key), 0, bounds, &mut bucket);
+    format!(
+        "SELECT {bucket}, {hash} FROM {}{}",
+        quote_table(db, table),
+        key_range(key, after, until)
+    )
+}
+
+/// Buckets `lo..=hi` as a binary search over bounds `lo..hi`.
+fn nested_case(at_most: &str, lo: usize, hi: usize, out: &mut String) {
+    if lo == hi {
+        out.push_str(&lo.to_string());
+        return;
+    }
+    let mid = (lo + hi) / 2;
+    out.push_str(&format!("CASE WHEN {at_most} THEN "));
+    nested_case(at_most, lo, mid, out);
+    out.push_str(" ELSE ");
+    nested_case(at_most, mid + 1, hi, out);
+    out.push_str(" END");
+}
+
+/// The order in which [`bucket_hashes`] takes the bounds' parameters: the
+/// bound each CASE compares with, as the text reads.
+pub fn bucket_case_order(bounds: usize) -> Vec<usize> {
+    fn walk(lo: usize, hi: usize, out: &mut Vec<usize>) {
+        if lo == hi {
+            return;
+        }
+        let mid = (lo + hi) / 2;
+        out.push(mid);
+        walk(lo, mid, out);
+        walk(mid + 1, hi, out);
+    }
+    let mut out = Vec::with_capacity(bounds);
+    walk(0, bounds, &mut out);
+    out
+}
+
+/// The key and hash of each destination row in `(after, until]`, in key
+/// order. Parameters: `after`'s values, then `until`'s.
+pub fn row_hashes(
+    db: &str,
+    table: &str,
+    key: &[&str],
+    hash: &str,
+    after: bool,
+    until: bool,
+) -> String {
+    format!(
+        "SELECT {}, {hash} FROM {}{} ORDER BY {}",
+        quote_list(key),
+        quote_table(db, table),
+        key_range(key, after, until),
+        quote_list(key)
+    )
+}
+
+/// Deletes `n` rows by primary key: `k IN (?, …)` for a one-column key,
+/// else a flat OR of equalities. Parameters: each key's values in order.
+pub fn delete_keys(db: &str, table: &str, key: &[&str], n: usize) -> String {
+    let filter = if let [k] = key {
+        format!("{} IN ({})", quote_ident(k), vec!["?"; n].join(", "))
+    } else {
+        let one = key
+            .iter()
+            .map(|k| format!("{} = ?", quote_ident(k)))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        vec![format!("({one})"); n].join(" OR ")
+    };
+    format!("DELETE FROM {} WHERE {filter}", quote_table(db, table))
+}
 
 /// The destination's newest (timestamp, key): where the next stream starts.
 pub fn resume_point(db: &str, table: &str, ts: &str, key: &[String]) -> String {
@@ -81,6 +195,46 @@ mod tests {
         assert_eq!(
             resume_point("d", "t", "ts", &s(&["a", "b"])),
             "SELECT `ts`, `a`, `b` FROM `d`.`t` WHERE `ts` IS NOT NULL ORDER BY `ts` DESC, `a` DESC, `b` DESC LIMIT 1"
+        );
+    }
+
+    #[test]
+    fn digest_queries() {
+        let q = bucket_hashes("d", "t", &["id"], "H", true, false, 3);
+        assert_eq!(
+            q,
+            "SELECT CASE WHEN `id` <= ? THEN CASE WHEN `id` <= ? THEN 0 ELSE 1 END \
+             ELSE CASE WHEN `id` <= ? THEN 2 ELSE 3 END END, H FROM `d`.`t` WHERE `id` > ?"
+        );
+        assert_eq!(bucket_case_order(3), [1, 0, 2]);
+        assert_eq!(bucket_case_order(0), Vec::<usize>::new());
+        for n in 0..40 {
+            let mut order = bucket_case_order(n);
+            assert_eq!(
+                bucket_hashes("d", "t", &["id"], "H", false, false, n)
+                    .matches('?')
+                    .count(),
+                n
+            );
+            order.sort_unstable();
+            assert_eq!(order, (0..n).collect::<Vec<_>>());
+        }
+        let q = bucket_hashes("d", "t", &["a", "b"], "H", true, true, 0);
+        assert_eq!(
+            q,
+            "SELECT 0, H FROM `d`.`t` WHERE (`a` > ? OR `a` = ? AND `b` > ?) AND (`a` < ? OR `a` = ? AND `b` <= ?)"
+        );
+        assert_eq!(
+            row_hashes("d", "t", &["id"], "H", false, true),
+            "SELECT `id`, H FROM `d`.`t` WHERE `id` <= ? ORDER BY `id`"
+        );
+        assert_eq!(
+            delete_keys("d", "t", &["id"], 3),
+            "DELETE FROM `d`.`t` WHERE `id` IN (?, ?, ?)"
+        );
+        assert_eq!(
+            delete_keys("d`", "t", &["a", "b"], 2),
+            "DELETE FROM `d```.`t` WHERE (`a` = ? AND `b` = ?) OR (`a` = ? AND `b` = ?)"
         );
     }
 

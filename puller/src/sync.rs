@@ -1,24 +1,33 @@
 //! One pass over the tables: for each, resume from the destination's newest
-//! (timestamp, key), stream what changed from dbd_server and apply it.
-//! A table fails alone, with a one-line reason; the others go on.
+//! (timestamp, key), stream what changed from dbd_server and apply it, then
+//! converge it if the schedule says so. A table fails alone, with a
+//! one-line reason; the others go on.
 
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use dbdump_shared::http::percent_encode;
 use dbdump_shared::wire::{TableInfo, TableList};
-use dbdump_shared::{debug, error, info, signals, warn};
+use dbdump_shared::{debug, error, info, signals};
 
-use crate::apply::{Batch, Destination, Resume};
-use crate::client::{Client, ClientError};
+use crate::apply::{Destination, Resume};
+use crate::client::Client;
 use crate::config::Config;
-use crate::stream::{self, End, Failure};
+use crate::converge::{self, Converged};
+use crate::schedule::Schedule;
+use crate::transfer::{self, with_busy_retry};
 
 /// What one table's sync did.
 #[derive(Debug)]
 pub struct Synced {
     pub rows: u64,
     pub elapsed: Duration,
+    /// The horizon of the stream applied: every source row older than it
+    /// is now on the destination.
+    pub horizon: String,
+    /// The convergence pass, if one ran.
+    pub converged: Option<Converged>,
+    /// Bytes read from the server for this table.
+    pub bytes: u64,
 }
 
 /// The outcome of a pass: per table, rows applied or why it failed.
@@ -34,10 +43,7 @@ impl PassReport {
     }
 }
 
-/// How often a 503 (server busy) is retried before the table fails.
-const BUSY_RETRIES: u32 = 60;
-
-pub fn pass(cfg: &Config, client: &Client) -> PassReport {
+pub fn pass(cfg: &Config, client: &Client, schedule: &mut Schedule) -> PassReport {
     let mut report = PassReport {
         tables: Vec::new(),
         fatal: None,
@@ -77,54 +83,66 @@ pub fn pass(cfg: &Config, client: &Client) -> PassReport {
             return report;
         }
     };
+    let names: Vec<String> = tables.iter().map(|(n, _)| n.clone()).collect();
+    let plan = schedule.next(cfg, &names);
     for (name, info) in tables {
         if signals::stop_requested() {
             break;
         }
-        let result = sync_table(cfg, client, &mut dest, &name, info.as_ref());
-        match &result {
-            Ok(s) => {
-                let secs = s.elapsed.as_secs_f64();
-                let rate = if secs > 0.0 {
-                    s.rows as f64 / secs
-                } else {
-                    0.0
-                };
-                info!(
-                    "table `{name}`: {} rows applied in {secs:.2} s ({rate:.0} rows/s)",
-                    s.rows
-                );
+        let before = client.bytes_read();
+        let mode = plan.mode_for(&name);
+        let result = sync_table(cfg, client, &mut dest, &name, info.as_ref()).and_then(|mut s| {
+            if let Some(mode) = mode {
+                let c = converge::converge(cfg, client, &mut dest, &name, mode, &s.horizon)?;
+                s.converged = Some(c);
             }
-            Err(e) => error!("table `{name}` failed: {e}"),
+            Ok(s)
+        });
+        match result {
+            Ok(mut s) => {
+                s.bytes = client.bytes_read() - before;
+                info!("table `{name}`: {}", summary(&s));
+                report.tables.push((name, Ok(s)));
+            }
+            Err(e) => {
+                if mode.is_some() {
+                    schedule.missed(&plan, cfg);
+                }
+                error!("table `{name}` failed: {e}");
+                report.tables.push((name, Err(e)));
+            }
         }
-        report.tables.push((name, result));
     }
     report
 }
 
-/// Retries `f` while the server answers 503, waiting as it asks.
-fn with_busy_retry<T>(mut f: impl FnMut() -> Result<T, ClientError>) -> Result<T, ClientError> {
-    let mut tries = 0;
-    loop {
-        match f() {
-            Err(ClientError::Status {
-                status: 503,
-                retry_after,
-                message,
-            }) if tries < BUSY_RETRIES && !signals::stop_requested() => {
-                tries += 1;
-                let wait = retry_after
-                    .unwrap_or(Duration::from_secs(1))
-                    .min(Duration::from_secs(30));
-                debug!("server busy ({message}); retrying in {wait:?}");
-                signals::sleep(wait);
-            }
-            other => return other,
-        }
+/// The summary line of a table: rows applied, time, rate; what its
+/// convergence pass compared and changed; bytes read from the server.
+fn summary(s: &Synced) -> String {
+    let secs = s.elapsed.as_secs_f64();
+    let rate = if secs > 0.0 {
+        s.rows as f64 / secs
+    } else {
+        0.0
+    };
+    let mut line = format!("{} rows applied in {secs:.2} s ({rate:.0} rows/s)", s.rows);
+    if let Some(c) = &s.converged {
+        line.push_str(&format!(
+            "; {} in {:.2} s: {} chunks compared, {} differed, {} rows deleted, {} rows repaired",
+            c.mode.name(),
+            c.elapsed.as_secs_f64(),
+            c.chunks,
+            c.differed,
+            c.deleted,
+            c.repaired
+        ));
     }
+    line.push_str(&format!("; {} bytes read", s.bytes));
+    line
 }
 
-fn stream_path(cfg: &Config, table: &str, resume: Option<&Resume>) -> String {
+/// The change stream of `table` after `resume` (everything without).
+pub fn stream_path(cfg: &Config, table: &str, resume: Option<&Resume>) -> String {
     let mut params = Vec::new();
     if let Some(r) = resume {
         params.push(format!("since={}", percent_encode(&r.since.to_string())));
@@ -168,53 +186,14 @@ fn sync_table(
     };
     let path = stream_path(cfg, table, resume.as_ref());
     debug!("GET {path}");
-    let mut body = with_busy_retry(|| client.get(&path)).map_err(|e| e.to_string())?;
-    let header = stream::read_header(&mut body)?;
-    let mut writer = dest.writer(&header, table)?;
-    let limits = writer.limits();
-
-    // Two threads: this one writes to the destination while the reader
-    // decodes the next batch. Two batches in flight at most: memory stays flat.
-    let (tx, rx) = mpsc::sync_channel::<Batch>(2);
-    let (read, written) = std::thread::scope(|s| {
-        let reader = s.spawn(|| stream::read_rows(&mut body, &header.columns, limits, tx));
-        let mut written = Ok(());
-        for batch in rx {
-            if let Err(e) = writer.write(batch) {
-                written = Err(e);
-                break; // drops the receiver: the reader stops at its next send
-            }
-        }
-        let read = reader.join().unwrap_or_else(|_| {
-            Err(Failure {
-                reason: "the stream reader panicked".into(),
-                received: 0,
-                discarded: 0,
-            })
-        });
-        (read, written)
-    });
-    written?;
-    match read {
-        Ok(End::Complete) => Ok(Synced {
-            rows: writer.applied(),
-            elapsed: started.elapsed(),
-        }),
-        Ok(End::Interrupted) => {
-            warn!(
-                "stopped `{table}` on request after {} rows",
-                writer.applied()
-            );
-            Err("interrupted".into())
-        }
-        Err(f) => Err(format!(
-            "{} after {} rows ({} applied, {} discarded)",
-            f.reason,
-            f.received,
-            writer.applied(),
-            f.discarded
-        )),
-    }
+    let applied = transfer::apply_stream(client, dest, table, &path)?;
+    Ok(Synced {
+        rows: applied.rows,
+        elapsed: started.elapsed(),
+        horizon: applied.horizon,
+        converged: None,
+        bytes: 0,
+    })
 }
 
 #[cfg(test)]

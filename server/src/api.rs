@@ -1,4 +1,5 @@
-//! Routing and authentication: `GET /`, `GET /<db>/`, `GET /<db>/<table>/`.
+//! Routing and authentication: `GET /`, `GET /<db>/`, `GET /<db>/<table>/`
+//! and `GET /<db>/<table>/digest`.
 //! Path segments are percent-decoded one by one, so names holding `/`, `?`
 //! or `%` work when the client encodes them.
 
@@ -11,6 +12,7 @@ use dbdump_shared::wire::{DatabaseList, TableList};
 use dbdump_shared::{error, http as h, info, warn};
 
 use crate::config::Config;
+use crate::digest;
 use crate::error::ApiError;
 use crate::horizon;
 use crate::http::{Handler, Outcome, Request, Response};
@@ -173,6 +175,17 @@ impl Api {
                 let cancel = || self.cancel(id);
                 let rows = stream::run(&mut conn, db, &meta, &params, hz.at, resp, &cancel)?;
                 Ok(Outcome { rows: Some(rows) })
+            }
+            [db, table, verb] if verb == "digest" => {
+                let mut conn = self.conn()?;
+                inspect::require_database(&mut conn, db, self.allowed())?;
+                let meta = inspect::syncable_table(&mut conn, db, table)?;
+                let params = digest::Params::parse(&req.query)?;
+                digest::validate(&meta, &params)?;
+                let id = conn.connection_id();
+                let cancel = || self.cancel(id);
+                let chunks = digest::run(&mut conn, db, &meta, &params, resp, &cancel)?;
+                Ok(Outcome { rows: Some(chunks) })
             }
             _ => Err(ApiError::NotFound(format!("no such path {:?}", req.path))),
         }

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use mysql::prelude::Queryable;
 use mysql::Value;
 
-use dbdump_shared::sql::take;
+use dbdump_shared::sql::{take, HashClass};
 use dbdump_shared::wire::{Encoding, TableInfo};
 
 use crate::error::ApiError;
@@ -37,6 +37,11 @@ impl ColumnMeta {
                 .extra
                 .to_ascii_lowercase()
                 .contains("on update current_timestamp")
+    }
+
+    /// How this column's values enter a row's digest hash.
+    pub fn hash_class(&self) -> HashClass {
+        HashClass::of(&self.data_type, self.charset.as_deref())
     }
 
     /// The wire encoding of this column's values, from its declared type (the

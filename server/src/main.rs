@@ -4,6 +4,7 @@
 
 mod api;
 mod config;
+mod digest;
 mod error;
 mod horizon;
 mod http;

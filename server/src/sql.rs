@@ -2,7 +2,7 @@
 //! the builders were found in `information_schema` first and are quoted
 //! here; values are always `?` placeholders.
 
-use dbdump_shared::sql::{quote_ident, quote_list, quote_table};
+use dbdump_shared::sql::{key_after, key_at_most, quote_ident, quote_list, quote_table};
 
 /// Session set-up of every source connection: UTC so that TIMESTAMP values
 /// are unambiguous whatever the hosts' zones; UTF-8 for all text; reads only.
@@ -134,6 +134,46 @@ pub const RUNNING_WRITERS_MS: &str =
      COMMAND IN ('Query', 'Execute') AND ID <> CONNECTION_ID() \
      AND (INFO IS NULL OR (LTRIM(INFO) NOT LIKE 'select%' AND LTRIM(INFO) NOT LIKE 'show%'))";
 
+/// Opens the snapshot every read of one digest request shares (REPEATABLE
+/// READ whatever the server's default, or the ranges could each see a
+/// different state).
+pub const START_SNAPSHOT: &[&str] = &[
+    "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+    "START TRANSACTION WITH CONSISTENT SNAPSHOT",
+];
+
+/// The key and hash of every row of one key range, in key order, through
+/// the primary key: dbd_server folds them into chunk digests as they
+/// stream by. Parameters: the `after` key's then the `until` key's, each
+/// laid out by `key_params`.
+pub fn digest_select(
+    db: &str,
+    table: &str,
+    key: &[&str],
+    hash: &str,
+    after: bool,
+    until: bool,
+) -> String {
+    let mut filter = Vec::new();
+    if after {
+        filter.push(key_after(key));
+    }
+    if until {
+        filter.push(key_at_most(key));
+    }
+    let filter = if filter.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", filter.join(" AND "))
+    };
+    format!(
+        "SELECT {}, {hash} FROM {} FORCE INDEX (PRIMARY){filter} ORDER BY {}",
+        quote_list(key),
+        quote_table(db, table),
+        quote_list(key)
+    )
+}
+
 /// Ends another session of ours (its id comes from the driver, not a request).
 pub fn kill_connection(connection_id: u32) -> String {
     format!("KILL CONNECTION {connection_id}")
@@ -148,6 +188,9 @@ pub enum Bound {
     Since,
     /// `(ts, key) > (since, after_key)` and below the horizon.
     After,
+    /// Below the horizon (NULL timestamps included) and one of this many
+    /// keys (parameters: horizon, then each key's values in key order).
+    Keys(usize),
 }
 
 /// The change stream query and the order of its parameters: `All`: horizon;
@@ -189,7 +232,10 @@ pub fn stream_select(
             }
             format!("{t} >= ? AND {t} < ? AND ({})", alternatives.join(" OR "))
         }
+        Bound::Keys(n) => format!("({t} IS NULL OR {t} < ?) AND {}", key_in(key, n)),
     };
+    // Rows by key are found through the primary key, not the timestamp.
+    let index = index.filter(|_| !matches!(bound, Bound::Keys(_)));
     let hint = index
         .map(|i| format!(" FORCE INDEX ({})", quote_ident(i)))
         .unwrap_or_default();
@@ -200,6 +246,20 @@ pub fn stream_select(
         filter,
         quote_list(&order)
     )
+}
+
+/// `key IN (…)` for `n` keys: `k IN (?, …)` for a one-column key, else a
+/// flat OR of equalities (which the optimizer turns into point ranges).
+fn key_in(key: &[&str], n: usize) -> String {
+    if let [k] = key {
+        return format!("{} IN ({})", quote_ident(k), vec!["?"; n].join(", "));
+    }
+    let one = key
+        .iter()
+        .map(|k| format!("{} = ?", quote_ident(k)))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    format!("({})", vec![format!("({one})"); n].join(" OR "))
 }
 
 /// Parameter order for the key part of [`Bound::After`]: after `since` and
@@ -261,6 +321,36 @@ mod tests {
     }
 
     #[test]
+    fn rows_by_key_go_through_the_primary_key() {
+        let q = stream_select(
+            "d",
+            "t",
+            Some("ts"),
+            &["id", "ts"],
+            "ts",
+            &["id"],
+            Bound::Keys(3),
+        );
+        assert_eq!(
+            q,
+            "SELECT `id`, `ts` FROM `d`.`t` WHERE (`ts` IS NULL OR `ts` < ?) AND `id` IN (?, ?, ?) ORDER BY `ts`, `id`"
+        );
+        let q = stream_select(
+            "d",
+            "t",
+            None,
+            &["a", "b", "ts"],
+            "ts",
+            &["a", "b"],
+            Bound::Keys(2),
+        );
+        assert!(
+            q.contains("AND ((`a` = ? AND `b` = ?) OR (`a` = ? AND `b` = ?)) ORDER BY"),
+            "{q}"
+        );
+    }
+
+    #[test]
     fn readings_are_marked_and_dated_by_their_markers() {
         let marker = horizon_marker(1_764_000_000_123_456);
         assert_eq!(marker, "/* dbd_server horizon at 1764000000123456 */");
@@ -273,6 +363,24 @@ mod tests {
         assert_eq!(marker_time("SELECT 1"), None);
         // Cut to 80 characters by the query, the marker is still whole.
         assert_eq!(marker_time(&q[..80]), Some(1_764_000_000_123_456));
+    }
+
+    #[test]
+    fn digest_queries_read_key_ranges_in_key_order() {
+        let q = digest_select("d", "t", &["a", "b"], "H", true, true);
+        assert_eq!(
+            q,
+            "SELECT `a`, `b`, H FROM `d`.`t` FORCE INDEX (PRIMARY) WHERE (`a` > ? OR `a` = ? AND `b` > ?) \
+             AND (`a` < ? OR `a` = ? AND `b` <= ?) ORDER BY `a`, `b`"
+        );
+        let q = digest_select("d", "t", &["id"], "H", false, false);
+        assert_eq!(
+            q,
+            "SELECT `id`, H FROM `d`.`t` FORCE INDEX (PRIMARY) ORDER BY `id`"
+        );
+        assert!(
+            digest_select("d", "t", &["id"], "H", false, true).contains("WHERE `id` <= ? ORDER")
+        );
     }
 
     #[test]

@@ -16,17 +16,25 @@ use crate::http::Response;
 use crate::inspect::TableMeta;
 use crate::sql::{self, Bound};
 
+/// Most keys one `keys` request may list.
+pub const MAX_KEYS: usize = 1000;
+
 /// The query parameters of a stream request.
 #[derive(Debug, Default, PartialEq)]
 pub struct Params {
     pub since: Option<UtcTime>,
     /// JSON array of key values in wire encoding.
     pub after_key: Option<String>,
+    /// Only rows with a timestamp before this (or none): an upper bound
+    /// below the horizon.
+    pub before: Option<UtcTime>,
+    /// JSON array of keys (each an array of key values): only those rows.
+    pub keys: Option<String>,
     pub include: Option<Vec<String>>,
     pub exclude: Vec<String>,
 }
 
-fn column_list(v: &str) -> Vec<String> {
+pub fn column_list(v: &str) -> Vec<String> {
     v.split(',')
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
@@ -46,17 +54,24 @@ impl Params {
             match k.as_str() {
                 "since" => p.since = Some(UtcTime::parse(&v).map_err(|e| ApiError::BadRequest(format!("since: {e}")))?),
                 "after_key" => p.after_key = Some(v),
+                "before" => p.before = Some(UtcTime::parse(&v).map_err(|e| ApiError::BadRequest(format!("before: {e}")))?),
+                "keys" => p.keys = Some(v),
                 "include_columns" => p.include = Some(column_list(&v)),
                 "exclude_columns" => p.exclude = column_list(&v),
                 other => {
                     return Err(ApiError::BadRequest(format!(
-                        "unknown query parameter {other:?}; known: since, after_key, include_columns, exclude_columns"
+                        "unknown query parameter {other:?}; known: since, after_key, before, keys, include_columns, exclude_columns"
                     )))
                 }
             }
         }
         if p.after_key.is_some() && p.since.is_none() {
             return Err(ApiError::BadRequest("after_key needs since".into()));
+        }
+        if p.keys.is_some() && p.since.is_some() {
+            return Err(ApiError::BadRequest(
+                "keys asks for rows by key: it cannot be combined with since/after_key".into(),
+            ));
         }
         Ok(p)
     }
@@ -115,7 +130,13 @@ fn date_value(t: UtcTime) -> Value {
 
 /// Decodes `after_key` into one value per key column.
 fn key_values(t: &TableMeta, raw: &str) -> Result<Vec<Value>, ApiError> {
-    let bad = |m: String| ApiError::BadRequest(format!("after_key: {m}"));
+    decode_key(t, raw, "after_key")
+}
+
+/// Decodes a key (a JSON array with one value per key column, in wire
+/// encoding) of parameter `param`; errors are 400s naming it.
+pub fn decode_key(t: &TableMeta, raw: &str, param: &str) -> Result<Vec<Value>, ApiError> {
+    let bad = |m: String| ApiError::BadRequest(format!("{param}: {m}"));
     let items: Vec<&RawValue> =
         serde_json::from_str(raw).map_err(|e| bad(format!("not a JSON array: {e}")))?;
     if items.len() != t.key.len() {
@@ -138,6 +159,22 @@ fn key_values(t: &TableMeta, raw: &str) -> Result<Vec<Value>, ApiError> {
         .collect()
 }
 
+/// Decodes `keys`: a JSON array of 1 to [`MAX_KEYS`] keys.
+fn keys_values(t: &TableMeta, raw: &str) -> Result<Vec<Vec<Value>>, ApiError> {
+    let items: Vec<&RawValue> = serde_json::from_str(raw)
+        .map_err(|e| ApiError::BadRequest(format!("keys: not a JSON array of keys: {e}")))?;
+    if items.is_empty() || items.len() > MAX_KEYS {
+        return Err(ApiError::BadRequest(format!(
+            "keys: give from 1 to {MAX_KEYS} keys, not {}",
+            items.len()
+        )));
+    }
+    items
+        .iter()
+        .map(|k| decode_key(t, k.get(), "keys"))
+        .collect()
+}
+
 /// Runs the stream for `t` and writes it to `resp`. Returns the rows sent.
 /// Errors before the first byte become a normal error response (the
 /// caller's job); errors after it end the stream with an error line. When
@@ -154,6 +191,10 @@ pub fn run(
 ) -> Result<u64, ApiError> {
     let selected = select_columns(t, p)?;
     let ts_fsp = t.ts().fsp;
+    let horizon = match p.before {
+        Some(before) if before < horizon => before,
+        _ => horizon,
+    };
     let horizon = horizon.truncate(ts_fsp);
     let names: Vec<&str> = selected
         .iter()
@@ -161,6 +202,12 @@ pub fn run(
         .collect();
     let key_names = t.key_names();
     let (bound, params) = match (&p.since, &p.after_key) {
+        (None, _) if p.keys.is_some() => {
+            let keys = keys_values(t, p.keys.as_deref().unwrap_or_default())?;
+            let mut params = vec![date_value(horizon)];
+            params.extend(keys.iter().flatten().cloned());
+            (Bound::Keys(keys.len()), params)
+        }
         (None, _) => (Bound::All, vec![date_value(horizon)]),
         (Some(s), None) => (Bound::Since, vec![date_value(*s), date_value(horizon)]),
         (Some(s), Some(k)) => {

@@ -79,6 +79,116 @@ pub fn quote_list<S: AsRef<str>>(names: &[S]) -> String {
         .join(", ")
 }
 
+/// How one column's value enters a row's hash text. Each side decides from
+/// its own column definition, so that a text column stored in another
+/// character set on the destination still hashes the same.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HashClass {
+    /// Text in any character set: its length in characters, then its UTF-8.
+    Text,
+    /// Raw bytes (BINARY, BLOB, BIT, GEOMETRY, the binary character set):
+    /// their length, then the bytes.
+    Binary,
+    /// FLOAT, widened to DOUBLE so that every bit shows in its text
+    /// (MySQL prints a FLOAT with 6 digits only).
+    Float,
+    /// Numbers, DECIMAL, dates and times: their text never holds the
+    /// separator, so it goes in as it is (TIMESTAMPs in the UTC session).
+    Plain,
+}
+
+impl HashClass {
+    /// The class of a column from `information_schema.COLUMNS`' DATA_TYPE
+    /// and CHARACTER_SET_NAME.
+    pub fn of(data_type: &str, charset: Option<&str>) -> HashClass {
+        match data_type.to_ascii_lowercase().as_str() {
+            "float" => HashClass::Float,
+            "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" | "bit"
+            | "geometry" | "point" | "linestring" | "polygon" | "multipoint"
+            | "multilinestring" | "multipolygon" | "geometrycollection" | "geomcollection" => {
+                HashClass::Binary
+            }
+            "json" => HashClass::Text,
+            _ => match charset {
+                Some(c) if c.eq_ignore_ascii_case("binary") => HashClass::Binary,
+                Some(_) => HashClass::Text,
+                None => HashClass::Plain,
+            },
+        }
+    }
+}
+
+/// The 32-bit hash of one row, as SQL: `CRC32` of a text that tells every
+/// value apart from every other, NULL from `''` from `'NULL'` included.
+/// Values are joined by `|`; text and bytes are prefixed by their length
+/// (so a `|` inside them is harmless); NULLs are left out and a final
+/// `0`/`1` flag per column says which were NULL. Both sides build it with
+/// this function, so equal rows hash equal; the sessions' UTC time zone
+/// makes TIMESTAMPs print the same. A key digest (`nulls: false`) leaves
+/// out the NULL flags: primary key columns are never NULL.
+pub fn row_hash(columns: &[(&str, HashClass)], nulls: bool) -> String {
+    let mut pieces: Vec<String> = columns
+        .iter()
+        .map(|(name, class)| {
+            let c = quote_ident(name);
+            match class {
+                HashClass::Text => format!(
+                    "CONCAT(CHAR_LENGTH({c}), ':', CAST(CONVERT({c} USING utf8mb4) AS BINARY))"
+                ),
+                HashClass::Binary => format!("CONCAT(LENGTH({c}), ':', {c})"),
+                HashClass::Float => format!("({c} + 0e0)"),
+                HashClass::Plain => c,
+            }
+        })
+        .collect();
+    if nulls {
+        let flags: Vec<String> = columns
+            .iter()
+            .map(|(name, _)| format!("ISNULL({})", quote_ident(name)))
+            .collect();
+        pieces.push(format!("CONCAT({})", flags.join(", ")));
+    }
+    format!("CRC32(CONCAT_WS('|', {}))", pieces.join(", "))
+}
+
+/// `(key) > (?, …)` in keyset order, spelled as a flat OR of ANDs so that
+/// the optimizer makes ranges of the primary key of it. Parameters: see
+/// [`key_params`].
+pub fn key_after(key: &[&str]) -> String {
+    key_compare(key, ">", ">")
+}
+
+/// `(key) <= (?, …)`, the same way.
+pub fn key_at_most(key: &[&str]) -> String {
+    key_compare(key, "<", "<=")
+}
+
+fn key_compare(key: &[&str], inner: &str, last: &str) -> String {
+    let alternatives: Vec<String> = (0..key.len())
+        .map(|i| {
+            let mut parts: Vec<String> = key[..i]
+                .iter()
+                .map(|k| format!("{} = ?", quote_ident(k)))
+                .collect();
+            let op = if i + 1 == key.len() { last } else { inner };
+            parts.push(format!("{} {op} ?", quote_ident(key[i])));
+            parts.join(" AND ")
+        })
+        .collect();
+    if alternatives.len() == 1 {
+        return alternatives.into_iter().next().unwrap_or_default();
+    }
+    format!("({})", alternatives.join(" OR "))
+}
+
+/// The parameters of [`key_after`] and [`key_at_most`] for key `values`:
+/// for each key column i, the values of columns 0..=i.
+pub fn key_params<T: Clone>(values: &[T]) -> Vec<T> {
+    (0..values.len())
+        .flat_map(|i| values[..=i].iter().cloned())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,5 +204,52 @@ mod tests {
         );
         assert_eq!(quote_table("d b", "t/1"), "`d b`.`t/1`");
         assert_eq!(quote_list(&["a", "b`"]), "`a`, `b```");
+    }
+
+    #[test]
+    fn row_hashes_by_class() {
+        let h = row_hash(
+            &[
+                ("id", HashClass::Plain),
+                ("t`x", HashClass::Text),
+                ("b", HashClass::Binary),
+                ("f", HashClass::Float),
+            ],
+            true,
+        );
+        assert_eq!(
+            h,
+            "CRC32(CONCAT_WS('|', `id`, CONCAT(CHAR_LENGTH(`t``x`), ':', CAST(CONVERT(`t``x` USING utf8mb4) AS BINARY)), \
+             CONCAT(LENGTH(`b`), ':', `b`), (`f` + 0e0), CONCAT(ISNULL(`id`), ISNULL(`t``x`), ISNULL(`b`), ISNULL(`f`))))"
+        );
+        assert_eq!(
+            row_hash(&[("a", HashClass::Plain), ("b", HashClass::Plain)], false),
+            "CRC32(CONCAT_WS('|', `a`, `b`))"
+        );
+        assert_eq!(HashClass::of("varchar", Some("latin1")), HashClass::Text);
+        assert_eq!(HashClass::of("varchar", Some("binary")), HashClass::Binary);
+        assert_eq!(HashClass::of("BLOB", None), HashClass::Binary);
+        assert_eq!(HashClass::of("json", None), HashClass::Text);
+        assert_eq!(HashClass::of("decimal", None), HashClass::Plain);
+        assert_eq!(HashClass::of("float", None), HashClass::Float);
+    }
+
+    #[test]
+    fn keyset_comparisons() {
+        assert_eq!(key_after(&["id"]), "`id` > ?");
+        assert_eq!(key_at_most(&["id"]), "`id` <= ?");
+        assert_eq!(
+            key_after(&["a", "b", "c"]),
+            "(`a` > ? OR `a` = ? AND `b` > ? OR `a` = ? AND `b` = ? AND `c` > ?)"
+        );
+        assert_eq!(
+            key_at_most(&["a", "b"]),
+            "(`a` < ? OR `a` = ? AND `b` <= ?)"
+        );
+        assert_eq!(key_params(&[1, 2, 3]), [1, 1, 2, 1, 2, 3]);
+        assert_eq!(
+            key_after(&["a", "b"]).matches('?').count(),
+            key_params(&[1, 2]).len()
+        );
     }
 }

@@ -1,0 +1,102 @@
+//! Moves one change stream into the destination: the stream's header
+//! chooses the columns, a reader thread decodes rows into batches while
+//! this thread upserts them, and only a stream that ends with its trailer
+//! counts as complete. Used by the incremental pass and by repairs.
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use dbdump_shared::{debug, signals, warn};
+
+use crate::apply::{Batch, Destination};
+use crate::client::{Client, ClientError};
+use crate::stream::{self, End, Failure};
+
+/// How often a 503 (server busy) is retried before the table fails.
+const BUSY_RETRIES: u32 = 60;
+
+/// What applying one stream did.
+#[derive(Debug)]
+pub struct Applied {
+    pub rows: u64,
+    /// The stream's horizon (UTC): it holds every source row older.
+    pub horizon: String,
+}
+
+/// Retries `f` while the server answers 503, waiting as it asks.
+pub fn with_busy_retry<T>(mut f: impl FnMut() -> Result<T, ClientError>) -> Result<T, ClientError> {
+    let mut tries = 0;
+    loop {
+        match f() {
+            Err(ClientError::Status {
+                status: 503,
+                retry_after,
+                message,
+            }) if tries < BUSY_RETRIES && !signals::stop_requested() => {
+                tries += 1;
+                let wait = retry_after
+                    .unwrap_or(Duration::from_secs(1))
+                    .min(Duration::from_secs(30));
+                debug!("server busy ({message}); retrying in {wait:?}");
+                signals::sleep(wait);
+            }
+            other => return other,
+        }
+    }
+}
+
+/// GETs the change stream at `path` and upserts its rows into `table`.
+pub fn apply_stream(
+    client: &Client,
+    dest: &mut Destination,
+    table: &str,
+    path: &str,
+) -> Result<Applied, String> {
+    let mut body = with_busy_retry(|| client.get(path)).map_err(|e| e.to_string())?;
+    let header = stream::read_header(&mut body)?;
+    let mut writer = dest.writer(&header, table)?;
+    let limits = writer.limits();
+
+    // Two threads: this one writes to the destination while the reader
+    // decodes the next batch. Two batches in flight at most: memory stays flat.
+    let (tx, rx) = mpsc::sync_channel::<Batch>(2);
+    let (read, written) = std::thread::scope(|s| {
+        let reader = s.spawn(|| stream::read_rows(&mut body, &header.columns, limits, tx));
+        let mut written = Ok(());
+        for batch in rx {
+            if let Err(e) = writer.write(batch) {
+                written = Err(e);
+                break; // drops the receiver: the reader stops at its next send
+            }
+        }
+        let read = reader.join().unwrap_or_else(|_| {
+            Err(Failure {
+                reason: "the stream reader panicked".into(),
+                received: 0,
+                discarded: 0,
+            })
+        });
+        (read, written)
+    });
+    written?;
+    match read {
+        Ok(End::Complete) => Ok(Applied {
+            rows: writer.applied(),
+            horizon: header.horizon.clone(),
+        }),
+        Ok(End::Interrupted) => {
+            warn!(
+                "stopped `{table}` on request after {} rows",
+                writer.applied()
+            );
+            Err("interrupted".into())
+        }
+        Err(f) => Err(format!(
+            "{} after {} rows ({} applied, {} discarded)",
+            f.reason,
+            f.received,
+            writer.applied(),
+            f.discarded
+        )),
+    }
+}

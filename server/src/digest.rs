@@ -1,0 +1,320 @@
+//! The digest stream of one table (`GET /<db>/<table>/digest`): for each
+//! requested key range, the source database hashes every row (or only its
+//! key) in primary key order, and dbd_server folds the hashes into chunks of
+//! `chunk_rows` rows as they stream by, writing one line per chunk. Every
+//! range is read in one consistent snapshot; nothing is collected, so memory
+//! stays flat whatever the table's size.
+
+use mysql::prelude::Queryable;
+use mysql::{Row, Value};
+
+use dbdump_shared::digest::{
+    self, chunk_line, Digest, DigestHeader, DigestTrailer, Kind, DEFAULT_CHUNK_ROWS, MAX_CHUNK_ROWS,
+};
+use dbdump_shared::sql::{key_params, row_hash, HashClass};
+use dbdump_shared::value::{self, ValueCodec};
+use dbdump_shared::wire::{self, Column};
+use dbdump_shared::{http as h, signals};
+
+use crate::error::ApiError;
+use crate::http::Response;
+use crate::inspect::TableMeta;
+use crate::sql;
+use crate::stream::{self, column_list};
+
+/// One key range of a request, decoded: `(after, until]`.
+type Range = (Option<Vec<Value>>, Option<Vec<Value>>);
+
+/// The query parameters of a digest request.
+#[derive(Debug, PartialEq)]
+pub struct Params {
+    pub kind: Kind,
+    pub chunk_rows: u64,
+    /// Raw `ranges` (decoded against the key once the table is known).
+    pub ranges: Option<String>,
+    /// The stream's column selection: what a `row` digest covers.
+    pub columns: stream::Params,
+}
+
+impl Params {
+    pub fn parse(query: &str) -> Result<Params, ApiError> {
+        let bad = ApiError::BadRequest;
+        let mut p = Params {
+            kind: Kind::Row,
+            chunk_rows: DEFAULT_CHUNK_ROWS,
+            ranges: None,
+            columns: stream::Params::default(),
+        };
+        let mut seen = std::collections::HashSet::new();
+        for (k, v) in h::parse_query(query).map_err(bad)? {
+            if !seen.insert(k.clone()) {
+                return Err(bad(format!("query parameter {k} given twice")));
+            }
+            match k.as_str() {
+                "kind" => {
+                    p.kind = Kind::parse(&v)
+                        .ok_or_else(|| bad(format!("kind must be key or row, not {v:?}")))?
+                }
+                "chunk_rows" => {
+                    p.chunk_rows = v
+                        .parse()
+                        .ok()
+                        .filter(|n| (1..=MAX_CHUNK_ROWS).contains(n))
+                        .ok_or_else(|| {
+                            bad(format!(
+                                "chunk_rows must be a number from 1 to {MAX_CHUNK_ROWS}, not {v:?}"
+                            ))
+                        })?
+                }
+                "ranges" => p.ranges = Some(v),
+                "include_columns" => p.columns.include = Some(column_list(&v)),
+                "exclude_columns" => p.columns.exclude = column_list(&v),
+                other => {
+                    return Err(bad(format!(
+                        "unknown query parameter {other:?}; known: kind, chunk_rows, ranges, include_columns, exclude_columns"
+                    )))
+                }
+            }
+        }
+        Ok(p)
+    }
+
+    /// The ranges asked for (the whole table by default), decoded.
+    fn ranges(&self, t: &TableMeta) -> Result<Vec<Range>, ApiError> {
+        let Some(text) = &self.ranges else {
+            return Ok(vec![(None, None)]);
+        };
+        let key = |raw: &Option<Box<serde_json::value::RawValue>>| {
+            raw.as_ref()
+                .map(|k| stream::decode_key(t, k.get(), "ranges"))
+                .transpose()
+        };
+        digest::parse_ranges(text)
+            .map_err(ApiError::BadRequest)?
+            .iter()
+            .map(|(after, until)| Ok((key(after)?, key(until)?)))
+            .collect()
+    }
+}
+
+/// The columns a digest of `kind` hashes, as table column indexes: the key,
+/// or what the stream would send.
+fn hashed_columns(t: &TableMeta, p: &Params) -> Result<Vec<usize>, ApiError> {
+    let selected = stream::select_columns(t, &p.columns)?;
+    Ok(match p.kind {
+        Kind::Key => t.key.clone(),
+        Kind::Row => selected,
+    })
+}
+
+/// Checks everything a request can get wrong before any byte is written.
+pub fn validate(t: &TableMeta, p: &Params) -> Result<(), ApiError> {
+    hashed_columns(t, p)?;
+    p.ranges(t)?;
+    Ok(())
+}
+
+/// Runs the digest of `t` and writes it to `resp`; returns the chunks sent.
+/// Errors before the first byte become a normal error response; after it,
+/// an error line ends the stream. `cancel` ends the source query when the
+/// client goes away.
+pub fn run(
+    conn: &mut impl Queryable,
+    db: &str,
+    t: &TableMeta,
+    p: &Params,
+    resp: &mut Response<'_>,
+    cancel: &dyn Fn(),
+) -> Result<u64, ApiError> {
+    let hashed = hashed_columns(t, p)?;
+    let ranges = p.ranges(t)?;
+    let hash_input: Vec<(&str, HashClass)> = hashed
+        .iter()
+        .map(|&i| {
+            let c = &t.columns[i];
+            (c.name.as_str(), c.hash_class())
+        })
+        .collect();
+    let hash = row_hash(&hash_input, p.kind == Kind::Row);
+    let key = t.key_names();
+    let header = DigestHeader {
+        protocol: wire::PROTOCOL,
+        database: db.to_string(),
+        table: t.name.clone(),
+        kind: p.kind,
+        hash: "crc32".into(),
+        columns: hashed
+            .iter()
+            .map(|&i| Column {
+                name: t.columns[i].name.clone(),
+                sql_type: t.columns[i].column_type.clone(),
+                encoding: t.columns[i].encoding(),
+            })
+            .collect(),
+        key: key.iter().map(|s| s.to_string()).collect(),
+        chunk_rows: p.chunk_rows,
+        ranges: ranges.len(),
+    };
+    for q in sql::START_SNAPSHOT {
+        conn.query_drop(q)?;
+    }
+    let result = write_digests(conn, db, t, &key, &hash, &ranges, &header, resp, cancel);
+    // Never hand a session back to the pool inside a transaction (its
+    // snapshot would hold back purge); a killed session fails here, and
+    // the pool replaces it.
+    let _ = conn.query_drop(sql::ROLLBACK);
+    result
+}
+
+/// The part of [`run`] inside the snapshot.
+#[allow(clippy::too_many_arguments)]
+fn write_digests(
+    conn: &mut impl Queryable,
+    db: &str,
+    t: &TableMeta,
+    key: &[&str],
+    hash: &str,
+    ranges: &[Range],
+    header: &DigestHeader,
+    resp: &mut Response<'_>,
+    cancel: &dyn Fn(),
+) -> Result<u64, ApiError> {
+    let gone = |chunks: u64, e: std::io::Error| {
+        cancel();
+        ApiError::Internal(format!(
+            "client went away after {chunks} chunks ({e}); source query cancelled"
+        ))
+    };
+    let out = resp.stream(wire::NDJSON).map_err(|e| gone(0, e))?;
+    let mut head = b"{\"header\":".to_vec();
+    let _ = serde_json::to_writer(&mut head, header);
+    head.extend_from_slice(b"}\n");
+    out.write_all(&head).map_err(|e| gone(0, e))?;
+
+    let (mut chunks, mut rows) = (0u64, 0u64);
+    let mut line = Vec::with_capacity(256);
+    let mut last_key = Vec::with_capacity(64);
+    for (index, (after, until)) in ranges.iter().enumerate() {
+        let query = sql::digest_select(db, &t.name, key, hash, after.is_some(), until.is_some());
+        dbdump_shared::debug!("digest query: {query}");
+        let mut params = after.as_deref().map(key_params).unwrap_or_default();
+        params.extend(until.as_deref().map(key_params).unwrap_or_default());
+        let mut result = conn.exec_iter(query, params)?;
+        let codecs = ValueCodec::for_columns(result.columns().as_ref());
+        let mut digest = Digest::default();
+        let mut last: Option<Row> = None;
+        let fail = |out: &mut dyn std::io::Write, err: ApiError| {
+            let _ = out.write_all(&wire::error_line(err.status(), &err.to_string()));
+            err
+        };
+        for row in result.by_ref() {
+            let row = match row {
+                Ok(r) => r,
+                Err(e) => {
+                    let msg = format!("source database error mid-digest after {rows} rows: {e}");
+                    let err = match ApiError::from(e) {
+                        ApiError::SourceUnavailable(_) => ApiError::SourceUnavailable(msg),
+                        _ => ApiError::Internal(msg),
+                    };
+                    return Err(fail(out, err));
+                }
+            };
+            let h = match row.as_ref(key.len()) {
+                Some(Value::Int(v)) => u32::try_from(*v).ok(),
+                Some(Value::UInt(v)) => u32::try_from(*v).ok(),
+                _ => None,
+            };
+            let Some(h) = h else {
+                return Err(fail(
+                    out,
+                    ApiError::Internal("the source returned no row hash".into()),
+                ));
+            };
+            digest.add(h);
+            rows += 1;
+            last = Some(row);
+            if digest.rows == header.chunk_rows {
+                encode_key(&mut last_key, last.as_ref(), &codecs, key.len())
+                    .map_err(|e| fail(out, e))?;
+                line.clear();
+                chunk_line(&mut line, index, &last_key, &digest);
+                out.write_all(&line).map_err(|e| gone(chunks, e))?;
+                chunks += 1;
+                digest = Digest::default();
+                // Out in small batches, so that the client compares its
+                // side while this one is still being read.
+                if chunks.is_multiple_of(32) {
+                    out.flush().map_err(|e| gone(chunks, e))?;
+                }
+                if chunks.is_multiple_of(256) && signals::stop_requested() {
+                    let _ = out.write_all(&wire::error_line(503, "server is shutting down; retry"));
+                    cancel();
+                    return Err(ApiError::Busy);
+                }
+            }
+        }
+        if digest.rows > 0 {
+            encode_key(&mut last_key, last.as_ref(), &codecs, key.len())
+                .map_err(|e| fail(out, e))?;
+            line.clear();
+            chunk_line(&mut line, index, &last_key, &digest);
+            out.write_all(&line).map_err(|e| gone(chunks, e))?;
+            chunks += 1;
+        }
+    }
+    let mut trailer = b"{\"trailer\":".to_vec();
+    let _ = serde_json::to_writer(&mut trailer, &DigestTrailer { chunks, rows });
+    trailer.extend_from_slice(b"}\n");
+    let finished = |e: std::io::Error| {
+        ApiError::Internal(format!("client went away after {chunks} chunks ({e})"))
+    };
+    out.write_all(&trailer).map_err(finished)?;
+    out.flush().map_err(finished)?;
+    Ok(chunks)
+}
+
+/// Writes the key of `row` (its first `width` columns) as a JSON array.
+fn encode_key(
+    out: &mut Vec<u8>,
+    row: Option<&Row>,
+    codecs: &[ValueCodec],
+    width: usize,
+) -> Result<(), ApiError> {
+    out.clear();
+    out.push(b'[');
+    for i in 0..width {
+        if i > 0 {
+            out.push(b',');
+        }
+        let v = row.and_then(|r| r.as_ref(i)).unwrap_or(&Value::NULL);
+        value::encode_value(out, v, codecs[i])
+            .map_err(|e| ApiError::Internal(format!("key column {i}: {e}")))?;
+    }
+    out.push(b']');
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_parameters() {
+        let p = Params::parse("kind=key&chunk_rows=32&ranges=%5B%5Bnull%2Cnull%5D%5D").unwrap();
+        assert_eq!((p.kind, p.chunk_rows), (Kind::Key, 32));
+        assert_eq!(p.ranges.as_deref(), Some("[[null,null]]"));
+        let p = Params::parse("exclude_columns=a,b").unwrap();
+        assert_eq!((p.kind, p.chunk_rows), (Kind::Row, DEFAULT_CHUNK_ROWS));
+        assert_eq!(p.columns.exclude, ["a", "b"]);
+        for bad in [
+            "kind=all",
+            "chunk_rows=0",
+            "chunk_rows=100001",
+            "chunk_rows=x",
+            "since=2020-01-01",
+            "kind=key&kind=row",
+        ] {
+            assert_eq!(Params::parse(bad).unwrap_err().status(), 400, "{bad}");
+        }
+    }
+}
