@@ -282,12 +282,12 @@ fn encode_key(
 ) -> Result<(), ApiError> {
     out.clear();
     out.push(b'[');
-    for i in 0..width {
+    for (i, codec) in codecs.iter().enumerate().take(width) {
         if i > 0 {
             out.push(b',');
         }
         let v = row.and_then(|r| r.as_ref(i)).unwrap_or(&Value::NULL);
-        value::encode_value(out, v, codecs[i])
+        value::encode_value(out, v, *codec)
             .map_err(|e| ApiError::Internal(format!("key column {i}: {e}")))?;
     }
     out.push(b']');
