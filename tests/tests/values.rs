@@ -1,7 +1,8 @@
 //! Exact values: every column type at its extremes, with the source server,
 //! destination server, dbd_server host and dbd_puller host in four
 //! different time zones (two with daylight saving time), including the hour
-//! that repeats when it ends. The destination must come out byte-identical.
+//! that repeats when it ends. The destination must come out byte-identical,
+//! and its digests equal to the source's.
 
 use dbdump_tests::*;
 
@@ -117,6 +118,36 @@ fn every_type_survives_four_time_zones_byte_for_byte() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(count(&dst, &copy, "types"), 204);
+    assert_same(&src, &db, &dst, &copy, &["types"]);
+
+    // Equal rows digest equal, whatever the zones: --verify finds nothing.
+    let out = puller_command(server.port, &dst, &db, &copy, &["--verify"])
+        .env("TZ", "Europe/London")
+        .output()
+        .expect("puller runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("1 chunks compared, 0 differed, 0 rows deleted, 0 rows repaired"),
+        "{stderr}"
+    );
+    // The smallest changes still show: a FLOAT's and a DOUBLE's last bit,
+    // a microsecond, one byte deep in a blob, a zero date's neighbour.
+    dst.exec(&format!(
+        "SET time_zone = '+00:00'; USE {};
+         UPDATE types SET f = f * (1 + 1e-7), upd = upd WHERE id = 1;
+         UPDATE types SET db = db + 1e-16, upd = upd WHERE id = 104;
+         UPDATE types SET ts6 = ts6 + INTERVAL 1 MICROSECOND, upd = upd WHERE id = 2;
+         UPDATE types SET lb = INSERT(lb, 600000, 1, 'x'), upd = upd WHERE id = 4;
+         UPDATE types SET dtm = '0000-00-01 00:00:00', upd = upd WHERE id = 3;",
+        ident(&copy)
+    ));
+    let out = puller_command(server.port, &dst, &db, &copy, &["--verify"])
+        .env("TZ", "Europe/London")
+        .output()
+        .expect("puller runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("5 rows repaired"), "{stderr}");
     assert_same(&src, &db, &dst, &copy, &["types"]);
 
     // Incremental: the resume point lies in the repeated hour; an update
