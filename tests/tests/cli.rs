@@ -339,6 +339,12 @@ fn puller_help_lists_every_flag_with_default_and_variable() {
             f("--tables", Some("-t"), None),
             f("--exclude-columns", Some("-x"), None),
             f("--poll-interval", None, None),
+            f("--deletes", None, None),
+            f("--verify", None, None),
+            f("--force-resync", Some("-f"), None),
+            f("--resync-interval", None, None),
+            f("--max-delete-percent", None, Some("50")),
+            f("--force-deletes", None, None),
             f("--debug", Some("-d"), None),
         ],
     );
@@ -449,6 +455,21 @@ fn missing_required_flag_is_a_usage_error() {
             "names its variable: {}",
             r.stderr
         );
+    }
+}
+
+#[test]
+fn bad_convergence_flags_are_usage_errors() {
+    let p = puller_base();
+    for (args, needle) in [
+        (&["--resync-interval", "3"][..], "needs --poll-interval"),
+        (&["--poll-interval", "1", "--resync-interval", "0"], "at least 1 poll"),
+        (&["--poll-interval", "1", "--resync-interval", "x"], "a number of polls"),
+        (&["--max-delete-percent", "101"], "from 0 to 100"),
+        (&["--max-delete-percent", "half"], "a percentage"),
+    ] {
+        let r = run("dbd_puller", &with(&p, args), &[]);
+        assert_usage_error(&r, "dbd_puller", needle);
     }
 }
 
