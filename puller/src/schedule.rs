@@ -89,13 +89,14 @@ impl Schedule {
         Plan::One(t, mode)
     }
 
-    /// A planned table could not be compared (its pass failed): a queued
-    /// resync of it waits for the next poll instead of being dropped.
+    /// A planned table could not be compared (its incremental pass
+    /// failed): a queued resync of it goes back in the queue, behind the
+    /// others, so that one broken table cannot hold up the rest.
     pub fn missed(&mut self, plan: &Plan, cfg: &Config) {
         if let Plan::One(t, Mode::Verify) = plan {
             let from_queue = !cfg.verify;
             if from_queue && !self.queued.contains(t) {
-                self.queued.push_front(t.clone());
+                self.queued.push_back(t.clone());
             }
         }
     }
@@ -203,11 +204,11 @@ mod tests {
         let second = s.next(&cfg, &tables);
         assert_eq!(second, verify("a"));
         s.missed(&second, &cfg);
+        assert_eq!(s.next(&cfg, &tables), verify("b"));
         assert_eq!(
             s.next(&cfg, &tables),
             verify("a"),
-            "a failed pass keeps its turn"
+            "a failed pass is owed its comparison, after the others"
         );
-        assert_eq!(s.next(&cfg, &tables), verify("b"));
     }
 }

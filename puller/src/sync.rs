@@ -35,11 +35,21 @@ pub struct PassReport {
     pub tables: Vec<(String, Result<Synced, String>)>,
     /// A failure before any table could start (server or destination down).
     pub fatal: Option<String>,
+    /// Of the failed tables, how many got their rows but failed their
+    /// convergence pass (the guard, a cut-off digest): nothing to back off for.
+    pub comparisons_failed: usize,
 }
 
 impl PassReport {
     pub fn ok(&self) -> bool {
         self.fatal.is_none() && self.tables.iter().all(|(_, r)| r.is_ok())
+    }
+
+    /// Whether every table's rows came: the server, network and
+    /// destination work, whatever the comparisons said.
+    pub fn transfers_ok(&self) -> bool {
+        let failed = self.tables.iter().filter(|(_, r)| r.is_err()).count();
+        self.fatal.is_none() && failed == self.comparisons_failed
     }
 }
 
@@ -47,6 +57,7 @@ pub fn pass(cfg: &Config, client: &Client, schedule: &mut Schedule) -> PassRepor
     let mut report = PassReport {
         tables: Vec::new(),
         fatal: None,
+        comparisons_failed: 0,
     };
     let listing_path = format!("/{}/", percent_encode(&cfg.source_database));
     let listing: TableList = match with_busy_retry(|| client.get_json(&listing_path)) {
@@ -91,24 +102,32 @@ pub fn pass(cfg: &Config, client: &Client, schedule: &mut Schedule) -> PassRepor
         }
         let before = client.bytes_read();
         let mode = plan.mode_for(&name);
-        let result = sync_table(cfg, client, &mut dest, &name, info.as_ref()).and_then(|mut s| {
-            if let Some(mode) = mode {
-                let c = converge::converge(cfg, client, &mut dest, &name, mode, &s.horizon)?;
-                s.converged = Some(c);
-            }
-            Ok(s)
-        });
-        match result {
-            Ok(mut s) => {
-                s.bytes = client.bytes_read() - before;
-                info!("table `{name}`: {}", summary(&s));
-                report.tables.push((name, Ok(s)));
-            }
+        let mut synced = match sync_table(cfg, client, &mut dest, &name, info.as_ref()) {
+            Ok(s) => s,
             Err(e) => {
+                // Its comparison is owed still: a queued one waits its turn.
                 if mode.is_some() {
                     schedule.missed(&plan, cfg);
                 }
                 error!("table `{name}` failed: {e}");
+                report.tables.push((name, Err(e)));
+                continue;
+            }
+        };
+        let compared = mode
+            .map(|m| converge::converge(cfg, client, &mut dest, &name, m, &synced.horizon))
+            .transpose();
+        synced.bytes = client.bytes_read() - before;
+        match compared {
+            Ok(c) => {
+                synced.converged = c;
+                info!("table `{name}`: {}", summary(&synced));
+                report.tables.push((name, Ok(synced)));
+            }
+            Err(e) => {
+                info!("table `{name}`: {}", summary(&synced));
+                error!("table `{name}` failed: {e}");
+                report.comparisons_failed += 1;
                 report.tables.push((name, Err(e)));
             }
         }

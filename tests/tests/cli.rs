@@ -463,8 +463,14 @@ fn bad_convergence_flags_are_usage_errors() {
     let p = puller_base();
     for (args, needle) in [
         (&["--resync-interval", "3"][..], "needs --poll-interval"),
-        (&["--poll-interval", "1", "--resync-interval", "0"], "at least 1 poll"),
-        (&["--poll-interval", "1", "--resync-interval", "x"], "a number of polls"),
+        (
+            &["--poll-interval", "1", "--resync-interval", "0"],
+            "at least 1 poll",
+        ),
+        (
+            &["--poll-interval", "1", "--resync-interval", "x"],
+            "a number of polls",
+        ),
         (&["--max-delete-percent", "101"], "from 0 to 100"),
         (&["--max-delete-percent", "half"], "a percentage"),
     ] {

@@ -410,3 +410,53 @@ fn polling_compares_one_table_per_poll_in_turn() {
         assert_eq!(*t, ['a', 'b', 'c'][i % 3], "in turn:\n{text}");
     }
 }
+
+#[test]
+fn a_refused_comparison_does_not_slow_the_other_tables_polls() {
+    let (src, dst) = pair();
+    let (db, copy, server) = setup(
+        "refused",
+        &format!(
+            "{ITEM}; CREATE TABLE other LIKE item;
+             INSERT INTO item (id, name) SELECT seq, 'x' FROM seq_1_to_10;"
+        ),
+    );
+    wait_for_horizon();
+    pull_ok(&server, &db, &copy, &[]);
+    src.exec(&format!("DELETE FROM {}.item", ident(&db)));
+    let log = workspace_root()
+        .join("target/test-sandboxes")
+        .join(format!("{}.log", unique_name("refused-puller")));
+    let file = std::fs::File::create(&log).expect("puller log");
+    let args = ["--poll-interval", "0.1", "--deletes"];
+    let mut child = spawn(puller_command(server.port, dst, &db, &copy, &args).stderr(file));
+    let refusals = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .matches("reads as empty")
+            .count()
+    };
+    wait_until("the guard refused", Duration::from_secs(20), || {
+        refusals() >= 3
+    });
+    src.exec(&format!(
+        "INSERT INTO {}.other (id, name) VALUES (1, 'new')",
+        ident(&db)
+    ));
+    wait_until(
+        "the other table's row arrived",
+        Duration::from_secs(20),
+        || count(dst, &copy, "other") == 1,
+    );
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert_eq!(child.wait().expect("puller exits").code(), Some(0));
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert!(!text.contains("next attempt in"), "no back-off:\n{text}");
+    assert!(
+        refusals() > seen,
+        "still refusing, every other poll:\n{text}"
+    );
+    assert_eq!(count(dst, &copy, "item"), 10, "nothing deleted");
+}
