@@ -49,6 +49,7 @@ static FLAGS: &[Flag] = &[
     flag("--tables", Some("-t"), Some("table1,tableN,..."), None, SYNC, "Ordered list of tables to sync (default: all tables that dbd_server supports, parents before children)"),
     flag("--exclude-columns", Some("-x"), Some("table1.column1,tableN.columnN,..."), None, SYNC, "Columns to exclude from synchronization (table and column split at the first dot)"),
     flag("--poll-interval", None, Some("seconds"), None, SYNC, "Polling interval between pull requests (if unspecified, polling will be disabled)"),
+    flag("--ignore-database-errors", None, None, None, SYNC, "When the destination database refuses a table's rows (an ERROR it returns: data too long, duplicate key, a trigger, a missing privilege), log it and skip that table until the next pass instead of failing: the exit code stays 0 and polling does not back off. Rows are never skipped one by one (the table stays at its last good batch), and an unreachable destination still fails"),
     flag("--debug", Some("-d"), None, None, GENERAL, "Enable debug mode"),
 ];
 
@@ -82,6 +83,8 @@ pub struct Config {
     /// (table, column) pairs never transferred.
     pub exclude: Vec<(String, String)>,
     pub poll_interval: Option<Duration>,
+    /// Skip a table the destination refuses (see the flag's help).
+    pub ignore_database_errors: bool,
     pub debug: bool,
 }
 
@@ -111,6 +114,7 @@ impl std::fmt::Debug for Config {
             .field("tables", &self.tables)
             .field("exclude", &self.exclude)
             .field("poll_interval", &self.poll_interval)
+            .field("ignore_database_errors", &self.ignore_database_errors)
             .finish()
     }
 }
@@ -170,6 +174,7 @@ impl Config {
             tables,
             exclude,
             poll_interval: v.seconds("--poll-interval", 0.01, 86_400.0)?,
+            ignore_database_errors: v.switch("--ignore-database-errors"),
             debug: v.switch("--debug"),
         })
     }

@@ -5,6 +5,7 @@
 mod apply;
 mod client;
 mod config;
+mod failure;
 mod sql;
 mod stream;
 mod sync;

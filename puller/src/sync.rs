@@ -12,6 +12,7 @@ use dbdump_shared::{debug, error, info, signals, warn};
 use crate::apply::{Batch, Destination, Resume};
 use crate::client::{Client, ClientError};
 use crate::config::Config;
+use crate::failure::TableError;
 use crate::stream::{self, End, Failure};
 
 /// What one table's sync did.
@@ -83,6 +84,12 @@ pub fn pass(cfg: &Config, client: &Client) -> PassReport {
         }
         let result = sync_table(cfg, client, &mut dest, &name, info.as_ref());
         match &result {
+            // The table stays where its last good batch left it and is tried
+            // again next pass; the other tables, and the exit code, go on.
+            Err(e) if e.refused_by_destination && cfg.ignore_database_errors => {
+                warn!("table `{name}` skipped (--ignore-database-errors): {e}");
+                continue;
+            }
             Ok(s) => {
                 let secs = s.elapsed.as_secs_f64();
                 let rate = if secs > 0.0 {
@@ -97,7 +104,7 @@ pub fn pass(cfg: &Config, client: &Client) -> PassReport {
             }
             Err(e) => error!("table `{name}` failed: {e}"),
         }
-        report.tables.push((name, result));
+        report.tables.push((name, result.map_err(String::from)));
     }
     report
 }
@@ -155,7 +162,7 @@ fn sync_table(
     dest: &mut Destination,
     table: &str,
     info: Option<&TableInfo>,
-) -> Result<Synced, String> {
+) -> Result<Synced, TableError> {
     let started = Instant::now();
     // Without the server's description (a -t table it does not list) there
     // is no resume point: ask for everything and let the server explain.
@@ -213,7 +220,8 @@ fn sync_table(
             f.received,
             writer.applied(),
             f.discarded
-        )),
+        )
+        .into()),
     }
 }
 

@@ -7,6 +7,7 @@
 
 pub mod base64;
 pub mod cli;
+pub mod dberror;
 pub mod http;
 pub mod logging;
 pub mod signals;
