@@ -9,6 +9,7 @@ mod failure;
 mod sql;
 mod stream;
 mod sync;
+mod tlserror;
 
 use std::time::Duration;
 

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod dberror;
 pub mod http;
 pub mod logging;
+pub mod pin;
 pub mod signals;
 pub mod since;
 pub mod sql;
