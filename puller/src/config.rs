@@ -39,7 +39,7 @@ static FLAGS: &[Flag] = &[
     required(flag("--source-database", None, Some("DATABASE"), None, SOURCE, "Source database name")),
     flag("--source-timeout", None, Some("SECONDS"), Some("15"), SOURCE, "Seconds to wait before timing out a connection attempt, or a stalled response"),
     flag("--source-ssl", None, None, None, SOURCE, "Talk HTTPS to the dbd_server"),
-    flag("--source-ssl-ca", None, Some("FILE"), None, SOURCE, "PEM certificate(s) to trust for HTTPS, e.g. a self-signed server's own (default: the system's CA bundle); implies --source-ssl"),
+    flag("--source-ssl-ca", None, Some("FILE"), None, SOURCE, "PEM certificate(s) to trust for HTTPS: a server presenting one of them byte for byte is trusted as it is (pinned, like an SSH host key: the server's own ssl.crt, self-signed or made by the original's genkey); any other certificate must be signed by one of them and name the host (default: the system's CA bundle); implies --source-ssl"),
     required(flag("--dest-host", None, Some("HOST_OR_IP"), None, DEST, "Database server host")),
     flag("--dest-port", None, Some("PORT"), Some("3306"), DEST, "Database server port"),
     required(flag("--dest-username", None, Some("USERNAME"), None, DEST, "Database user")),
@@ -60,9 +60,10 @@ pub static SPEC: Spec = Spec {
     flags: FLAGS,
     epilog: "Every flag can also be set with the environment variable shown; a flag on the\n\
              command line wins. Exit codes: 0 every table synced (or polling stopped by\n\
-             SIGTERM/SIGINT), 1 some table failed (one line each on stderr), 2 bad command\n\
-             line, 3 interrupted by SIGTERM/SIGINT before a one-shot pass finished (the\n\
-             destination is consistent; run again to complete).",
+             SIGTERM/SIGINT), 1 some table failed (one line each on stderr; not one that\n\
+             --ignore-database-errors skipped), 2 bad command line, 3 interrupted by\n\
+             SIGTERM/SIGINT before a one-shot pass finished (the destination is\n\
+             consistent; run again to complete).",
 };
 
 #[derive(Clone)]

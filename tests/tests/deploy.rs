@@ -1,7 +1,8 @@
 //! Running as a service: the systemd units in `scripts/systemd/` pass
 //! `systemd-analyze verify`, every `DBD_*` variable they and the example
 //! environment files set is a flag of their binary (a misspelt one would be
-//! ignored silently), and every credential they read is one the unit loads.
+//! ignored silently), every credential they read is one the unit loads, and
+//! the database accounts need no more than the README's Privileges grant.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -122,4 +123,50 @@ fn the_systemd_units_pass_systemd_analyze_verify() {
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_privileges_the_readme_lists_are_enough() {
+    let (src, dst) = pair();
+    let db = unique_name("deploy_grants");
+    let user = unique_name("grants");
+    src.exec(&format!(
+        "CREATE DATABASE {0}; USE {0};
+         CREATE TABLE t (id INT PRIMARY KEY, a VARCHAR(20),
+           ts TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP);
+         INSERT INTO t VALUES (1, 'one', '2020-01-01 00:00:00'), (2, 'two', '2020-01-02 00:00:00');
+         CREATE USER '{user}'@'%' IDENTIFIED BY 'src-pw';
+         GRANT SELECT ON {0}.* TO '{user}'@'%'; GRANT PROCESS ON *.* TO '{user}'@'%';",
+        ident(&db)
+    ));
+    copy_schema(src, &db, dst, &db);
+    dst.exec(&format!(
+        "CREATE USER '{user}'@'%' IDENTIFIED BY 'dst-pw';
+         GRANT SELECT, INSERT, UPDATE ON {}.* TO '{user}'@'%'",
+        ident(&db)
+    ));
+    let server = Server::start_with_env(
+        src,
+        &["--source-username", &user, "--source-databases", &db],
+        &[("DBD_SOURCE_PASSWORD", "src-pw")],
+    );
+    let pass = || {
+        let mut cmd = puller_command(server.port, dst, &db, &db, &["--dest-username", &user]);
+        let out = cmd
+            .env("DBD_DEST_PASSWORD", "dst-pw")
+            .output()
+            .expect("puller");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+    };
+    pass();
+    // The second pass updates a row the first one inserted.
+    src.exec(&format!(
+        "UPDATE {} SET a = 'uno', ts = '2020-01-03 00:00:00' WHERE id = 1",
+        qualified(&db, "t")
+    ));
+    pass();
+    assert_same(src, &db, dst, &db, &["t"]);
+    let log = server.log_text();
+    assert!(!log.contains("PROCESS privilege"), "{log}");
 }
