@@ -105,49 +105,18 @@ fn certificate(e: &CertificateError, peer: &Peer) -> String {
                  self-signed?): {PIN}"
             ),
         },
-        CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
-            let names = match e {
-                CertificateError::NotValidForNameContext { presented, .. } => {
-                    presented_names(presented)
-                }
-                _ => Vec::new(),
-            };
-            let valid_for = if names.is_empty() {
-                "names no host (only a subject CN, which TLS no longer uses)".to_string()
-            } else {
-                format!("is for {}", names.join(", "))
-            };
-            format!(
-                "the certificate of {address} {valid_for}, not {host}: connect with \
-                 --source-host set to a name it is for, or give the server a certificate for \
-                 {host} (scripts/generate-ssl-cert DIR {host}), or pin the server's own \
-                 certificate: {PIN}"
-            )
+        CertificateError::NotValidForNameContext { presented, .. } => {
+            wrong_name(address, host, &presented_names(presented))
         }
-        CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
-            let when = match e {
-                CertificateError::ExpiredContext { not_after, .. } => {
-                    format!(" on {}", date(not_after))
-                }
-                _ => String::new(),
-            };
-            format!(
-                "the certificate of {address} expired{when}: give the server a new one, or pin \
-                 this one: {PIN}; check the clocks too"
-            )
+        CertificateError::NotValidForName => wrong_name(address, host, &[]),
+        CertificateError::ExpiredContext { not_after, .. } => {
+            expired(address, &format!(" on {}", date(not_after)))
         }
-        CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
-            let when = match e {
-                CertificateError::NotValidYetContext { not_before, .. } => {
-                    format!(" until {}", date(not_before))
-                }
-                _ => String::new(),
-            };
-            format!(
-                "the certificate of {address} is not valid{when}: check the clocks of this \
-                 machine and the server's"
-            )
+        CertificateError::Expired => expired(address, ""),
+        CertificateError::NotValidYetContext { not_before, .. } => {
+            not_yet_valid(address, &format!(" until {}", date(not_before)))
         }
+        CertificateError::NotValidYet => not_yet_valid(address, ""),
         CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
             format!(
                 "the certificate of {address} is not made for TLS servers (its extended key \
@@ -168,6 +137,35 @@ fn certificate(e: &CertificateError, peer: &Peer) -> String {
             words_of(&format!("{e:?}"))
         ),
     }
+}
+
+fn wrong_name(address: &str, host: &str, names: &[String]) -> String {
+    let valid_for = if names.is_empty() {
+        "names no host (only a subject CN, which TLS no longer uses)".to_string()
+    } else {
+        format!("is for {}", names.join(", "))
+    };
+    format!(
+        "the certificate of {address} {valid_for}, not {host}: connect with --source-host set \
+         to a name it is for, or give the server a certificate for {host} \
+         (scripts/generate-ssl-cert DIR {host}), or pin the server's own certificate: {PIN}"
+    )
+}
+
+/// `when` is empty or says when, e.g. ` on <date>`.
+fn expired(address: &str, when: &str) -> String {
+    format!(
+        "the certificate of {address} expired{when}: give the server a new one, or pin this \
+         one: {PIN}; check the clocks too"
+    )
+}
+
+/// `when` is empty or says when, e.g. ` until <date>`.
+fn not_yet_valid(address: &str, when: &str) -> String {
+    format!(
+        "the certificate of {address} is not valid{when}: check the clocks of this machine \
+         and the server's"
+    )
 }
 
 /// WebPKI's refusals that rustls passes on as an opaque error, whose text is

@@ -272,7 +272,13 @@ fn handle_connection<H: Handler>(stream: TcpStream, opts: &ServerOptions, handle
         Err(HeadError::Eof { empty: true }) => return,
         Err(HeadError::Io(e)) => {
             // TLS errors (plain HTTP sent to the HTTPS port, bad handshakes) land here too.
-            debug!("{peer}: connection dropped before a request: {e}");
+            match dbdump_shared::tls::refused_certificate(&e) {
+                Some(why) => warn!(
+                    "{peer} refused this server's certificate ({why}): give that dbd_puller \
+                     this server's certificate file (--ssl-public-key) with --source-ssl-ca"
+                ),
+                None => debug!("{peer}: connection dropped before a request: {e}"),
+            }
             return;
         }
         Err(e) => {

@@ -119,16 +119,9 @@ fn connection_broke(e: &io::Error) -> String {
 mod tests {
     use super::*;
 
-    /// No Debug form of the driver's types may reach a user.
+    /// No Debug form of the driver's types (`DriverError { … }`) may reach a user.
     fn assert_words(text: &str) {
-        for debug in [
-            "{",
-            "DriverError",
-            "MySqlError",
-            "CodecError",
-            "IoError",
-            "Other(",
-        ] {
+        for debug in ["{", "Error {", "Error(", "Codec"] {
             assert!(!text.contains(debug), "{debug:?} in {text:?}");
         }
     }

@@ -101,6 +101,24 @@ pub fn client_config(ca: Option<&Path>) -> Result<Arc<ClientConfig>, String> {
     Ok(Arc::new(config))
 }
 
+/// Why a TLS client refused this server's certificate, when `e` (a read of
+/// the request) is the alert it sent to say so.
+pub fn refused_certificate(e: &std::io::Error) -> Option<&'static str> {
+    use rustls::AlertDescription::*;
+    let inner = e.get_ref()?.downcast_ref::<rustls::Error>()?;
+    let rustls::Error::AlertReceived(alert) = inner else {
+        return None;
+    };
+    Some(match alert {
+        UnknownCA => "it trusts neither this certificate nor its issuer",
+        CertificateExpired => "it finds the certificate expired or not yet valid",
+        BadCertificate | UnsupportedCertificate | CertificateUnknown | CertificateRevoked => {
+            "it does not accept the certificate, e.g. for a CA certificate or another host name"
+        }
+        _ => return None,
+    })
+}
+
 /// A TCP stream, with or without TLS, used by both sides (`C` is rustls'
 /// `ServerConnection` or `ClientConnection`).
 pub enum MaybeTls<C> {

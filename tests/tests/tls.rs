@@ -86,6 +86,9 @@ fn a_wrong_pinned_certificate_is_refused_in_words() {
     let needles = [address.as_str(), "CA certificate", "not the one in", &other];
     assert_fails_in_words(&run, &needles);
     assert_eq!(count(&pair().1, &db, "t"), 0, "nothing may arrive");
+    let log = server.log_text();
+    assert!(log.contains("refused this server's certificate"), "{log}");
+    assert_in_words(&log);
 
     // Trusting the system's CA bundle (here: the other certificate), the
     // server's own is no better.
