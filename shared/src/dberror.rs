@@ -107,6 +107,12 @@ fn connection_broke(e: &io::Error) -> String {
         TimedOut | WouldBlock => "the database server stopped answering (timed out); it may be \
              overloaded, or the network between is down"
             .into(),
+        // The driver's word for a connection closed in the middle of a packet.
+        _ if e.to_string().contains("bytes remaining on stream") => {
+            "lost the connection to the database server in the middle of a reply: it restarted \
+             or stopped, ended this session, or the network broke; retry once it is back"
+                .into()
+        }
         UnexpectedEof | BrokenPipe | ConnectionReset | ConnectionAborted => format!(
             "lost the connection to the database server ({e}): it restarted or stopped, ended \
              this session, or the network broke; retry once it is back"
@@ -185,6 +191,8 @@ mod tests {
             assert!(!text.is_empty());
         }
         assert!(describe(&Error::server_disconnected()).starts_with("lost the connection"));
+        let cut = Error::CodecError(io::Error::other("bytes remaining on stream").into());
+        assert!(describe(&cut).contains("in the middle of a reply"));
         assert!(describe(&cases[5]).contains("stopped answering"));
     }
 }
