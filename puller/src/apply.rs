@@ -9,12 +9,14 @@ use std::time::Duration;
 use mysql::prelude::Queryable;
 use mysql::{Conn, Statement, Value};
 
+use dbdump_shared::dberror;
 use dbdump_shared::since::UtcTime;
 use dbdump_shared::sql::{take, Endpoint};
 use dbdump_shared::value::{self, ValueCodec};
 use dbdump_shared::wire::Header;
 
 use crate::config::Config;
+use crate::failure::TableError;
 use crate::sql;
 
 /// Most rows per INSERT (also bounded by 65,535 placeholders).
@@ -45,8 +47,8 @@ pub struct Resume {
     pub after_key: String,
 }
 
-fn db_err(context: &str) -> impl Fn(mysql::Error) -> String + '_ {
-    move |e| format!("{context}: {e}")
+fn db_err(context: &str) -> impl Fn(mysql::Error) -> TableError + '_ {
+    move |e| TableError::database(context, &e)
 }
 
 impl Destination {
@@ -61,8 +63,9 @@ impl Destination {
         };
         let mut conn = Conn::new(dest.opts()).map_err(|e| {
             format!(
-                "cannot connect to the destination database {}: {e}",
-                dest.label()
+                "cannot connect to the destination database {}: {}",
+                dest.label(),
+                dberror::describe(&e)
             )
         })?;
         let max_packet: Option<u64> = conn
@@ -79,7 +82,7 @@ impl Destination {
     }
 
     /// The table's column names, or an error naming the missing table.
-    pub fn columns(&mut self, table: &str) -> Result<Vec<String>, String> {
+    pub fn columns(&mut self, table: &str) -> Result<Vec<String>, TableError> {
         let rows: Vec<mysql::Row> = self
             .conn
             .exec(sql::TABLE_COLUMNS, (&self.database, table))
@@ -96,7 +99,8 @@ impl Destination {
             return Err(format!(
                 "destination table `{}`.`{table}` does not exist; create it with the source's DDL first",
                 self.database
-            ));
+            )
+            .into());
         }
         Ok(out)
     }
@@ -142,7 +146,7 @@ impl Destination {
         table: &str,
         ts: &str,
         key: &[String],
-    ) -> Result<Option<Resume>, String> {
+    ) -> Result<Option<Resume>, TableError> {
         let query = sql::resume_point(&self.database, table, ts, key);
         let mut result = self
             .conn
@@ -159,9 +163,9 @@ impl Destination {
                 UtcTime::from_parts(*y, *mo, *d, *h, *mi, *s, *us)
             }
             other => {
-                return Err(format!(
-                    "unexpected timestamp value {other:?} in `{table}`.`{ts}`"
-                ))
+                return Err(
+                    format!("unexpected timestamp value {other:?} in `{table}`.`{ts}`").into(),
+                )
             }
         };
         let mut after_key = b"[".to_vec();
@@ -185,7 +189,7 @@ impl Destination {
 
     /// A writer for the rows of one stream, after checking that the
     /// destination table has every column the stream carries.
-    pub fn writer(&mut self, header: &Header, table: &str) -> Result<TableWriter<'_>, String> {
+    pub fn writer(&mut self, header: &Header, table: &str) -> Result<TableWriter<'_>, TableError> {
         let existing = self.columns(table)?;
         let columns: Vec<String> = header.columns.iter().map(|c| c.name.clone()).collect();
         let missing: Vec<&String> = columns
@@ -201,7 +205,8 @@ impl Destination {
             return Err(format!(
                 "destination table `{}`.`{table}` has no column {names}",
                 self.database
-            ));
+            )
+            .into());
         }
         let limits = Limits {
             rows: BATCH_ROWS.min(65_535 / columns.len().max(1)).max(1),
@@ -261,16 +266,14 @@ impl TableWriter<'_> {
 
     /// Writes `batch` as one INSERT … ON DUPLICATE KEY UPDATE (one
     /// transaction).
-    pub fn write(&mut self, batch: Batch) -> Result<(), String> {
+    pub fn write(&mut self, batch: Batch) -> Result<(), TableError> {
         let rows = batch.rows;
         if rows == 0 {
             return Ok(());
         }
         let context = |e: mysql::Error| {
-            format!(
-                "writing {rows} rows to destination table `{}`: {e}",
-                self.table
-            )
+            let doing = format!("writing {rows} rows to destination table `{}`", self.table);
+            TableError::database(&doing, &e)
         };
         let db = &self.dest.database;
         let conn = &mut self.dest.conn;

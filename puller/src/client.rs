@@ -5,6 +5,7 @@
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -17,11 +18,14 @@ use dbdump_shared::tls::MaybeTls;
 use dbdump_shared::wire::ErrorBody;
 
 use crate::config::Config;
+use crate::tlserror::{self, Peer};
 
 #[derive(Debug)]
 pub enum ClientError {
-    /// Could not connect, TLS failed, or the connection stalled or broke.
+    /// Could not connect, or the connection stalled or broke.
     Network(String),
+    /// The TLS handshake failed (the message says why and what to do).
+    Tls(String),
     /// The server answered with an error status.
     Status {
         status: u16,
@@ -36,6 +40,7 @@ impl std::fmt::Display for ClientError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ClientError::Network(m) => write!(f, "dbd_server unreachable: {m}"),
+            ClientError::Tls(m) => write!(f, "TLS handshake with dbd_server failed: {m}"),
             ClientError::Status {
                 status, message, ..
             } => write!(f, "dbd_server answered {status}: {message}"),
@@ -54,6 +59,8 @@ pub struct Client {
     host: String,
     port: u16,
     tls: Option<Arc<ClientConfig>>,
+    /// `--source-ssl-ca`, for messages.
+    ca: Option<PathBuf>,
     authorization: Option<String>,
     timeout: Duration,
     /// Body bytes read from the server so far, for the summary lines.
@@ -161,6 +168,7 @@ impl Client {
             host: c.source_host.clone(),
             port: c.source_port,
             tls,
+            ca: c.source_ca.clone(),
             authorization: c
                 .source_credentials
                 .as_ref()
@@ -183,6 +191,14 @@ impl Client {
             self.host,
             self.port
         )
+    }
+
+    /// The server and what it is trusted by, for TLS messages.
+    fn peer(&self) -> Peer<'_> {
+        Peer {
+            address: format!("{}:{}", self.host, self.port),
+            ca: self.ca.as_deref(),
+        }
     }
 
     fn connect(&self) -> Result<Conn, ClientError> {
@@ -209,7 +225,15 @@ impl Client {
                                 ClientConnection::new(cfg.clone(), name).map_err(|e| {
                                     ClientError::Network(format!("TLS set-up failed: {e}"))
                                 })?;
-                            Ok(MaybeTls::Tls(Box::new(StreamOwned::new(session, tcp))))
+                            let mut tls = StreamOwned::new(session, tcp);
+                            // Shake hands before the request, so that a failure is told
+                            // as a TLS one.
+                            while tls.conn.is_handshaking() {
+                                tls.conn.complete_io(&mut tls.sock).map_err(|e| {
+                                    ClientError::Tls(tlserror::handshake_failure(&e, &self.peer()))
+                                })?;
+                            }
+                            Ok(MaybeTls::Tls(Box::new(tls)))
                         }
                     };
                 }

@@ -44,7 +44,7 @@ static FLAGS: &[Flag] = &[
     required(flag("--source-database", None, Some("DATABASE"), None, SOURCE, "Source database name")),
     flag("--source-timeout", None, Some("SECONDS"), Some("15"), SOURCE, "Seconds to wait before timing out a connection attempt, or a stalled response"),
     flag("--source-ssl", None, None, None, SOURCE, "Talk HTTPS to the dbd_server"),
-    flag("--source-ssl-ca", None, Some("FILE"), None, SOURCE, "PEM certificate(s) to trust for HTTPS, e.g. a self-signed server's own (default: the system's CA bundle); implies --source-ssl"),
+    flag("--source-ssl-ca", None, Some("FILE"), None, SOURCE, "PEM certificate(s) to trust for HTTPS: a server presenting one of them byte for byte is trusted as it is (pinned, like an SSH host key: the server's own ssl.crt, self-signed or made by the original's genkey); any other certificate must be signed by one of them and name the host (default: the system's CA bundle); implies --source-ssl"),
     required(flag("--dest-host", None, Some("HOST_OR_IP"), None, DEST, "Database server host")),
     flag("--dest-port", None, Some("PORT"), Some("3306"), DEST, "Database server port"),
     required(flag("--dest-username", None, Some("USERNAME"), None, DEST, "Database user")),
@@ -54,6 +54,7 @@ static FLAGS: &[Flag] = &[
     flag("--tables", Some("-t"), Some("table1,tableN,..."), None, SYNC, "Ordered list of tables to sync (default: all tables that dbd_server supports, parents before children)"),
     flag("--exclude-columns", Some("-x"), Some("table1.column1,tableN.columnN,..."), None, SYNC, "Columns to exclude from synchronization (table and column split at the first dot)"),
     flag("--poll-interval", None, Some("seconds"), None, SYNC, "Polling interval between pull requests (if unspecified, polling will be disabled)"),
+    flag("--ignore-database-errors", None, None, None, SYNC, "When the destination database refuses a table's rows (an ERROR it returns: data too long, duplicate key, a trigger, a missing privilege), log it and skip that table until the next pass instead of failing: the exit code stays 0 and polling does not back off. Rows are never skipped one by one (the table stays at its last good batch), and an unreachable destination still fails"),
     flag("--deletes", None, None, None, CONVERGE, "After a table's pass, delete destination rows whose primary key no longer exists on the source (found by comparing key digests; off by default: the original tool never deleted). With --poll-interval, one table per poll, in turn"),
     flag("--verify", None, None, None, CONVERGE, "After a table's pass, compare whole-row digests too and repair what differs: delete rows the source lacks, re-fetch rows that are missing or different. With --poll-interval, one table per poll, in turn"),
     flag("--force-resync", Some("-f"), None, None, CONVERGE, "Bring every table back in line with the source now: a --verify pass of each (with --poll-interval, one table per poll)"),
@@ -70,9 +71,10 @@ pub static SPEC: Spec = Spec {
     flags: FLAGS,
     epilog: "Every flag can also be set with the environment variable shown; a flag on the\n\
              command line wins. Exit codes: 0 every table synced (or polling stopped by\n\
-             SIGTERM/SIGINT), 1 some table failed (one line each on stderr), 2 bad command\n\
-             line, 3 interrupted by SIGTERM/SIGINT before a one-shot pass finished (the\n\
-             destination is consistent; run again to complete).",
+             SIGTERM/SIGINT), 1 some table failed (one line each on stderr; not one that\n\
+             --ignore-database-errors skipped), 2 bad command line, 3 interrupted by\n\
+             SIGTERM/SIGINT before a one-shot pass finished (the destination is\n\
+             consistent; run again to complete).",
 };
 
 #[derive(Clone)]
@@ -100,6 +102,8 @@ pub struct Config {
     /// Most destination rows a pass may delete, as a fraction of the table.
     pub max_delete_share: f64,
     pub force_deletes: bool,
+    /// Skip a table the destination refuses (see the flag's help).
+    pub ignore_database_errors: bool,
     pub debug: bool,
 }
 
@@ -135,6 +139,7 @@ impl std::fmt::Debug for Config {
             .field("resync_interval", &self.resync_interval)
             .field("max_delete_share", &self.max_delete_share)
             .field("force_deletes", &self.force_deletes)
+            .field("ignore_database_errors", &self.ignore_database_errors)
             .finish()
     }
 }
@@ -214,6 +219,7 @@ impl Config {
             tables,
             exclude,
             poll_interval,
+            ignore_database_errors: v.switch("--ignore-database-errors"),
             deletes: v.switch("--deletes"),
             verify: v.switch("--verify"),
             force_resync: v.switch("--force-resync"),

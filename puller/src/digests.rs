@@ -7,6 +7,7 @@
 use mysql::prelude::Queryable;
 use mysql::Value;
 
+use dbdump_shared::dberror::describe;
 use dbdump_shared::digest::{Digest, DigestHeader, Kind};
 use dbdump_shared::sql::{key_params, row_hash, HashClass};
 use dbdump_shared::value::{self, ValueCodec};
@@ -127,8 +128,13 @@ impl DestTable {
             .collect();
         params.extend(after.map(key_params).unwrap_or_default());
         params.extend(until.map(key_params).unwrap_or_default());
-        let context =
-            |e: mysql::Error| format!("digesting destination table `{}`: {e}", self.table);
+        let context = |e: mysql::Error| {
+            format!(
+                "digesting destination table `{}`: {}",
+                self.table,
+                describe(&e)
+            )
+        };
         let mut out = vec![Digest::default(); bounds.len() + 1];
         let mut result = dest.conn().exec_iter(query, params).map_err(context)?;
         for row in result.by_ref() {
@@ -163,7 +169,13 @@ impl DestTable {
         );
         let mut params = after.map(key_params).unwrap_or_default();
         params.extend(until.map(key_params).unwrap_or_default());
-        let context = |e: mysql::Error| format!("reading destination table `{}`: {e}", self.table);
+        let context = |e: mysql::Error| {
+            format!(
+                "reading destination table `{}`: {}",
+                self.table,
+                describe(&e)
+            )
+        };
         let width = self.key.len();
         let mut result = dest.conn().exec_iter(query, params).map_err(context)?;
         let codecs = ValueCodec::for_columns(result.columns().as_ref());

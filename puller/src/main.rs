@@ -8,11 +8,13 @@ mod compare;
 mod config;
 mod converge;
 mod digests;
+mod failure;
 mod repair;
 mod schedule;
 mod sql;
 mod stream;
 mod sync;
+mod tlserror;
 mod transfer;
 
 use std::time::Duration;

@@ -8,6 +8,7 @@
 use mysql::prelude::Queryable;
 use mysql::Value;
 
+use dbdump_shared::dberror;
 use dbdump_shared::http::percent_encode;
 
 use crate::apply::Destination;
@@ -90,8 +91,12 @@ pub fn delete(
         let query = sql::delete_keys(&dest.database, table, &names, batch.len());
         let params: Vec<Value> = batch.iter().flatten().cloned().collect();
         let conn = dest.conn();
-        conn.exec_drop(query, params)
-            .map_err(|e| format!("deleting rows of destination table `{table}`: {e}"))?;
+        conn.exec_drop(query, params).map_err(|e| {
+            format!(
+                "deleting rows of destination table `{table}`: {}",
+                dberror::describe(&e)
+            )
+        })?;
         deleted += conn.affected_rows();
     }
     Ok(deleted)

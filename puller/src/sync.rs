@@ -7,12 +7,13 @@ use std::time::{Duration, Instant};
 
 use dbdump_shared::http::percent_encode;
 use dbdump_shared::wire::{TableInfo, TableList};
-use dbdump_shared::{debug, error, info, signals};
+use dbdump_shared::{debug, error, info, signals, warn};
 
 use crate::apply::{Destination, Resume};
 use crate::client::Client;
 use crate::config::Config;
 use crate::converge::{self, Converged};
+use crate::failure::TableError;
 use crate::schedule::Schedule;
 use crate::transfer::{self, with_busy_retry};
 
@@ -109,8 +110,15 @@ pub fn pass(cfg: &Config, client: &Client, schedule: &mut Schedule) -> PassRepor
                 if mode.is_some() {
                     schedule.missed(&plan, cfg);
                 }
-                error!("table `{name}` failed: {e}");
-                report.tables.push((name, Err(e)));
+                if e.refused_by_destination && cfg.ignore_database_errors {
+                    // The table stays where its last good batch left it and
+                    // is tried again next pass; the others, and the exit
+                    // code, go on.
+                    warn!("table `{name}` skipped (--ignore-database-errors): {e}");
+                } else {
+                    error!("table `{name}` failed: {e}");
+                    report.tables.push((name, Err(e.into())));
+                }
                 continue;
             }
         };
@@ -192,7 +200,7 @@ fn sync_table(
     dest: &mut Destination,
     table: &str,
     info: Option<&TableInfo>,
-) -> Result<Synced, String> {
+) -> Result<Synced, TableError> {
     let started = Instant::now();
     // Without the server's description (a -t table it does not list) there
     // is no resume point: ask for everything and let the server explain.

@@ -10,6 +10,7 @@ use dbdump_shared::{debug, signals, warn};
 
 use crate::apply::{Batch, Destination};
 use crate::client::{Client, ClientError};
+use crate::failure::TableError;
 use crate::stream::{self, End, Failure};
 
 /// How often a 503 (server busy) is retried before the table fails.
@@ -51,7 +52,7 @@ pub fn apply_stream(
     dest: &mut Destination,
     table: &str,
     path: &str,
-) -> Result<Applied, String> {
+) -> Result<Applied, TableError> {
     let mut body = with_busy_retry(|| client.get(path)).map_err(|e| e.to_string())?;
     let header = stream::read_header(&mut body)?;
     let mut writer = dest.writer(&header, table)?;
@@ -97,6 +98,7 @@ pub fn apply_stream(
             f.received,
             writer.applied(),
             f.discarded
-        )),
+        )
+        .into()),
     }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use mysql::prelude::Queryable;
 use mysql::{Pool, PooledConn};
 
+use dbdump_shared::dberror::describe;
 use dbdump_shared::wire::{DatabaseList, TableList};
 use dbdump_shared::{error, http as h, info, warn};
 
@@ -118,7 +119,10 @@ impl Api {
         let killed = mysql::Conn::new(self.cancel_opts.clone())
             .and_then(|mut c| c.query_drop(sql::kill_connection(connection_id)));
         if let Err(e) = killed {
-            warn!("could not cancel the source query of a stream whose client left: {e}");
+            warn!(
+                "could not cancel the source query of a stream whose client left: {}",
+                describe(&e)
+            );
         }
     }
 

@@ -8,6 +8,7 @@
 use mysql::prelude::Queryable;
 use mysql::{Row, Value};
 
+use dbdump_shared::dberror::describe;
 use dbdump_shared::digest::{
     self, chunk_line, Digest, DigestHeader, DigestTrailer, Kind, DEFAULT_CHUNK_ROWS, MAX_CHUNK_ROWS,
 };
@@ -211,7 +212,10 @@ fn write_digests(
             let row = match row {
                 Ok(r) => r,
                 Err(e) => {
-                    let msg = format!("source database error mid-digest after {rows} rows: {e}");
+                    let msg = format!(
+                        "source database error mid-digest after {rows} rows: {}",
+                        describe(&e)
+                    );
                     let err = match ApiError::from(e) {
                         ApiError::SourceUnavailable(_) => ApiError::SourceUnavailable(msg),
                         _ => ApiError::Internal(msg),

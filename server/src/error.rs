@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use dbdump_shared::dberror::describe;
+
 #[derive(Debug)]
 pub enum ApiError {
     /// 400: bad `since`, unknown column, nothing left to select, …
@@ -82,11 +84,11 @@ impl From<mysql::Error> for ApiError {
             mysql::Error::DriverError(mysql::DriverError::Timeout) => ApiError::Busy,
             mysql::Error::IoError(_)
             | mysql::Error::CodecError(_)
-            | mysql::Error::DriverError(_) => ApiError::SourceUnavailable(e.to_string()),
+            | mysql::Error::DriverError(_) => ApiError::SourceUnavailable(describe(&e)),
             mysql::Error::MySqlError(m) if is_connectivity_code(m.code) => {
-                ApiError::SourceUnavailable(e.to_string())
+                ApiError::SourceUnavailable(describe(&e))
             }
-            _ => ApiError::Internal(format!("database error: {e}")),
+            _ => ApiError::Internal(format!("source database error: {}", describe(&e))),
         }
     }
 }

@@ -220,6 +220,10 @@ fn handle_connection<H: Handler>(stream: TcpStream, opts: &ServerOptions, handle
         refuse_plain_http(stream);
         return;
     }
+    if opts.tls.is_none() && looks_like_tls(&stream) {
+        refuse_tls(stream);
+        return;
+    }
     let mut conn = match &opts.tls {
         None => MaybeTls::Plain(stream),
         Some(cfg) => match ServerConnection::new(cfg.clone()) {
@@ -268,7 +272,13 @@ fn handle_connection<H: Handler>(stream: TcpStream, opts: &ServerOptions, handle
         Err(HeadError::Eof { empty: true }) => return,
         Err(HeadError::Io(e)) => {
             // TLS errors (plain HTTP sent to the HTTPS port, bad handshakes) land here too.
-            debug!("{peer}: connection dropped before a request: {e}");
+            match dbdump_shared::tls::refused_certificate(&e) {
+                Some(why) => warn!(
+                    "{peer} refused this server's certificate ({why}): give that dbd_puller \
+                     this server's certificate file (--ssl-public-key) with --source-ssl-ca"
+                ),
+                None => debug!("{peer}: connection dropped before a request: {e}"),
+            }
             return;
         }
         Err(e) => {
@@ -313,6 +323,33 @@ fn looks_like_plain_http(stream: &TcpStream) -> bool {
     matches!(stream.peek(&mut first), Ok(1) if first[0].is_ascii_alphabetic())
 }
 
+/// A TLS handshake starts with a handshake record, byte 0x16.
+fn looks_like_tls(stream: &TcpStream) -> bool {
+    let mut first = [0u8; 1];
+    matches!(stream.peek(&mut first), Ok(1) if first[0] == 0x16)
+}
+
+/// Answers a TLS client on the plain port in plain HTTP at once (it would
+/// otherwise wait for a ServerHello until a timeout); the client sees that
+/// the answer is not TLS and can say so.
+fn refuse_tls(mut stream: TcpStream) {
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+    // Read the ClientHello first: closing with unread bytes would reset the
+    // connection before the client reads the answer.
+    let mut hello = [0u8; 16 * 1024];
+    let _ = stream.read(&mut hello);
+    write_plain_error(
+        &mut stream,
+        400,
+        "this port speaks plain HTTP, not HTTPS; use http:// (dbd_puller: without --source-ssl), or start dbd_server with --listen-ssl",
+        "",
+    );
+    let _ = stream.shutdown(Shutdown::Write);
+    while matches!(stream.read(&mut hello), Ok(n) if n > 0) {}
+    debug!("refused a TLS handshake on the plain HTTP port");
+}
+
 /// An error answer written straight to a plain socket, for the cases that
 /// never reach a handler.
 fn write_plain_error(stream: &mut TcpStream, status: u16, message: &str, extra_headers: &str) {
@@ -333,7 +370,7 @@ fn refuse_plain_http(mut stream: TcpStream) {
     write_plain_error(
         &mut stream,
         400,
-        "this port speaks HTTPS only; use https://",
+        "this port speaks HTTPS only; use https:// (dbd_puller: --source-ssl, or --source-ssl-ca FILE for a self-signed certificate)",
         "",
     );
     let _ = stream.shutdown(Shutdown::Both);

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use mysql::{Pool, PoolConstraints, PoolOpts};
 
+use dbdump_shared::dberror::describe;
 use dbdump_shared::sql::Endpoint;
 use dbdump_shared::{error, info, logging, signals, warn};
 
@@ -61,16 +62,16 @@ fn main() {
 
     let cancel_opts = mysql::Opts::from(source(&config).opts());
     let source = source(&config).label();
-    let pool = source_pool(&config).unwrap_or_else(|e| {
+    let unreachable = |e: mysql::Error| -> ! {
         fail(format!(
-            "cannot connect to the source database {source}: {e}"
+            "cannot connect to the source database {source}: {}",
+            describe(&e)
         ))
-    });
+    };
+    let pool = source_pool(&config).unwrap_or_else(|e| unreachable(e));
     let horizon = match pool.get_conn() {
         Ok(mut conn) => horizon::Keeper::new(&mut conn, config.settle),
-        Err(e) => fail(format!(
-            "cannot connect to the source database {source}: {e}"
-        )),
+        Err(e) => unreachable(e),
     };
     if horizon.visibility() == horizon::Visibility::SettleOnly {
         warn!(

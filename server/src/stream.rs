@@ -6,6 +6,7 @@ use mysql::prelude::Queryable;
 use mysql::{Row, Value};
 use serde_json::value::RawValue;
 
+use dbdump_shared::dberror::describe;
 use dbdump_shared::since::UtcTime;
 use dbdump_shared::value::{self, ValueCodec};
 use dbdump_shared::wire::{self, Column, Header, Trailer};
@@ -277,7 +278,10 @@ pub fn run(
         let row = match row {
             Ok(r) => r,
             Err(e) => {
-                let msg = format!("source database error mid-stream after {rows} rows: {e}");
+                let msg = format!(
+                    "source database error mid-stream after {rows} rows: {}",
+                    describe(&e)
+                );
                 let err = match ApiError::from(e) {
                     ApiError::SourceUnavailable(_) => ApiError::SourceUnavailable(msg),
                     _ => ApiError::Internal(msg),

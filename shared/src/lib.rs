@@ -7,9 +7,11 @@
 
 pub mod base64;
 pub mod cli;
+pub mod dberror;
 pub mod digest;
 pub mod http;
 pub mod logging;
+pub mod pin;
 pub mod signals;
 pub mod since;
 pub mod sql;

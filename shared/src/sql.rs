@@ -46,7 +46,11 @@ impl Endpoint<'_> {
 pub fn take<T: FromValue>(row: &mut Row, i: usize) -> Result<T, String> {
     match row.take_opt::<T, usize>(i) {
         Some(Ok(v)) => Ok(v),
-        Some(Err(e)) => Err(format!("unexpected value in result column {i}: {e}")),
+        // The driver's text would show the value's Debug form.
+        Some(Err(e)) => Err(format!(
+            "unexpected value {} in result column {i}",
+            e.0.as_sql(true)
+        )),
         None => Err(format!("result has no column {i}")),
     }
 }

@@ -8,6 +8,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 
+use crate::pin::PinningVerifier;
+
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
@@ -60,37 +62,61 @@ const SYSTEM_BUNDLES: &[&str] = &[
     "/etc/ssl/cert.pem",
 ];
 
-/// Client side: trust `ca` only when given (a self-signed server), else the
-/// system's CA bundle.
+/// Client side: with `ca`, trust only the certificates in that file, each
+/// both pinned (see [`crate::pin`]) and as a root; else the system's CA
+/// bundle, with full verification.
 pub fn client_config(ca: Option<&Path>) -> Result<Arc<ClientConfig>, String> {
+    let builder = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?;
+    if let Some(path) = ca {
+        let certs = read_certs(path, "CA certificate (--source-ssl-ca)")?;
+        let verifier = PinningVerifier::new(certs, provider());
+        let config = builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_no_client_auth();
+        return Ok(Arc::new(config));
+    }
+    let env = std::env::var("SSL_CERT_FILE").ok();
+    let path = env
+        .as_deref()
+        .into_iter()
+        .chain(SYSTEM_BUNDLES.iter().copied())
+        .map(Path::new)
+        .find(|p| p.exists())
+        .ok_or("no system CA bundle found; pass --source-ssl-ca FILE")?;
     let mut roots = RootCertStore::empty();
-    let certs = match ca {
-        Some(path) => read_certs(path, "CA certificate (--source-ssl-ca)")?,
-        None => {
-            let env = std::env::var("SSL_CERT_FILE").ok();
-            let path = env
-                .as_deref()
-                .into_iter()
-                .chain(SYSTEM_BUNDLES.iter().copied())
-                .map(Path::new)
-                .find(|p| p.exists())
-                .ok_or("no system CA bundle found; pass --source-ssl-ca FILE")?;
-            read_certs(path, "system CA bundle")?
-        }
-    };
-    for cert in certs {
+    for cert in read_certs(path, "system CA bundle")? {
         // A bundle may hold certificates rustls cannot use; skip those.
         let _ = roots.add(cert);
     }
     if roots.is_empty() {
-        return Err("no usable CA certificate to trust".into());
+        return Err(format!(
+            "no usable CA certificate in the system CA bundle {}",
+            path.display()
+        ));
     }
-    let config = ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let config = builder.with_root_certificates(roots).with_no_client_auth();
     Ok(Arc::new(config))
+}
+
+/// Why a TLS client refused this server's certificate, when `e` (a read of
+/// the request) is the alert it sent to say so.
+pub fn refused_certificate(e: &std::io::Error) -> Option<&'static str> {
+    use rustls::AlertDescription::*;
+    let inner = e.get_ref()?.downcast_ref::<rustls::Error>()?;
+    let rustls::Error::AlertReceived(alert) = inner else {
+        return None;
+    };
+    Some(match alert {
+        UnknownCA => "it trusts neither this certificate nor its issuer",
+        CertificateExpired => "it finds the certificate expired or not yet valid",
+        BadCertificate | UnsupportedCertificate | CertificateUnknown | CertificateRevoked => {
+            "it does not accept the certificate, e.g. for a CA certificate or another host name"
+        }
+        _ => return None,
+    })
 }
 
 /// A TCP stream, with or without TLS, used by both sides (`C` is rustls'

@@ -21,6 +21,9 @@ use std::time::{Duration, Instant};
 
 use mysql::prelude::Queryable;
 
+pub mod certs;
+pub mod messages;
+
 /// A child process killed when this goes out of scope, so that a failing
 /// test does not leave a polling puller or a server behind.
 pub struct Reaped(pub Child);

@@ -180,6 +180,7 @@ fn source_restart_mid_stream_then_the_next_run_completes() {
         "{}",
         server.log_text()
     );
+    dbdump_tests::messages::assert_in_words(&server.log_text());
 }
 
 #[test]
