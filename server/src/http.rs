@@ -1,12 +1,13 @@
-//! A small blocking HTTP/1.1 server: one thread per connection (bounded),
-//! optional TLS (rustls), one request per connection, hard limits on the
-//! request head, read and write timeouts so a stalled client cannot pin a
-//! thread or a database connection. Responses are either small JSON bodies
-//! with a length, or a stream that ends when the connection closes.
+//! A small blocking HTTP/1.1 server: one thread per connection (bounded in
+//! all and per client address, see `admission`), optional TLS (rustls), one
+//! request per connection, hard limits on the request head, a deadline for
+//! the whole head (`deadline`), read and write timeouts so a stalled client
+//! cannot pin a thread or a database connection. Responses are either small
+//! JSON bodies with a length, or a stream that ends when the connection
+//! closes.
 
-use std::io::{self, BufReader, BufWriter, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::io::{self, BufWriter, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,7 +16,10 @@ use dbdump_shared::tls::MaybeTls;
 use dbdump_shared::{debug, info, signals, warn};
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 
+use crate::admission::{Admission, Client, Refusal};
+use crate::deadline;
 use crate::error::ApiError;
+use crate::notices::{self, Event, Notices};
 
 /// A parsed request. The target is kept raw; the router decodes it.
 #[derive(Debug)]
@@ -131,8 +135,19 @@ pub struct ServerOptions {
     pub tls: Option<Arc<ServerConfig>>,
     /// Most connections handled at once; beyond that, 503 at once.
     pub max_clients: usize,
+    /// Most connections at once from one client address (see `admission`).
+    pub per_client: usize,
     /// How long a client may stall while sending or receiving.
     pub client_timeout: Duration,
+    /// How long the whole request head may take, TLS handshake included.
+    pub head_timeout: Duration,
+}
+
+/// What every request thread shares.
+struct Shared<H> {
+    opts: ServerOptions,
+    handler: Arc<H>,
+    notices: Notices,
 }
 
 /// Accepts connections until a stop is requested (see `signals`), then
@@ -143,8 +158,17 @@ pub fn serve<H: Handler>(
     handler: Arc<H>,
     drain: Duration,
 ) {
-    let active = Arc::new(AtomicUsize::new(0));
-    let opts = Arc::new(opts);
+    let admission = Admission::new(opts.max_clients, opts.per_client);
+    let notices = Notices::new(notices::Limits {
+        per_client: opts.per_client,
+        total: opts.max_clients,
+        head_timeout: opts.head_timeout,
+    });
+    let shared = Arc::new(Shared {
+        opts,
+        handler,
+        notices,
+    });
     for stream in listener.incoming() {
         if signals::stop_requested() {
             break;
@@ -158,19 +182,34 @@ pub fn serve<H: Handler>(
                 continue;
             }
         };
-        if active.fetch_add(1, Ordering::SeqCst) >= opts.max_clients {
-            active.fetch_sub(1, Ordering::SeqCst);
-            reject_busy(stream, opts.tls.is_some());
+        let accepted = Instant::now();
+        let Ok(peer) = stream.peer_addr() else {
             continue;
-        }
-        let (active, opts, handler) = (active.clone(), opts.clone(), handler.clone());
+        };
+        let client = Client::of(peer.ip());
+        let ticket = match admission.admit(client) {
+            Ok(ticket) => ticket,
+            Err(refusal) => {
+                let (err, event) = match refusal {
+                    Refusal::OverShare => {
+                        (ApiError::OverShare(admission.per_client), Event::OverShare)
+                    }
+                    Refusal::Full => (ApiError::TooManyClients, Event::Full),
+                };
+                shared.notices.note(client, event);
+                refuse(stream, &err, shared.opts.tls.is_some());
+                continue;
+            }
+        };
+        let shared = shared.clone();
         let spawned = std::thread::Builder::new()
             .name("request".into())
             .spawn(move || {
-                let _guard = Decrement(&active);
+                let _ticket = ticket;
                 // A bug must cost one request, never the server.
-                let run =
-                    std::panic::AssertUnwindSafe(|| handle_connection(stream, &opts, &*handler));
+                let run = std::panic::AssertUnwindSafe(|| {
+                    handle_connection(stream, peer, client, accepted, &shared)
+                });
                 if std::panic::catch_unwind(run).is_err() {
                     dbdump_shared::error!("a request thread panicked; its connection was dropped");
                 }
@@ -180,43 +219,34 @@ pub fn serve<H: Handler>(
         }
     }
     let deadline = Instant::now() + drain;
-    while active.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+    while admission.open() > 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
 
-struct Decrement<'a>(&'a AtomicUsize);
-
-impl Drop for Decrement<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-fn reject_busy(mut stream: TcpStream, tls: bool) {
-    debug!("too many clients; refusing {:?}", stream.peer_addr());
+/// Answers a connection that gets no thread, on the accept thread: plain
+/// HTTP only (a TLS handshake here would let one client stall everyone).
+fn refuse(mut stream: TcpStream, err: &ApiError, tls: bool) {
+    debug!("refusing {:?}: {err}", stream.peer_addr());
     if !tls {
         let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-        write_plain_error(
-            &mut stream,
-            503,
-            "too many clients; retry shortly",
-            "Retry-After: 1\r\n",
-        );
+        write_plain_error(&mut stream, err);
     }
     let _ = stream.shutdown(Shutdown::Both);
 }
 
-fn handle_connection<H: Handler>(stream: TcpStream, opts: &ServerOptions, handler: &H) {
-    let started = Instant::now();
-    let peer = match stream.peer_addr() {
-        Ok(p) => p,
-        Err(_) => return,
-    };
+fn handle_connection<H: Handler>(
+    stream: TcpStream,
+    peer: SocketAddr,
+    client: Client,
+    accepted: Instant,
+    shared: &Shared<H>,
+) {
+    let opts = &shared.opts;
+    let head_until = accepted + opts.head_timeout;
     let _ = stream.set_nodelay(true);
-    let _ = stream.set_read_timeout(Some(opts.client_timeout));
     let _ = stream.set_write_timeout(Some(opts.client_timeout));
-    if opts.tls.is_some() && looks_like_plain_http(&stream) {
+    if opts.tls.is_some() && looks_like_plain_http(&stream, head_until, opts.client_timeout) {
         refuse_plain_http(stream);
         return;
     }
@@ -230,14 +260,9 @@ fn handle_connection<H: Handler>(stream: TcpStream, opts: &ServerOptions, handle
             }
         },
     };
-    let head = {
-        let mut reader = BufReader::with_capacity(8192, &mut conn);
-        let head = h::read_head(&mut reader);
-        // Anything buffered past the head is a request body; GET has none and
-        // the connection closes after the response, so it is dropped.
-        drop(reader);
-        head
-    };
+    let head = deadline::read_head(&mut conn, head_until, opts.client_timeout);
+    // Mid-handshake there is no channel to answer on.
+    let handshaking = matches!(&conn, MaybeTls::Tls(t) if t.conn.is_handshaking());
     let mut resp = Response {
         out: BufWriter::with_capacity(
             64 * 1024,
@@ -251,21 +276,30 @@ fn handle_connection<H: Handler>(stream: TcpStream, opts: &ServerOptions, handle
         head_only: false,
     };
     let mut outcome = Outcome::default();
-    let (method, target) = match head {
+    // `None`: no access log line (the notice about the client says it).
+    let label = match head {
         Ok(head) => match parse_request(head) {
             Ok(req) => {
                 let label = (req.method.clone(), request_label(&req));
                 // A HEAD answer has no body (RFC 9110 9.3.2), whatever it says.
                 resp.head_only = req.method == "HEAD";
-                outcome = handler.handle(&req, &mut resp);
-                label
+                outcome = shared.handler.handle(&req, &mut resp);
+                Some(label)
             }
             Err((err, label)) => {
                 resp.error(&err);
-                label
+                Some(label)
             }
         },
         Err(HeadError::Eof { empty: true }) => return,
+        Err(e) if deadline::is_timeout(&e) => {
+            shared.notices.note(client, Event::HeadTimeout);
+            debug!("{peer}: no complete request head in time");
+            if !handshaking {
+                resp.error(&ApiError::HeadTimeout(opts.head_timeout));
+            }
+            None
+        }
         Err(HeadError::Io(e)) => {
             // TLS errors (plain HTTP sent to the HTTPS port, bad handshakes) land here too.
             debug!("{peer}: connection dropped before a request: {e}");
@@ -278,7 +312,7 @@ fn handle_connection<H: Handler>(stream: TcpStream, opts: &ServerOptions, handle
                 other => ApiError::BadRequest(format!("malformed request: {other}")),
             };
             resp.error(&err);
-            ("-".to_string(), "-".to_string())
+            Some(("-".to_string(), "-".to_string()))
         }
     };
     let _ = resp.out.flush();
@@ -292,33 +326,41 @@ fn handle_connection<H: Handler>(stream: TcpStream, opts: &ServerOptions, handle
     let _ = conn.tcp().shutdown(Shutdown::Write);
     // Give the client a moment to see the end before the socket is dropped,
     // without waiting on a client that keeps the connection open.
-    let _ = conn
-        .tcp()
-        .set_read_timeout(Some(Duration::from_millis(200)));
-    let mut sink = [0u8; 512];
-    while matches!(conn.tcp().read(&mut sink), Ok(n) if n > 0) {}
+    deadline::drain(conn.tcp(), Duration::from_secs(1));
+    let Some((method, target)) = label else {
+        return;
+    };
     let rows = outcome
         .rows
         .map(|r| format!(" rows={r}"))
         .unwrap_or_default();
     info!(
         "{peer} {method} {target} {status}{rows} bytes={bytes} ms={}",
-        started.elapsed().as_millis()
+        accepted.elapsed().as_millis()
     );
 }
 
-/// A TLS handshake starts with byte 0x16; an HTTP request with a method name.
-fn looks_like_plain_http(stream: &TcpStream) -> bool {
+/// A TLS handshake starts with byte 0x16; an HTTP request with a method
+/// name. Waits for the first byte no longer than the head may take.
+fn looks_like_plain_http(stream: &TcpStream, head_until: Instant, stall: Duration) -> bool {
+    let left = head_until.saturating_duration_since(Instant::now());
+    let _ = stream.set_read_timeout(Some(left.min(stall).max(Duration::from_millis(1))));
     let mut first = [0u8; 1];
     matches!(stream.peek(&mut first), Ok(1) if first[0].is_ascii_alphabetic())
 }
 
 /// An error answer written straight to a plain socket, for the cases that
 /// never reach a handler.
-fn write_plain_error(stream: &mut TcpStream, status: u16, message: &str, extra_headers: &str) {
-    let body = dbdump_shared::wire::error_line(status, message);
+fn write_plain_error(stream: &mut TcpStream, err: &ApiError) {
+    let status = err.status();
+    let body = dbdump_shared::wire::error_line(status, &err.to_string());
+    let extra: String = err
+        .headers()
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     let head = format!(
-        "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\n{extra_headers}Connection: close\r\nContent-Length: {}\r\n\r\n",
+        "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\n{extra}Connection: close\r\nContent-Length: {}\r\n\r\n",
         h::reason(status),
         body.len()
     );
@@ -328,16 +370,9 @@ fn write_plain_error(stream: &mut TcpStream, status: u16, message: &str, extra_h
 }
 
 /// Tells a plain-HTTP client, in plain HTTP, that this port wants HTTPS.
-fn refuse_plain_http(mut stream: TcpStream) {
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-    write_plain_error(
-        &mut stream,
-        400,
-        "this port speaks HTTPS only; use https://",
-        "",
-    );
-    let _ = stream.shutdown(Shutdown::Both);
-    debug!("refused a plain HTTP request on the HTTPS port");
+fn refuse_plain_http(stream: TcpStream) {
+    let err = ApiError::BadRequest("this port speaks HTTPS only; use https://".into());
+    refuse(stream, &err, false);
 }
 
 /// Path and query as received, cut short for the log.
