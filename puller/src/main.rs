@@ -5,6 +5,7 @@
 mod apply;
 mod client;
 mod config;
+mod proxy;
 mod sql;
 mod stream;
 mod sync;
