@@ -42,17 +42,22 @@ pub trait Handler: Send + Sync + 'static {
 
 type Conn = MaybeTls<ServerConnection>;
 
-/// Counts what goes out, for the log.
+/// Counts what goes out, for the log, and notes a failed write (a client
+/// gone or stalled past the write timeout).
 struct Counting<W: Write> {
     inner: W,
     bytes: u64,
+    failed: bool,
 }
 
 impl<W: Write> Write for Counting<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.bytes += n as u64;
-        Ok(n)
+        let result = self.inner.write(buf);
+        match &result {
+            Ok(n) => self.bytes += *n as u64,
+            Err(e) => self.failed |= e.kind() != io::ErrorKind::Interrupted,
+        }
+        result
     }
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
@@ -128,6 +133,20 @@ impl Response<'_> {
 
     pub fn is_started(&self) -> bool {
         self.started
+    }
+
+    /// Sends what is buffered; returns the status, the bytes sent and
+    /// whether a write failed. Once one failed, nothing more is tried: each
+    /// try could wait the whole write timeout again on a client that
+    /// stopped reading.
+    fn finish(mut self) -> (u16, u64, bool) {
+        if !self.out.get_ref().failed {
+            let _ = self.out.flush();
+        }
+        let &Counting { bytes, failed, .. } = self.out.get_ref();
+        // Not through `drop`, which would try to flush once more.
+        let _unsent = self.out.into_parts();
+        (self.status, bytes, failed)
     }
 }
 
@@ -269,6 +288,7 @@ fn handle_connection<H: Handler>(
             Counting {
                 inner: &mut conn,
                 bytes: 0,
+                failed: false,
             },
         ),
         status: 0,
@@ -315,13 +335,13 @@ fn handle_connection<H: Handler>(
             Some(("-".to_string(), "-".to_string()))
         }
     };
-    let _ = resp.out.flush();
-    let status = resp.status;
-    let bytes = resp.out.get_ref().bytes;
-    drop(resp);
-    if let MaybeTls::Tls(tls) = &mut conn {
-        tls.conn.send_close_notify();
-        let _ = tls.flush();
+    let (status, bytes, failed) = resp.finish();
+    match &mut conn {
+        MaybeTls::Tls(tls) if !failed && !tls.conn.is_handshaking() => {
+            tls.conn.send_close_notify();
+            let _ = tls.flush();
+        }
+        _ => {}
     }
     let _ = conn.tcp().shutdown(Shutdown::Write);
     // Give the client a moment to see the end before the socket is dropped,

@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 
 use mysql::prelude::Queryable;
 
+pub mod edge;
+
 /// A child process killed when this goes out of scope, so that a failing
 /// test does not leave a polling puller or a server behind.
 pub struct Reaped(pub Child);
@@ -646,9 +648,15 @@ pub fn assert_same(src: &Sandbox, src_db: &str, dst: &Sandbox, dst_db: &str, tab
 /// encoding). Write and read errors end the exchange without failing it:
 /// what arrived before them is returned, as tests of refused requests need.
 pub fn http_raw(port: u16, request: &[u8]) -> (u16, String, String) {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return (0, String::new(), String::new());
-    };
+    match TcpStream::connect(("127.0.0.1", port)) {
+        Ok(stream) => http_on(stream, request),
+        Err(_) => (0, String::new(), String::new()),
+    }
+}
+
+/// As [`http_raw`], on a connection the caller made (e.g. from another
+/// client address, see [`edge::connect_from`]).
+pub fn http_on(mut stream: TcpStream, request: &[u8]) -> (u16, String, String) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
     let _ = stream.write_all(request);
     let (mut raw, mut buf) = (Vec::new(), vec![0; 64 * 1024]);
