@@ -162,11 +162,12 @@ impl Proxy {
     pub fn refusal(&self, code: u16, reason: &str, target: &str) -> String {
         let proxy = self.label();
         let answer = format!("{code} {}", clean(reason));
+        // Some proxies (tinyproxy) say 401 to wrong credentials.
         match code {
-            407 if self.authorization.is_some() => format!(
+            401 | 407 if self.authorization.is_some() => format!(
                 "proxy {proxy} rejected the credentials in its URL ({answer})"
             ),
-            407 => format!(
+            401 | 407 => format!(
                 "proxy {proxy} requires credentials ({answer}); give them in the proxy URL: http://USER:PASSWORD@HOST:PORT"
             ),
             403 => format!(

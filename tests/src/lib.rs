@@ -397,10 +397,15 @@ pub fn free_port() -> u16 {
 }
 
 /// A command without the caller's `DBD_*` variables: every flag has one,
-/// and a developer's own settings must not change what a test runs.
+/// and a developer's own settings must not change what a test runs. Nor
+/// proxy variables, which the puller honours: tests that want a proxy set
+/// them.
 pub fn clean_command(program: PathBuf) -> Command {
     let mut cmd = Command::new(program);
     for (key, _) in std::env::vars_os().filter(|(k, _)| k.to_string_lossy().starts_with("DBD_")) {
+        cmd.env_remove(key);
+    }
+    for key in edge::tinyproxy::PROXY_VARIABLES {
         cmd.env_remove(key);
     }
     cmd.stdin(Stdio::null());

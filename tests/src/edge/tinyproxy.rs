@@ -12,6 +12,18 @@ use std::time::Duration;
 
 use crate::{free_port, scratch_dir, spawn, unique_name, wait_until, Reaped};
 
+/// Every variable curl (and so dbd_puller) reads a proxy setting from.
+pub const PROXY_VARIABLES: &[&str] = &[
+    "http_proxy",
+    "HTTP_PROXY",
+    "https_proxy",
+    "HTTPS_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+];
+
 fn find() -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
