@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
-use crate::{ident, scratch_dir, unique_name, workspace_root, Sandbox};
+use crate::{copy_schema, ident, pair, scratch_dir, unique_name, workspace_root, Sandbox, Server};
 
 pub mod tinyproxy;
 
@@ -81,7 +81,7 @@ pub fn proc_status(pid: u32, field: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
 }
 
-/// Tables of [`sakila`], parents first.
+/// Tables of [`sakila_pair`], parents first.
 pub const SAKILA_TABLES: &[&str] = &[
     "language",
     "category",
@@ -199,19 +199,19 @@ INSERT INTO payment SELECT seq, seq % 300 + 1, seq % 2 + 1, IF(seq % 25 = 0, NUL
   '2020-01-01' + INTERVAL seq HOUR, @t + INTERVAL seq SECOND FROM seq_1_to_500;
 ";
 
-/// Creates database `db` on `src` with the [`SAKILA`] tables and rows.
-pub fn sakila(src: &Sandbox, db: &str) {
+/// Creates a database named after `prefix` on the shared source with the
+/// [`SAKILA`] tables and rows, and an empty copy of its tables on the
+/// shared destination; returns both names.
+pub fn sakila_pair(prefix: &str) -> (String, String) {
+    let (src, dst) = pair();
+    let db = unique_name(prefix);
     src.exec(&format!(
         "CREATE DATABASE {0}; USE {0}; {SAKILA}",
-        ident(db)
+        ident(&db)
     ));
-}
-
-/// A fresh database name on `src` holding the Sakila-shaped data.
-pub fn sakila_db(src: &Sandbox, prefix: &str) -> String {
-    let db = unique_name(prefix);
-    sakila(src, &db);
-    db
+    let copy = format!("{db}_copy");
+    copy_schema(src, &db, dst, &copy);
+    (db, copy)
 }
 
 /// A self-signed certificate for 127.0.0.1 from `scripts/generate-ssl-cert`,
@@ -246,12 +246,12 @@ impl Certificate {
         path.to_str().expect("UTF-8 scratch path").to_string()
     }
 
-    /// The dbd_server flags that serve HTTPS with it.
-    pub fn server_args(&self) -> Vec<String> {
-        let mut args = vec!["-s".to_string()];
-        args.extend(["--ssl-public-key".into(), self.crt()]);
-        args.extend(["--ssl-private-key".into(), self.path("ssl.key")]);
-        args
+    /// Starts dbd_server for `source`, serving HTTPS with this certificate.
+    pub fn server(&self, source: &Sandbox, extra: &[&str]) -> Server {
+        let (crt, key) = (self.crt(), self.path("ssl.key"));
+        let mut args = vec!["-s", "--ssl-public-key", &crt, "--ssl-private-key", &key];
+        args.extend_from_slice(extra);
+        Server::start(source, &args)
     }
 
     /// A rustls client session for 127.0.0.1 that trusts only this

@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use dbdump_tests::edge::{
-    connect_from, proc_status, sakila_db, Certificate, OTHER_CLIENT, SAKILA_TABLES,
+    connect_from, proc_status, sakila_pair, Certificate, OTHER_CLIENT, SAKILA_TABLES,
 };
 use dbdump_tests::*;
 
@@ -138,15 +138,6 @@ fn assert_nothing_held(server: &Server, baseline: u64) {
         Duration::from_secs(15),
         || threads(server) <= baseline,
     );
-}
-
-/// A Sakila-shaped source database with an empty copy on the destination.
-fn sakila_pair(prefix: &str) -> (String, String) {
-    let (src, dst) = pair();
-    let db = sakila_db(src, prefix);
-    let copy = format!("{db}_copy");
-    copy_schema(src, &db, dst, &copy);
-    (db, copy)
 }
 
 #[test]
@@ -474,10 +465,7 @@ fn a_request_head_that_never_ends_gets_408_at_the_deadline() {
 fn over_https_the_deadline_covers_the_handshake_and_the_head() {
     let (src, _) = pair();
     let cert = Certificate::new();
-    let mut args = cert.server_args();
-    args.extend(["--listen-head-timeout".into(), "1".into()]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let server = Server::start(src, &args);
+    let server = cert.server(src, &["--listen-head-timeout", "1"]);
     // No handshake at all: closed, with nothing to answer on.
     let s = connect_from(OTHER_CLIENT, server.port).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(10)))

@@ -216,7 +216,10 @@ fn check(req: &[u8], raw: &[u8]) -> Result<(), String> {
             .map(|(_, v)| v.trim().to_string())
     };
     // The server skips empty lines before the request line, as it should.
-    let start = req.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(0);
+    let start = req
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(0);
     let head_only = req[start..].starts_with(b"HEAD ");
     if let Some(len) = header("content-length") {
         let len: usize = len.parse().map_err(|_| "bad Content-Length")?;

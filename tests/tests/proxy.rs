@@ -6,20 +6,11 @@
 //! in one line that names the proxy.
 
 use dbdump_tests::edge::tinyproxy::Tinyproxy;
-use dbdump_tests::edge::{sakila_db, Certificate, SAKILA_TABLES};
+use dbdump_tests::edge::{sakila_pair, Certificate, SAKILA_TABLES};
 use dbdump_tests::*;
 
 const USER: &str = "sync-proxy";
 const PASSWORD: &str = "pr0xy-S3cret";
-
-/// A Sakila-shaped source database with an empty copy on the destination.
-fn sakila_pair(prefix: &str) -> (String, String) {
-    let (src, dst) = pair();
-    let db = sakila_db(src, prefix);
-    let copy = format!("{db}_copy");
-    copy_schema(src, &db, dst, &copy);
-    (db, copy)
-}
 
 /// How a one-shot puller ended: exit code and stderr.
 fn pull(port: u16, db: &str, copy: &str, args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
@@ -70,19 +61,14 @@ fn https_goes_through_a_connect_tunnel_and_checks_the_certificate_end_to_end() {
     let (db, copy) = sakila_pair("proxy_tls");
     let proxy = Tinyproxy::start(&format!("BasicAuth {USER} {PASSWORD}"));
     let cert = Certificate::new();
-    let mut args = cert.server_args();
-    args.extend(["--source-databases".into(), db.clone()]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let server = Server::start(src, &args);
+    let server = cert.server(src, &["--source-databases", &db]);
     let url = proxy.url_with(USER, PASSWORD);
-    let ca = cert.crt();
-    let (code, stderr) = pull(
-        server.port,
-        &db,
-        &copy,
-        &["--source-ssl-ca", &ca],
-        &[("https_proxy", &url)],
-    );
+    let (ca, other) = (cert.crt(), Certificate::new());
+    let other_ca = other.crt();
+    let run = |ca: &str, env: &[(&str, &str)]| {
+        pull(server.port, &db, &copy, &["--source-ssl-ca", ca], env)
+    };
+    let (code, stderr) = run(&ca, &[("https_proxy", &url)]);
     assert_eq!(code, 0, "{stderr}\nproxy log:\n{}", proxy.log_text());
     assert_same(src, &db, dst, &copy, SAKILA_TABLES);
     let tunnel = format!("CONNECT 127.0.0.1:{} HTTP/1.1", server.port);
@@ -101,28 +87,14 @@ fn https_goes_through_a_connect_tunnel_and_checks_the_certificate_end_to_end() {
 
     // The proxy only carries bytes: a puller that trusts another
     // certificate refuses the server's, through the same tunnel.
-    let other = Certificate::new();
-    let other_ca = other.crt();
-    let (code, stderr) = pull(
-        server.port,
-        &db,
-        &copy,
-        &["--source-ssl-ca", &other_ca],
-        &[("HTTPS_PROXY", &url)],
-    );
+    let (code, stderr) = run(&other_ca, &[("HTTPS_PROXY", &url)]);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.to_lowercase().contains("certificate"), "{stderr}");
     assert_eq!(tunnels(), 2 + SAKILA_TABLES.len());
 
     // http_proxy is for plain HTTP only, as in curl.
     let dead = dead_proxy();
-    let (code, stderr) = pull(
-        server.port,
-        &db,
-        &copy,
-        &["--source-ssl-ca", &ca],
-        &[("http_proxy", &dead)],
-    );
+    let (code, stderr) = run(&ca, &[("http_proxy", &dead)]);
     assert_eq!(code, 0, "{stderr}");
 }
 
@@ -176,10 +148,7 @@ fn a_proxy_that_refuses_is_named_in_one_line() {
     let (db, copy) = sakila_pair("proxy_refusals");
     let plain = Server::start(src, &["--source-databases", &db]);
     let cert = Certificate::new();
-    let mut args = cert.server_args();
-    args.extend(["--source-databases".into(), db.clone()]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let tls = Server::start(src, &args);
+    let tls = cert.server(src, &["--source-databases", &db]);
     let ca = cert.crt();
     let upstream_gone = format!(
         "Upstream http {}",
