@@ -37,7 +37,7 @@ static FLAGS: &[Flag] = &[
     flag("--ssl-public-key", None, Some("FILE_PATH"), Some("ssl.crt"), WEB, "Public key (certificate chain) file in OpenSSL (PEM) format"),
     flag("--listen-timeout", None, Some("SECONDS"), Some("60"), WEB, "Drop a client that stalls this long while sending its request or reading the response"),
     flag("--listen-head-timeout", None, Some("SECONDS"), Some("10"), WEB, "Close a connection whose whole request head (TLS handshake included) has not arrived this long after connecting (408)"),
-    flag("--listen-max-per-client", None, Some("N"), None, WEB, "Most connections at once from one client address (an IPv6 /64 counts as one); more get 503 at once (default: half of --source-max-connections, at least 2)"),
+    flag("--listen-max-per-client", None, Some("N"), None, WEB, "Most connections at once from one client address (an IPv6 /64 counts as one); more get 503 at once (default: half the source connections, at least 2)"),
     required(flag("--source-host", None, Some("HOST_OR_IP"), None, SOURCE, "Database server host")),
     flag("--source-port", None, Some("PORT"), Some("3306"), SOURCE, "Database server port"),
     required(flag("--source-username", None, Some("USERNAME"), None, SOURCE, "Database username")),

@@ -19,6 +19,7 @@ use rustls::{ServerConfig, ServerConnection, StreamOwned};
 use crate::admission::{Admission, Client, Refusal};
 use crate::deadline;
 use crate::error::ApiError;
+use crate::linger::Linger;
 use crate::notices::{self, Event, Notices};
 
 /// A parsed request. The target is kept raw; the router decodes it.
@@ -167,6 +168,7 @@ struct Shared<H> {
     opts: ServerOptions,
     handler: Arc<H>,
     notices: Notices,
+    linger: Linger,
 }
 
 /// Accepts connections until a stop is requested (see `signals`), then
@@ -187,6 +189,7 @@ pub fn serve<H: Handler>(
         opts,
         handler,
         notices,
+        linger: Linger::start(),
     });
     for stream in listener.incoming() {
         if signals::stop_requested() {
@@ -216,7 +219,7 @@ pub fn serve<H: Handler>(
                     Refusal::Full => (ApiError::TooManyClients, Event::Full),
                 };
                 shared.notices.note(client, event);
-                refuse(stream, &err, shared.opts.tls.is_some());
+                refuse(stream, &err, shared.opts.tls.is_some(), &shared.linger);
                 continue;
             }
         };
@@ -244,14 +247,17 @@ pub fn serve<H: Handler>(
 }
 
 /// Answers a connection that gets no thread, on the accept thread: plain
-/// HTTP only (a TLS handshake here would let one client stall everyone).
-fn refuse(mut stream: TcpStream, err: &ApiError, tls: bool) {
+/// HTTP only (a TLS handshake here would let one client stall everyone, so
+/// an HTTPS client is just closed).
+fn refuse(mut stream: TcpStream, err: &ApiError, tls: bool, linger: &Linger) {
     debug!("refusing {:?}: {err}", stream.peer_addr());
-    if !tls {
-        let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-        write_plain_error(&mut stream, err);
+    if tls {
+        let _ = stream.shutdown(Shutdown::Both);
+        return;
     }
-    let _ = stream.shutdown(Shutdown::Both);
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+    write_plain_error(&mut stream, err);
+    linger.close(stream);
 }
 
 fn handle_connection<H: Handler>(
@@ -266,7 +272,7 @@ fn handle_connection<H: Handler>(
     let _ = stream.set_nodelay(true);
     let _ = stream.set_write_timeout(Some(opts.client_timeout));
     if opts.tls.is_some() && looks_like_plain_http(&stream, head_until, opts.client_timeout) {
-        refuse_plain_http(stream);
+        refuse_plain_http(stream, &shared.linger);
         return;
     }
     let mut conn = match &opts.tls {
@@ -318,6 +324,13 @@ fn handle_connection<H: Handler>(
             if !handshaking {
                 resp.error(&ApiError::HeadTimeout(opts.head_timeout));
             }
+            None
+        }
+        Err(e @ HeadError::Eof { .. }) => {
+            // A slowloris that gives up ends here: one notice, not a line
+            // per connection. A client that only half-closed gets the 400.
+            shared.notices.note(client, Event::Abandoned);
+            resp.error(&ApiError::BadRequest(format!("malformed request: {e}")));
             None
         }
         Err(HeadError::Io(e)) => {
@@ -390,9 +403,9 @@ fn write_plain_error(stream: &mut TcpStream, err: &ApiError) {
 }
 
 /// Tells a plain-HTTP client, in plain HTTP, that this port wants HTTPS.
-fn refuse_plain_http(stream: TcpStream) {
+fn refuse_plain_http(stream: TcpStream, linger: &Linger) {
     let err = ApiError::BadRequest("this port speaks HTTPS only; use https://".into());
-    refuse(stream, &err, false);
+    refuse(stream, &err, false, linger);
 }
 
 /// Path and query as received, cut short for the log.

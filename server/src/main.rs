@@ -10,6 +10,7 @@ mod error;
 mod horizon;
 mod http;
 mod inspect;
+mod linger;
 mod notices;
 mod sql;
 mod stream;

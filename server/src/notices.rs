@@ -22,6 +22,8 @@ pub enum Event {
     OverShare,
     /// Closed: no complete request head within the deadline.
     HeadTimeout,
+    /// The client hung up in the middle of its request head.
+    Abandoned,
     /// Refused: every request thread was taken.
     Full,
 }
@@ -31,6 +33,7 @@ struct Tally {
     last_line: Option<Instant>,
     over_share: u64,
     head_timeout: u64,
+    abandoned: u64,
     full: u64,
 }
 
@@ -39,6 +42,7 @@ impl Tally {
         match event {
             Event::OverShare => self.over_share += 1,
             Event::HeadTimeout => self.head_timeout += 1,
+            Event::Abandoned => self.abandoned += 1,
             Event::Full => self.full += 1,
         }
     }
@@ -63,6 +67,12 @@ impl Tally {
                 "{} connection(s) closed: no complete request head within {} s (--listen-head-timeout)",
                 self.head_timeout,
                 limits.head_timeout.as_secs_f64()
+            ));
+        }
+        if self.abandoned > 0 {
+            parts.push(format!(
+                "{} connection(s) closed by the client in the middle of its request head",
+                self.abandoned
             ));
         }
         if self.full > 0 {

@@ -333,6 +333,12 @@ fn a_client_over_its_share_gets_503_and_others_are_served() {
     for _ in 0..20 {
         assert_eq!(from_other().0, 503);
     }
+    // A client slower to send its request than the server to refuse it
+    // still gets to send it and read the answer, not a reset.
+    let mut late = connect_from(OTHER_CLIENT, server.port).expect("connect");
+    std::thread::sleep(Duration::from_millis(200));
+    late.write_all(request).expect("the request goes out");
+    assert_eq!(http_on(late, b"").0, 503);
     // Another address is served meanwhile.
     assert_eq!(http_get(server.port, "/", &[]).0, 200);
     drop(idle);
