@@ -1,7 +1,8 @@
 //! The HTTP(S) client that talks to dbd_server: GET only, one request per
 //! connection, a connect timeout and a stall timeout (no whole-request
 //! deadline, so a long stream is fine as long as bytes keep coming), TLS
-//! with a configurable CA, and bodies read as a stream.
+//! with a configurable CA, bodies read as a stream, optionally through an
+//! HTTP proxy (`proxy`).
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -13,11 +14,13 @@ use std::time::{Duration, SystemTime};
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 
+use dbdump_shared::debug;
 use dbdump_shared::http::{self as h, Head, HeadError};
 use dbdump_shared::tls::MaybeTls;
 use dbdump_shared::wire::ErrorBody;
 
 use crate::config::Config;
+use crate::proxy::{self, Proxy};
 use crate::tlserror::{self, Peer};
 
 #[derive(Debug)]
@@ -34,6 +37,9 @@ pub enum ClientError {
     },
     /// The answer does not follow HTTP or the protocol.
     Protocol(String),
+    /// The HTTP proxy could not be reached or refused to pass the request
+    /// on; the message names the proxy.
+    Proxy(String),
 }
 
 impl std::fmt::Display for ClientError {
@@ -45,6 +51,7 @@ impl std::fmt::Display for ClientError {
                 status, message, ..
             } => write!(f, "dbd_server answered {status}: {message}"),
             ClientError::Protocol(m) => write!(f, "bad answer from dbd_server: {m}"),
+            ClientError::Proxy(m) => f.write_str(m),
         }
     }
 }
@@ -65,6 +72,7 @@ pub struct Client {
     timeout: Duration,
     /// Body bytes read from the server so far, for the summary lines.
     read: Arc<AtomicU64>,
+    proxy: Option<Proxy>,
 }
 
 type Conn = MaybeTls<ClientConnection>;
@@ -164,7 +172,22 @@ impl Client {
         } else {
             None
         };
+        let env = |name: &str| std::env::var(name).ok();
+        let proxy = proxy::choose(
+            c.source_proxy.as_deref(),
+            tls.is_some(),
+            &c.source_host,
+            c.source_port,
+            &env,
+        )?;
+        if let Some((proxy, from)) = &proxy {
+            debug!(
+                "reaching the server through proxy {} (from {from})",
+                proxy.label()
+            );
+        }
         Ok(Client {
+            proxy: proxy.map(|(p, _)| p),
             host: c.source_host.clone(),
             port: c.source_port,
             tls,
@@ -201,42 +224,31 @@ impl Client {
         }
     }
 
-    fn connect(&self) -> Result<Conn, ClientError> {
+    /// A TCP connection to the server, or a tunnel to it through the proxy
+    /// (for HTTPS), or a connection to the proxy (for plain HTTP).
+    fn open(&self) -> Result<TcpStream, ClientError> {
+        let Some(proxy) = &self.proxy else {
+            return self.dial();
+        };
+        let mut tcp = proxy::dial(proxy, self.timeout).map_err(ClientError::Proxy)?;
+        tcp.set_read_timeout(Some(self.timeout))?;
+        tcp.set_write_timeout(Some(self.timeout))?;
+        if self.tls.is_some() {
+            proxy
+                .tunnel(&mut tcp, &self.host, self.port)
+                .map_err(ClientError::Proxy)?;
+        }
+        Ok(tcp)
+    }
+
+    fn dial(&self) -> Result<TcpStream, ClientError> {
         let addrs = (self.host.as_str(), self.port)
             .to_socket_addrs()
             .map_err(|e| ClientError::Network(format!("cannot resolve {}: {e}", self.host)))?;
         let mut last = None;
         for addr in addrs {
             match TcpStream::connect_timeout(&addr, self.timeout) {
-                Ok(tcp) => {
-                    tcp.set_read_timeout(Some(self.timeout))?;
-                    tcp.set_write_timeout(Some(self.timeout))?;
-                    let _ = tcp.set_nodelay(true);
-                    return match &self.tls {
-                        None => Ok(MaybeTls::Plain(tcp)),
-                        Some(cfg) => {
-                            let name = ServerName::try_from(self.host.clone()).map_err(|e| {
-                                ClientError::Network(format!(
-                                    "bad TLS server name {}: {e}",
-                                    self.host
-                                ))
-                            })?;
-                            let session =
-                                ClientConnection::new(cfg.clone(), name).map_err(|e| {
-                                    ClientError::Network(format!("TLS set-up failed: {e}"))
-                                })?;
-                            let mut tls = StreamOwned::new(session, tcp);
-                            // Shake hands before the request, so that a failure is told
-                            // as a TLS one.
-                            while tls.conn.is_handshaking() {
-                                tls.conn.complete_io(&mut tls.sock).map_err(|e| {
-                                    ClientError::Tls(tlserror::handshake_failure(&e, &self.peer()))
-                                })?;
-                            }
-                            Ok(MaybeTls::Tls(Box::new(tls)))
-                        }
-                    };
-                }
+                Ok(tcp) => return Ok(tcp),
                 Err(e) => last = Some(format!("{addr}: {e}")),
             }
         }
@@ -245,14 +257,46 @@ impl Client {
         })))
     }
 
+    fn connect(&self) -> Result<Conn, ClientError> {
+        let tcp = self.open()?;
+        tcp.set_read_timeout(Some(self.timeout))?;
+        tcp.set_write_timeout(Some(self.timeout))?;
+        let _ = tcp.set_nodelay(true);
+        match &self.tls {
+            None => Ok(MaybeTls::Plain(tcp)),
+            Some(cfg) => {
+                let name = ServerName::try_from(self.host.clone()).map_err(|e| {
+                    ClientError::Network(format!("bad TLS server name {}: {e}", self.host))
+                })?;
+                let session = ClientConnection::new(cfg.clone(), name)
+                    .map_err(|e| ClientError::Network(format!("TLS set-up failed: {e}")))?;
+                let mut tls = StreamOwned::new(session, tcp);
+                // Shake hands before the request, so that a failure is told
+                // as a TLS one.
+                while tls.conn.is_handshaking() {
+                    tls.conn.complete_io(&mut tls.sock).map_err(|e| {
+                        ClientError::Tls(tlserror::handshake_failure(&e, &self.peer()))
+                    })?;
+                }
+                Ok(MaybeTls::Tls(Box::new(tls)))
+            }
+        }
+    }
+
     /// GETs `path` (already percent-encoded) and returns the body of a 200
     /// answer; any other status becomes [`ClientError::Status`].
     pub fn get(&self, path: &str) -> Result<Response, ClientError> {
         let mut conn = self.connect()?;
+        let host = proxy::authority(&self.host, self.port);
+        // Plain HTTP through a proxy: the request names the whole URL, and
+        // the proxy's credentials go with it (over a tunnel, only the
+        // CONNECT carried them).
+        let (target, proxy_auth) = match (&self.proxy, &self.tls) {
+            (Some(p), None) => (format!("http://{host}{path}"), p.auth_header()),
+            _ => (path.to_string(), String::new()),
+        };
         let mut request = format!(
-            "GET {path} HTTP/1.1\r\nHost: {}:{}\r\nUser-Agent: dbd_puller/{}\r\nAccept: application/x-ndjson, application/json\r\nConnection: close\r\n",
-            self.host,
-            self.port,
+            "GET {target} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: dbd_puller/{}\r\nAccept: application/x-ndjson, application/json\r\nConnection: close\r\n{proxy_auth}",
             dbdump_shared::VERSION
         );
         if let Some(auth) = &self.authorization {
@@ -281,7 +325,13 @@ impl Client {
         }
         let mut text = String::new();
         let _ = body.by_ref().take(64 * 1024).read_to_string(&mut text);
-        let message = serde_json::from_str::<ErrorBody>(&text)
+        let answer = serde_json::from_str::<ErrorBody>(&text);
+        if let (Some(proxy), None, Err(_)) = (&self.proxy, &self.tls, &answer) {
+            // Not dbd_server's JSON: the proxy's own error page.
+            let reason = proxy::status(&head).map(|(_, r)| r).unwrap_or_default();
+            return Err(ClientError::Proxy(proxy.refusal(status, &reason, &host)));
+        }
+        let message = answer
             .map(|b| b.error)
             .unwrap_or_else(|_| text.trim().chars().take(300).collect());
         Err(ClientError::Status {

@@ -45,6 +45,7 @@ static FLAGS: &[Flag] = &[
     flag("--source-timeout", None, Some("SECONDS"), Some("15"), SOURCE, "Seconds to wait before timing out a connection attempt, or a stalled response"),
     flag("--source-ssl", None, None, None, SOURCE, "Talk HTTPS to the dbd_server"),
     flag("--source-ssl-ca", None, Some("FILE"), None, SOURCE, "PEM certificate(s) to trust for HTTPS: a server presenting one of them byte for byte is trusted as it is (pinned, like an SSH host key: the server's own ssl.crt, self-signed or made by the original's genkey); any other certificate must be signed by one of them and name the host (default: the system's CA bundle); implies --source-ssl"),
+    flag("--source-proxy", None, Some("URL"), None, SOURCE, "HTTP proxy to reach the dbd_server through, http://[USER:PASSWORD@]HOST:PORT, or 'direct' for none (default: https_proxy / http_proxy unless no_proxy names the server, as curl reads them)"),
     required(flag("--dest-host", None, Some("HOST_OR_IP"), None, DEST, "Database server host")),
     flag("--dest-port", None, Some("PORT"), Some("3306"), DEST, "Database server port"),
     required(flag("--dest-username", None, Some("USERNAME"), None, DEST, "Database user")),
@@ -86,6 +87,8 @@ pub struct Config {
     pub source_timeout: Duration,
     pub source_tls: bool,
     pub source_ca: Option<PathBuf>,
+    /// `--source-proxy` as given (it may hold credentials: never log it).
+    pub source_proxy: Option<String>,
     pub dest_host: String,
     pub dest_port: u16,
     pub dest_username: String,
@@ -123,6 +126,7 @@ impl std::fmt::Debug for Config {
                 &self.source_credentials.as_ref().map(|(u, _)| u),
             )
             .field("source_tls", &self.source_tls)
+            .field("source_proxy", &self.source_proxy.is_some())
             .field(
                 "dest",
                 &format_args!(
@@ -211,6 +215,7 @@ impl Config {
                 .unwrap_or(Duration::from_secs(15)),
             source_tls: v.switch("--source-ssl") || source_ca.is_some(),
             source_ca,
+            source_proxy: v.get("--source-proxy").map(str::to_string),
             dest_host: v.get("--dest-host").unwrap_or_default().to_string(),
             dest_port: v.parsed("--dest-port", "a port number")?.unwrap_or(3306),
             dest_username: v.get("--dest-username").unwrap_or_default().to_string(),

@@ -9,6 +9,7 @@ mod config;
 mod converge;
 mod digests;
 mod failure;
+mod proxy;
 mod repair;
 mod schedule;
 mod sql;

@@ -36,6 +36,8 @@ static FLAGS: &[Flag] = &[
     flag("--ssl-private-key", None, Some("FILE_PATH"), Some("ssl.key"), WEB, "Private key file in OpenSSL (PEM) format"),
     flag("--ssl-public-key", None, Some("FILE_PATH"), Some("ssl.crt"), WEB, "Public key (certificate chain) file in OpenSSL (PEM) format"),
     flag("--listen-timeout", None, Some("SECONDS"), Some("60"), WEB, "Drop a client that stalls this long while sending its request or reading the response"),
+    flag("--listen-head-timeout", None, Some("SECONDS"), Some("10"), WEB, "Close a connection whose whole request head (TLS handshake included) has not arrived this long after connecting (408)"),
+    flag("--listen-max-per-client", None, Some("N"), None, WEB, "Most connections at once from one client address (an IPv6 /64 counts as one); more get 503 at once (default: half the source connections, at least 2)"),
     required(flag("--source-host", None, Some("HOST_OR_IP"), None, SOURCE, "Database server host")),
     flag("--source-port", None, Some("PORT"), Some("3306"), SOURCE, "Database server port"),
     required(flag("--source-username", None, Some("USERNAME"), None, SOURCE, "Database username")),
@@ -67,6 +69,8 @@ pub struct Config {
     pub credentials: Option<(String, String)>,
     pub tls: Option<(PathBuf, PathBuf)>,
     pub client_timeout: Duration,
+    pub head_timeout: Duration,
+    pub per_client: usize,
     pub source_host: String,
     pub source_port: u16,
     pub source_username: String,
@@ -89,6 +93,8 @@ impl std::fmt::Debug for Config {
             .field("auth", &self.credentials.as_ref().map(|(u, _)| u))
             .field("tls", &self.tls)
             .field("client_timeout", &self.client_timeout)
+            .field("head_timeout", &self.head_timeout)
+            .field("per_client", &self.per_client)
             .field(
                 "source",
                 &format_args!(
@@ -145,12 +151,27 @@ impl Config {
         let client_timeout = v
             .seconds("--listen-timeout", 0.1, 86_400.0)?
             .unwrap_or(Duration::from_secs(60));
+        let head_timeout = v
+            .seconds("--listen-head-timeout", 0.1, 3600.0)?
+            .unwrap_or(Duration::from_secs(10));
+        // Half the source connections: one address (a slow reader, say)
+        // must never be able to hold all of them.
+        let per_client: usize = v
+            .parsed("--listen-max-per-client", "a number from 1 to 100000")?
+            .unwrap_or((max_connections / 2).max(2));
+        if !(1..=100_000).contains(&per_client) {
+            return Err(CliError(
+                "--listen-max-per-client must be from 1 to 100000".into(),
+            ));
+        }
         Ok(Config {
             listen_address: v.get("--listen-address").unwrap_or("0.0.0.0").to_string(),
             listen_port: v.parsed("--listen-port", "a port number")?.unwrap_or(8888),
             credentials,
             tls,
             client_timeout,
+            head_timeout,
+            per_client,
             source_host: v.get("--source-host").unwrap_or_default().to_string(),
             source_port: v.parsed("--source-port", "a port number")?.unwrap_or(3306),
             source_username: v.get("--source-username").unwrap_or_default().to_string(),

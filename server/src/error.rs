@@ -3,6 +3,7 @@
 //! never contain credentials.
 
 use std::fmt;
+use std::time::Duration;
 
 use dbdump_shared::dberror::describe;
 
@@ -16,11 +17,18 @@ pub enum ApiError {
     NotFound(String),
     /// 405: anything but GET.
     MethodNotAllowed(String),
+    /// 408: the request head did not arrive within `--listen-head-timeout`
+    /// (or stalled for `--listen-timeout`).
+    HeadTimeout(Duration),
     /// 414 / 431 / 400: a request head over the limits or malformed.
     UriTooLong,
     HeadersTooLarge,
     /// 503: every source connection is busy; try again shortly.
     Busy,
+    /// 503: this client address already holds its share of connections.
+    OverShare(usize),
+    /// 503: every request thread is taken.
+    TooManyClients,
     /// 503: the source database cannot be reached right now.
     SourceUnavailable(String),
     /// 500: a fault on our side or the database's; logged.
@@ -34,9 +42,13 @@ impl ApiError {
             ApiError::Unauthorized => 401,
             ApiError::NotFound(_) => 404,
             ApiError::MethodNotAllowed(_) => 405,
+            ApiError::HeadTimeout(_) => 408,
             ApiError::UriTooLong => 414,
             ApiError::HeadersTooLarge => 431,
-            ApiError::Busy | ApiError::SourceUnavailable(_) => 503,
+            ApiError::Busy
+            | ApiError::OverShare(_)
+            | ApiError::TooManyClients
+            | ApiError::SourceUnavailable(_) => 503,
             ApiError::Internal(_) => 500,
         }
     }
@@ -49,7 +61,10 @@ impl ApiError {
                 "Basic realm=\"dbdump\", charset=\"UTF-8\"".into(),
             )],
             ApiError::MethodNotAllowed(_) => vec![("Allow", "GET".into())],
-            ApiError::Busy | ApiError::SourceUnavailable(_) => vec![("Retry-After", "1".into())],
+            ApiError::Busy
+            | ApiError::OverShare(_)
+            | ApiError::TooManyClients
+            | ApiError::SourceUnavailable(_) => vec![("Retry-After", "1".into())],
             _ => Vec::new(),
         }
     }
@@ -68,11 +83,21 @@ impl fmt::Display for ApiError {
             }
             ApiError::Unauthorized => f.write_str("authentication required"),
             ApiError::MethodNotAllowed(m) => write!(f, "method {m} not allowed; only GET is"),
+            ApiError::HeadTimeout(limit) => write!(
+                f,
+                "request head not received within {} s; send the whole request at once",
+                limit.as_secs_f64()
+            ),
             ApiError::UriTooLong => f.write_str("request line too long"),
             ApiError::HeadersTooLarge => f.write_str("request headers too large"),
             ApiError::Busy => {
                 f.write_str("all source database connections are busy; retry shortly")
             }
+            ApiError::OverShare(share) => write!(
+                f,
+                "too many connections from your address at once ({share} at most); retry shortly"
+            ),
+            ApiError::TooManyClients => f.write_str("too many clients; retry shortly"),
             ApiError::SourceUnavailable(m) => write!(f, "source database unavailable: {m}"),
         }
     }
@@ -116,6 +141,13 @@ mod tests {
         );
         assert_eq!(ApiError::Busy.status(), 503);
         assert_eq!(ApiError::Busy.headers()[0].0, "Retry-After");
+        assert_eq!(ApiError::HeadTimeout(Duration::from_secs(10)).status(), 408);
+        assert!(ApiError::HeadTimeout(Duration::from_secs(10))
+            .to_string()
+            .contains("within 10 s"));
+        assert_eq!(ApiError::OverShare(4).status(), 503);
+        assert_eq!(ApiError::OverShare(4).headers()[0].0, "Retry-After");
+        assert_eq!(ApiError::TooManyClients.headers()[0].0, "Retry-After");
         assert!(ApiError::Internal("x".into()).is_fault());
         assert!(!ApiError::NotFound("x".into()).is_fault());
         let e: ApiError = mysql::Error::DriverError(mysql::DriverError::Timeout).into();

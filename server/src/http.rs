@@ -1,12 +1,13 @@
-//! A small blocking HTTP/1.1 server: one thread per connection (bounded),
-//! optional TLS (rustls), one request per connection, hard limits on the
-//! request head, read and write timeouts so a stalled client cannot pin a
-//! thread or a database connection. Responses are either small JSON bodies
-//! with a length, or a stream that ends when the connection closes.
+//! A small blocking HTTP/1.1 server: one thread per connection (bounded in
+//! all and per client address, see `admission`), optional TLS (rustls), one
+//! request per connection, hard limits on the request head, a deadline for
+//! the whole head (`deadline`), read and write timeouts so a stalled client
+//! cannot pin a thread or a database connection. Responses are either small
+//! JSON bodies with a length, or a stream that ends when the connection
+//! closes.
 
-use std::io::{self, BufReader, BufWriter, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::io::{self, BufWriter, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,7 +16,11 @@ use dbdump_shared::tls::MaybeTls;
 use dbdump_shared::{debug, info, signals, warn};
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 
+use crate::admission::{Admission, Client, Refusal};
+use crate::deadline;
 use crate::error::ApiError;
+use crate::linger::Linger;
+use crate::notices::{self, Event, Notices};
 
 /// A parsed request. The target is kept raw; the router decodes it.
 #[derive(Debug)]
@@ -38,17 +43,22 @@ pub trait Handler: Send + Sync + 'static {
 
 type Conn = MaybeTls<ServerConnection>;
 
-/// Counts what goes out, for the log.
+/// Counts what goes out, for the log, and notes a failed write (a client
+/// gone or stalled past the write timeout).
 struct Counting<W: Write> {
     inner: W,
     bytes: u64,
+    failed: bool,
 }
 
 impl<W: Write> Write for Counting<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.bytes += n as u64;
-        Ok(n)
+        let result = self.inner.write(buf);
+        match &result {
+            Ok(n) => self.bytes += *n as u64,
+            Err(e) => self.failed |= e.kind() != io::ErrorKind::Interrupted,
+        }
+        result
     }
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
@@ -125,14 +135,40 @@ impl Response<'_> {
     pub fn is_started(&self) -> bool {
         self.started
     }
+
+    /// Sends what is buffered; returns the status, the bytes sent and
+    /// whether a write failed. Once one failed, nothing more is tried: each
+    /// try could wait the whole write timeout again on a client that
+    /// stopped reading.
+    fn finish(mut self) -> (u16, u64, bool) {
+        if !self.out.get_ref().failed {
+            let _ = self.out.flush();
+        }
+        let &Counting { bytes, failed, .. } = self.out.get_ref();
+        // Not through `drop`, which would try to flush once more.
+        let _unsent = self.out.into_parts();
+        (self.status, bytes, failed)
+    }
 }
 
 pub struct ServerOptions {
     pub tls: Option<Arc<ServerConfig>>,
     /// Most connections handled at once; beyond that, 503 at once.
     pub max_clients: usize,
+    /// Most connections at once from one client address (see `admission`).
+    pub per_client: usize,
     /// How long a client may stall while sending or receiving.
     pub client_timeout: Duration,
+    /// How long the whole request head may take, TLS handshake included.
+    pub head_timeout: Duration,
+}
+
+/// What every request thread shares.
+struct Shared<H> {
+    opts: ServerOptions,
+    handler: Arc<H>,
+    notices: Notices,
+    linger: Linger,
 }
 
 /// Accepts connections until a stop is requested (see `signals`), then
@@ -143,8 +179,18 @@ pub fn serve<H: Handler>(
     handler: Arc<H>,
     drain: Duration,
 ) {
-    let active = Arc::new(AtomicUsize::new(0));
-    let opts = Arc::new(opts);
+    let admission = Admission::new(opts.max_clients, opts.per_client);
+    let notices = Notices::new(notices::Limits {
+        per_client: opts.per_client,
+        total: opts.max_clients,
+        head_timeout: opts.head_timeout,
+    });
+    let shared = Arc::new(Shared {
+        opts,
+        handler,
+        notices,
+        linger: Linger::start(),
+    });
     for stream in listener.incoming() {
         if signals::stop_requested() {
             break;
@@ -158,19 +204,34 @@ pub fn serve<H: Handler>(
                 continue;
             }
         };
-        if active.fetch_add(1, Ordering::SeqCst) >= opts.max_clients {
-            active.fetch_sub(1, Ordering::SeqCst);
-            reject_busy(stream, opts.tls.is_some());
+        let accepted = Instant::now();
+        let Ok(peer) = stream.peer_addr() else {
             continue;
-        }
-        let (active, opts, handler) = (active.clone(), opts.clone(), handler.clone());
+        };
+        let client = Client::of(peer.ip());
+        let ticket = match admission.admit(client) {
+            Ok(ticket) => ticket,
+            Err(refusal) => {
+                let (err, event) = match refusal {
+                    Refusal::OverShare => {
+                        (ApiError::OverShare(admission.per_client), Event::OverShare)
+                    }
+                    Refusal::Full => (ApiError::TooManyClients, Event::Full),
+                };
+                shared.notices.note(client, event);
+                refuse(stream, &err, shared.opts.tls.is_some(), &shared.linger);
+                continue;
+            }
+        };
+        let shared = shared.clone();
         let spawned = std::thread::Builder::new()
             .name("request".into())
             .spawn(move || {
-                let _guard = Decrement(&active);
+                let _ticket = ticket;
                 // A bug must cost one request, never the server.
-                let run =
-                    std::panic::AssertUnwindSafe(|| handle_connection(stream, &opts, &*handler));
+                let run = std::panic::AssertUnwindSafe(|| {
+                    handle_connection(stream, peer, client, accepted, &shared)
+                });
                 if std::panic::catch_unwind(run).is_err() {
                     dbdump_shared::error!("a request thread panicked; its connection was dropped");
                 }
@@ -180,49 +241,50 @@ pub fn serve<H: Handler>(
         }
     }
     let deadline = Instant::now() + drain;
-    while active.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+    while admission.open() > 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
 
-struct Decrement<'a>(&'a AtomicUsize);
-
-impl Drop for Decrement<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+/// Answers a connection that gets no thread, on the accept thread: plain
+/// HTTP only (a TLS handshake here would let one client stall everyone, so
+/// an HTTPS client is just closed).
+fn refuse(mut stream: TcpStream, err: &ApiError, tls: bool, linger: &Linger) {
+    debug!("refusing {:?}: {err}", stream.peer_addr());
+    if tls {
+        let _ = stream.shutdown(Shutdown::Both);
+        return;
     }
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+    write_plain_error(&mut stream, err);
+    linger.close(stream);
 }
 
-fn reject_busy(mut stream: TcpStream, tls: bool) {
-    debug!("too many clients; refusing {:?}", stream.peer_addr());
-    if !tls {
-        let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-        write_plain_error(
-            &mut stream,
-            503,
-            "too many clients; retry shortly",
-            "Retry-After: 1\r\n",
-        );
-    }
-    let _ = stream.shutdown(Shutdown::Both);
-}
-
-fn handle_connection<H: Handler>(stream: TcpStream, opts: &ServerOptions, handler: &H) {
-    let started = Instant::now();
-    let peer = match stream.peer_addr() {
-        Ok(p) => p,
-        Err(_) => return,
-    };
+fn handle_connection<H: Handler>(
+    stream: TcpStream,
+    peer: SocketAddr,
+    client: Client,
+    accepted: Instant,
+    shared: &Shared<H>,
+) {
+    let opts = &shared.opts;
+    let head_until = accepted + opts.head_timeout;
     let _ = stream.set_nodelay(true);
-    let _ = stream.set_read_timeout(Some(opts.client_timeout));
     let _ = stream.set_write_timeout(Some(opts.client_timeout));
-    if opts.tls.is_some() && looks_like_plain_http(&stream) {
-        refuse_plain_http(stream);
-        return;
-    }
-    if opts.tls.is_none() && looks_like_tls(&stream) {
-        refuse_tls(stream);
-        return;
+    // The wrong protocol for the port is told in plain HTTP, at once.
+    match (
+        opts.tls.is_some(),
+        first_byte(&stream, head_until, opts.client_timeout),
+    ) {
+        (true, Some(b)) if b.is_ascii_alphabetic() => {
+            refuse_plain_http(stream, &shared.linger);
+            return;
+        }
+        (false, Some(0x16)) => {
+            refuse_tls(stream, &shared.linger);
+            return;
+        }
+        _ => {}
     }
     let mut conn = match &opts.tls {
         None => MaybeTls::Plain(stream),
@@ -234,20 +296,16 @@ fn handle_connection<H: Handler>(stream: TcpStream, opts: &ServerOptions, handle
             }
         },
     };
-    let head = {
-        let mut reader = BufReader::with_capacity(8192, &mut conn);
-        let head = h::read_head(&mut reader);
-        // Anything buffered past the head is a request body; GET has none and
-        // the connection closes after the response, so it is dropped.
-        drop(reader);
-        head
-    };
+    let head = deadline::read_head(&mut conn, head_until, opts.client_timeout);
+    // Mid-handshake there is no channel to answer on.
+    let handshaking = matches!(&conn, MaybeTls::Tls(t) if t.conn.is_handshaking());
     let mut resp = Response {
         out: BufWriter::with_capacity(
             64 * 1024,
             Counting {
                 inner: &mut conn,
                 bytes: 0,
+                failed: false,
             },
         ),
         status: 0,
@@ -255,21 +313,37 @@ fn handle_connection<H: Handler>(stream: TcpStream, opts: &ServerOptions, handle
         head_only: false,
     };
     let mut outcome = Outcome::default();
-    let (method, target) = match head {
+    // `None`: no access log line (the notice about the client says it).
+    let label = match head {
         Ok(head) => match parse_request(head) {
             Ok(req) => {
                 let label = (req.method.clone(), request_label(&req));
                 // A HEAD answer has no body (RFC 9110 9.3.2), whatever it says.
                 resp.head_only = req.method == "HEAD";
-                outcome = handler.handle(&req, &mut resp);
-                label
+                outcome = shared.handler.handle(&req, &mut resp);
+                Some(label)
             }
             Err((err, label)) => {
                 resp.error(&err);
-                label
+                Some(label)
             }
         },
         Err(HeadError::Eof { empty: true }) => return,
+        Err(e) if deadline::is_timeout(&e) => {
+            shared.notices.note(client, Event::HeadTimeout);
+            debug!("{peer}: no complete request head in time");
+            if !handshaking {
+                resp.error(&ApiError::HeadTimeout(opts.head_timeout));
+            }
+            None
+        }
+        Err(e @ HeadError::Eof { .. }) => {
+            // A slowloris that gives up ends here: one notice, not a line
+            // per connection. A client that only half-closed gets the 400.
+            shared.notices.note(client, Event::Abandoned);
+            resp.error(&ApiError::BadRequest(format!("malformed request: {e}")));
+            None
+        }
         Err(HeadError::Io(e)) => {
             // TLS errors (plain HTTP sent to the HTTPS port, bad handshakes) land here too.
             match dbdump_shared::tls::refused_certificate(&e) {
@@ -288,74 +362,68 @@ fn handle_connection<H: Handler>(stream: TcpStream, opts: &ServerOptions, handle
                 other => ApiError::BadRequest(format!("malformed request: {other}")),
             };
             resp.error(&err);
-            ("-".to_string(), "-".to_string())
+            Some(("-".to_string(), "-".to_string()))
         }
     };
-    let _ = resp.out.flush();
-    let status = resp.status;
-    let bytes = resp.out.get_ref().bytes;
-    drop(resp);
-    if let MaybeTls::Tls(tls) = &mut conn {
-        tls.conn.send_close_notify();
-        let _ = tls.flush();
+    let (status, bytes, failed) = resp.finish();
+    match &mut conn {
+        MaybeTls::Tls(tls) if !failed && !tls.conn.is_handshaking() => {
+            tls.conn.send_close_notify();
+            let _ = tls.flush();
+        }
+        _ => {}
     }
     let _ = conn.tcp().shutdown(Shutdown::Write);
     // Give the client a moment to see the end before the socket is dropped,
     // without waiting on a client that keeps the connection open.
-    let _ = conn
-        .tcp()
-        .set_read_timeout(Some(Duration::from_millis(200)));
-    let mut sink = [0u8; 512];
-    while matches!(conn.tcp().read(&mut sink), Ok(n) if n > 0) {}
+    deadline::drain(conn.tcp(), Duration::from_secs(1));
+    let Some((method, target)) = label else {
+        return;
+    };
     let rows = outcome
         .rows
         .map(|r| format!(" rows={r}"))
         .unwrap_or_default();
     info!(
         "{peer} {method} {target} {status}{rows} bytes={bytes} ms={}",
-        started.elapsed().as_millis()
+        accepted.elapsed().as_millis()
     );
 }
 
-/// A TLS handshake starts with byte 0x16; an HTTP request with a method name.
-fn looks_like_plain_http(stream: &TcpStream) -> bool {
+/// The first byte the client sends, waited for no longer than the head may
+/// take: a TLS handshake starts with 0x16, an HTTP request with a method
+/// name.
+fn first_byte(stream: &TcpStream, head_until: Instant, stall: Duration) -> Option<u8> {
+    let left = head_until.saturating_duration_since(Instant::now());
+    let _ = stream.set_read_timeout(Some(left.min(stall).max(Duration::from_millis(1))));
     let mut first = [0u8; 1];
-    matches!(stream.peek(&mut first), Ok(1) if first[0].is_ascii_alphabetic())
-}
-
-/// A TLS handshake starts with a handshake record, byte 0x16.
-fn looks_like_tls(stream: &TcpStream) -> bool {
-    let mut first = [0u8; 1];
-    matches!(stream.peek(&mut first), Ok(1) if first[0] == 0x16)
+    matches!(stream.peek(&mut first), Ok(1)).then_some(first[0])
 }
 
 /// Answers a TLS client on the plain port in plain HTTP at once (it would
 /// otherwise wait for a ServerHello until a timeout); the client sees that
-/// the answer is not TLS and can say so.
-fn refuse_tls(mut stream: TcpStream) {
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
-    // Read the ClientHello first: closing with unread bytes would reset the
-    // connection before the client reads the answer.
-    let mut hello = [0u8; 16 * 1024];
-    let _ = stream.read(&mut hello);
-    write_plain_error(
-        &mut stream,
-        400,
-        "this port speaks plain HTTP, not HTTPS; use http:// (dbd_puller: without --source-ssl), or start dbd_server with --listen-ssl",
-        "",
+/// the answer is not TLS and can say so. The linger reads its ClientHello
+/// before closing, so that the answer is not lost to a reset.
+fn refuse_tls(stream: TcpStream, linger: &Linger) {
+    let err = ApiError::BadRequest(
+        "this port speaks plain HTTP, not HTTPS; use http:// (dbd_puller: without --source-ssl), or start dbd_server with --listen-ssl".into(),
     );
-    let _ = stream.shutdown(Shutdown::Write);
-    while matches!(stream.read(&mut hello), Ok(n) if n > 0) {}
+    refuse(stream, &err, false, linger);
     debug!("refused a TLS handshake on the plain HTTP port");
 }
 
 /// An error answer written straight to a plain socket, for the cases that
 /// never reach a handler.
-fn write_plain_error(stream: &mut TcpStream, status: u16, message: &str, extra_headers: &str) {
-    let body = dbdump_shared::wire::error_line(status, message);
+fn write_plain_error(stream: &mut TcpStream, err: &ApiError) {
+    let status = err.status();
+    let body = dbdump_shared::wire::error_line(status, &err.to_string());
+    let extra: String = err
+        .headers()
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     let head = format!(
-        "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\n{extra_headers}Connection: close\r\nContent-Length: {}\r\n\r\n",
+        "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\n{extra}Connection: close\r\nContent-Length: {}\r\n\r\n",
         h::reason(status),
         body.len()
     );
@@ -365,15 +433,11 @@ fn write_plain_error(stream: &mut TcpStream, status: u16, message: &str, extra_h
 }
 
 /// Tells a plain-HTTP client, in plain HTTP, that this port wants HTTPS.
-fn refuse_plain_http(mut stream: TcpStream) {
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-    write_plain_error(
-        &mut stream,
-        400,
-        "this port speaks HTTPS only; use https:// (dbd_puller: --source-ssl, or --source-ssl-ca FILE for a self-signed certificate)",
-        "",
+fn refuse_plain_http(stream: TcpStream, linger: &Linger) {
+    let err = ApiError::BadRequest(
+        "this port speaks HTTPS only; use https:// (dbd_puller: --source-ssl, or --source-ssl-ca FILE for a self-signed certificate)".into(),
     );
-    let _ = stream.shutdown(Shutdown::Both);
+    refuse(stream, &err, false, linger);
     debug!("refused a plain HTTP request on the HTTPS port");
 }
 

@@ -2,13 +2,17 @@
 //! point in time, as NDJSON over HTTP(S), for dbd_puller (or curl) to apply
 //! elsewhere. See `--help` and the README.
 
+mod admission;
 mod api;
 mod config;
+mod deadline;
 mod digest;
 mod error;
 mod horizon;
 mod http;
 mod inspect;
+mod linger;
+mod notices;
 mod sql;
 mod stream;
 
@@ -114,7 +118,9 @@ fn main() {
     let options = http::ServerOptions {
         tls,
         max_clients: (config.max_connections * 4).max(32),
+        per_client: config.per_client,
         client_timeout: config.client_timeout,
+        head_timeout: config.head_timeout,
     };
     let api = Arc::new(api::Api {
         pool,

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use mysql::prelude::Queryable;
 
 pub mod certs;
+pub mod edge;
 pub mod messages;
 
 /// A child process killed when this goes out of scope, so that a failing
@@ -398,10 +399,15 @@ pub fn free_port() -> u16 {
 }
 
 /// A command without the caller's `DBD_*` variables: every flag has one,
-/// and a developer's own settings must not change what a test runs.
+/// and a developer's own settings must not change what a test runs. Nor
+/// proxy variables, which the puller honours: tests that want a proxy set
+/// them.
 pub fn clean_command(program: PathBuf) -> Command {
     let mut cmd = Command::new(program);
     for (key, _) in std::env::vars_os().filter(|(k, _)| k.to_string_lossy().starts_with("DBD_")) {
+        cmd.env_remove(key);
+    }
+    for key in edge::tinyproxy::PROXY_VARIABLES {
         cmd.env_remove(key);
     }
     cmd.stdin(Stdio::null());
@@ -649,9 +655,15 @@ pub fn assert_same(src: &Sandbox, src_db: &str, dst: &Sandbox, dst_db: &str, tab
 /// encoding). Write and read errors end the exchange without failing it:
 /// what arrived before them is returned, as tests of refused requests need.
 pub fn http_raw(port: u16, request: &[u8]) -> (u16, String, String) {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return (0, String::new(), String::new());
-    };
+    match TcpStream::connect(("127.0.0.1", port)) {
+        Ok(stream) => http_on(stream, request),
+        Err(_) => (0, String::new(), String::new()),
+    }
+}
+
+/// As [`http_raw`], on a connection the caller made (e.g. from another
+/// client address, see [`edge::connect_from`]).
+pub fn http_on(mut stream: TcpStream, request: &[u8]) -> (u16, String, String) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
     let _ = stream.write_all(request);
     let (mut raw, mut buf) = (Vec::new(), vec![0; 64 * 1024]);
