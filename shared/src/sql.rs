@@ -124,34 +124,32 @@ impl HashClass {
 
 /// The 32-bit hash of one row, as SQL: `CRC32` of a text that tells every
 /// value apart from every other, NULL from `''` from `'NULL'` included.
-/// Values are joined by `|`; text and bytes are prefixed by their length
-/// (so a `|` inside them is harmless); NULLs are left out and a final
-/// `0`/`1` flag per column says which were NULL. Both sides build it with
-/// this function, so equal rows hash equal; the sessions' UTC time zone
-/// makes TIMESTAMPs print the same. A key digest (`nulls: false`) leaves
-/// out the NULL flags: primary key columns are never NULL.
-pub fn row_hash(columns: &[(&str, HashClass)], nulls: bool) -> String {
-    let mut pieces: Vec<String> = columns
+/// Values are joined by `|`; text and bytes go in as their own CRC32 (a
+/// number: a `|` inside them is harmless, and long values cost one pass);
+/// numbers, decimals, dates and times as MySQL prints them (no `|` in
+/// those); a NULL as an empty field, which no value prints as. Both sides
+/// build it with this function, so equal rows hash equal; the sessions'
+/// UTC time zone makes TIMESTAMPs print the same. A key digest
+/// (`nullable: false`) leaves out the NULL handling: primary key columns
+/// are never NULL.
+pub fn row_hash(columns: &[(&str, HashClass)], nullable: bool) -> String {
+    let pieces: Vec<String> = columns
         .iter()
         .map(|(name, class)| {
             let c = quote_ident(name);
-            match class {
-                HashClass::Text => format!(
-                    "CONCAT(CHAR_LENGTH({c}), ':', CAST(CONVERT({c} USING utf8mb4) AS BINARY))"
-                ),
-                HashClass::Binary => format!("CONCAT(LENGTH({c}), ':', {c})"),
+            let value = match class {
+                HashClass::Text => format!("CRC32(CONVERT({c} USING utf8mb4))"),
+                HashClass::Binary => format!("CRC32({c})"),
                 HashClass::Float => format!("({c} + 0e0)"),
                 HashClass::Plain => c,
+            };
+            if nullable {
+                format!("IFNULL({value}, '')")
+            } else {
+                value
             }
         })
         .collect();
-    if nulls {
-        let flags: Vec<String> = columns
-            .iter()
-            .map(|(name, _)| format!("ISNULL({})", quote_ident(name)))
-            .collect();
-        pieces.push(format!("CONCAT({})", flags.join(", ")));
-    }
     format!("CRC32(CONCAT_WS('|', {}))", pieces.join(", "))
 }
 
@@ -223,8 +221,8 @@ mod tests {
         );
         assert_eq!(
             h,
-            "CRC32(CONCAT_WS('|', `id`, CONCAT(CHAR_LENGTH(`t``x`), ':', CAST(CONVERT(`t``x` USING utf8mb4) AS BINARY)), \
-             CONCAT(LENGTH(`b`), ':', `b`), (`f` + 0e0), CONCAT(ISNULL(`id`), ISNULL(`t``x`), ISNULL(`b`), ISNULL(`f`))))"
+            "CRC32(CONCAT_WS('|', IFNULL(`id`, ''), IFNULL(CRC32(CONVERT(`t``x` USING utf8mb4)), ''), \
+             IFNULL(CRC32(`b`), ''), IFNULL((`f` + 0e0), '')))"
         );
         assert_eq!(
             row_hash(&[("a", HashClass::Plain), ("b", HashClass::Plain)], false),
