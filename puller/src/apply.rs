@@ -37,6 +37,8 @@ pub struct ColumnType {
     pub data_type: String,
     pub charset: Option<String>,
     pub column_type: String,
+    /// A virtual or stored generated column (the database computes it).
+    pub generated: bool,
 }
 
 /// Where a table's next stream starts: after this (timestamp, key).
@@ -97,7 +99,7 @@ impl Destination {
         }
         if out.is_empty() {
             return Err(format!(
-                "destination table `{}`.`{table}` does not exist; create it with the source's DDL first",
+                "destination table `{}`.`{table}` does not exist; create it with the source's DDL first, or run with --create-tables",
                 self.database
             )
             .into());
@@ -127,6 +129,13 @@ impl Destination {
                     data_type: take(&mut r, 3)?,
                     charset: take(&mut r, 4)?,
                     column_type: take(&mut r, 5)?,
+                    generated: {
+                        let extra: Option<String> = take(&mut r, 6)?;
+                        let e = extra.unwrap_or_default().to_ascii_lowercase();
+                        e.contains("virtual generated")
+                            || e.contains("stored generated")
+                            || e.contains("persistent generated")
+                    },
                 });
             }
         }

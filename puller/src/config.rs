@@ -55,6 +55,7 @@ static FLAGS: &[Flag] = &[
     flag("--tables", Some("-t"), Some("table1,tableN,..."), None, SYNC, "Ordered list of tables to sync (default: all tables that dbd_server supports, parents before children)"),
     flag("--exclude-columns", Some("-x"), Some("table1.column1,tableN.columnN,..."), None, SYNC, "Columns to exclude from synchronization (table and column split at the first dot)"),
     flag("--poll-interval", None, Some("seconds"), None, SYNC, "Polling interval between pull requests (if unspecified, polling will be disabled)"),
+    flag("--create-tables", None, None, None, SYNC, "Create the destination database and each missing table from the source's definition (columns, keys, foreign keys; not triggers) before its first rows, and add a column the source gained before that table's next rows; a column the source dropped or retyped stops that table with an error"),
     flag("--ignore-database-errors", None, None, None, SYNC, "When the destination database refuses a table's rows (an ERROR it returns: data too long, duplicate key, a trigger, a missing privilege), log it and skip that table until the next pass instead of failing: the exit code stays 0 and polling does not back off. Rows are never skipped one by one (the table stays at its last good batch), and an unreachable destination still fails"),
     flag("--deletes", None, None, None, CONVERGE, "After a table's pass, delete destination rows whose primary key no longer exists on the source (found by comparing key digests; off by default: the original tool never deleted). With --poll-interval, one table per poll, in turn"),
     flag("--verify", None, None, None, CONVERGE, "After a table's pass, compare whole-row digests too and repair what differs: delete rows the source lacks, re-fetch rows that are missing or different. With --poll-interval, one table per poll, in turn"),
@@ -105,6 +106,8 @@ pub struct Config {
     /// Most destination rows a pass may delete, as a fraction of the table.
     pub max_delete_share: f64,
     pub force_deletes: bool,
+    /// Create missing tables and columns from the source's definitions.
+    pub create_tables: bool,
     /// Skip a table the destination refuses (see the flag's help).
     pub ignore_database_errors: bool,
     pub debug: bool,
@@ -143,6 +146,7 @@ impl std::fmt::Debug for Config {
             .field("resync_interval", &self.resync_interval)
             .field("max_delete_share", &self.max_delete_share)
             .field("force_deletes", &self.force_deletes)
+            .field("create_tables", &self.create_tables)
             .field("ignore_database_errors", &self.ignore_database_errors)
             .finish()
     }
@@ -224,6 +228,7 @@ impl Config {
             tables,
             exclude,
             poll_interval,
+            create_tables: v.switch("--create-tables"),
             ignore_database_errors: v.switch("--ignore-database-errors"),
             deletes: v.switch("--deletes"),
             verify: v.switch("--verify"),

@@ -28,8 +28,12 @@ pub const TABLE_COLUMNS: &str =
 /// Name, data type, character set and full type of each column of one
 /// destination table: what its digests hash, and how.
 pub const COLUMN_TYPES: &str =
-    "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, DATA_TYPE, CHARACTER_SET_NAME, COLUMN_TYPE \
+    "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, DATA_TYPE, CHARACTER_SET_NAME, COLUMN_TYPE, EXTRA \
      FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION";
+
+/// Does the destination database exist?
+pub const DATABASE_EXISTS: &str =
+    "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?";
 
 /// `WHERE` for the key range `(after, until]` (either side unbounded).
 fn key_range(key: &[&str], after: bool, until: bool) -> String {

@@ -6,15 +6,16 @@
 use std::time::{Duration, Instant};
 
 use dbdump_shared::http::percent_encode;
-use dbdump_shared::wire::{TableInfo, TableList};
+use dbdump_shared::wire::{Header, TableInfo, TableList};
 use dbdump_shared::{debug, error, info, signals, warn};
 
 use crate::apply::{Destination, Resume};
 use crate::client::Client;
 use crate::config::Config;
-use crate::converge::{self, Converged};
+use crate::converge::{self, Converged, Mode};
 use crate::failure::TableError;
 use crate::schedule::Schedule;
+use crate::schema;
 use crate::transfer::{self, with_busy_retry};
 
 /// What one table's sync did.
@@ -29,6 +30,8 @@ pub struct Synced {
     pub converged: Option<Converged>,
     /// Bytes read from the server for this table.
     pub bytes: u64,
+    /// Columns `--create-tables` added to the destination in this pass.
+    pub columns_added: Vec<String>,
 }
 
 /// The outcome of a pass: per table, rows applied or why it failed.
@@ -96,14 +99,28 @@ pub fn pass(cfg: &Config, client: &Client, schedule: &mut Schedule) -> PassRepor
         }
     };
     let names: Vec<String> = tables.iter().map(|(n, _)| n.clone()).collect();
+    if cfg.create_tables {
+        if let Err(e) =
+            schema::ensure_database(cfg, client, &mut dest, names.first().map(String::as_str))
+        {
+            report.fatal = Some(e);
+            return report;
+        }
+    }
     let plan = schedule.next(cfg, &names);
     for (name, info) in tables {
         if signals::stop_requested() {
             break;
         }
         let before = client.bytes_read();
-        let mode = plan.mode_for(&name);
-        let mut synced = match sync_table(cfg, client, &mut dest, &name, info.as_ref()) {
+        let mut mode = plan.mode_for(&name);
+        let created = if cfg.create_tables && info.is_some() {
+            schema::create_if_missing(cfg, client, &mut dest, &name).map_err(TableError::from)
+        } else {
+            Ok(false)
+        };
+        let synced = created.and_then(|_| sync_table(cfg, client, &mut dest, &name, info.as_ref()));
+        let mut synced = match synced {
             Ok(s) => s,
             Err(e) => {
                 // Its comparison is owed still: a queued one waits its turn.
@@ -122,6 +139,11 @@ pub fn pass(cfg: &Config, client: &Client, schedule: &mut Schedule) -> PassRepor
                 continue;
             }
         };
+        // Columns just added hold their default everywhere: the source's
+        // values for rows whose timestamps did not move come by a --verify.
+        if !synced.columns_added.is_empty() {
+            mode = Some(Mode::Verify);
+        }
         let compared = mode
             .map(|m| converge::converge(cfg, client, &mut dest, &name, m, &synced.horizon))
             .transpose();
@@ -213,13 +235,21 @@ fn sync_table(
     };
     let path = stream_path(cfg, table, resume.as_ref());
     debug!("GET {path}");
-    let applied = transfer::apply_stream(client, dest, table, &path)?;
+    let mut columns_added = Vec::new();
+    let mut reconcile = |dest: &mut Destination, header: &Header| {
+        if cfg.create_tables {
+            columns_added = schema::reconcile(cfg, client, dest, table, header)?;
+        }
+        Ok(())
+    };
+    let applied = transfer::apply_stream(client, dest, table, &path, &mut reconcile)?;
     Ok(Synced {
         rows: applied.rows,
         elapsed: started.elapsed(),
         horizon: applied.horizon,
         converged: None,
         bytes: 0,
+        columns_added,
     })
 }
 

@@ -6,6 +6,7 @@
 use std::sync::mpsc;
 use std::time::Duration;
 
+use dbdump_shared::wire::Header;
 use dbdump_shared::{debug, signals, warn};
 
 use crate::apply::{Batch, Destination};
@@ -46,15 +47,21 @@ pub fn with_busy_retry<T>(mut f: impl FnMut() -> Result<T, ClientError>) -> Resu
     }
 }
 
+/// What to do with the destination once a stream's header told its
+/// columns, before any row is written (`--create-tables` adds columns).
+pub type BeforeRows<'a> = &'a mut dyn FnMut(&mut Destination, &Header) -> Result<(), TableError>;
+
 /// GETs the change stream at `path` and upserts its rows into `table`.
 pub fn apply_stream(
     client: &Client,
     dest: &mut Destination,
     table: &str,
     path: &str,
+    before_rows: BeforeRows<'_>,
 ) -> Result<Applied, TableError> {
     let mut body = with_busy_retry(|| client.get(path)).map_err(|e| e.to_string())?;
     let header = stream::read_header(&mut body)?;
+    before_rows(dest, &header)?;
     let mut writer = dest.writer(&header, table)?;
     let limits = writer.limits();
 

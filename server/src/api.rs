@@ -1,5 +1,5 @@
-//! Routing and authentication: `GET /`, `GET /<db>/`, `GET /<db>/<table>/`
-//! and `GET /<db>/<table>/digest`.
+//! Routing and authentication: `GET /`, `GET /<db>/`, `GET /<db>/<table>/`,
+//! `GET /<db>/<table>/digest` and `GET /<db>/<table>/schema`.
 //! Path segments are percent-decoded one by one, so names holding `/`, `?`
 //! or `%` work when the client encodes them.
 
@@ -179,6 +179,19 @@ impl Api {
                 let cancel = || self.cancel(id);
                 let rows = stream::run(&mut conn, db, &meta, &params, hz.at, resp, &cancel)?;
                 Ok(Outcome { rows: Some(rows) })
+            }
+            [db, table, verb] if verb == "schema" => {
+                if !req.query.is_empty() {
+                    return Err(ApiError::BadRequest(
+                        "the schema request takes no query parameters".into(),
+                    ));
+                }
+                let mut conn = self.conn()?;
+                inspect::require_database(&mut conn, db, self.allowed())?;
+                inspect::syncable_table(&mut conn, db, table)?;
+                let definition = crate::schema::definition(&mut conn, db, table)?;
+                resp.json(200, &definition, &[]);
+                Ok(Outcome::default())
             }
             [db, table, verb] if verb == "digest" => {
                 let mut conn = self.conn()?;

@@ -25,6 +25,9 @@ pub struct ColumnMeta {
     pub charset: Option<String>,
     pub extra: String,
     pub fsp: u8,
+    /// A virtual or stored generated column (never sent: the destination
+    /// computes it).
+    pub generated: bool,
 }
 
 impl ColumnMeta {
@@ -37,6 +40,20 @@ impl ColumnMeta {
                 .extra
                 .to_ascii_lowercase()
                 .contains("on update current_timestamp")
+    }
+
+    /// Whether EXTRA says generated (`VIRTUAL GENERATED`, `STORED
+    /// GENERATED`; MariaDB also `PERSISTENT GENERATED`), not MySQL's
+    /// `DEFAULT_GENERATED` of an expression default.
+    pub fn is_generated(extra: &str) -> bool {
+        let e = extra.to_ascii_lowercase();
+        [
+            "virtual generated",
+            "stored generated",
+            "persistent generated",
+        ]
+        .iter()
+        .any(|g| e.contains(g))
     }
 
     /// How this column's values enter a row's digest hash.
@@ -84,6 +101,11 @@ impl TableMeta {
             ))
         } else if self.key.is_empty() {
             Some(format!("table `{}` has no primary key", self.name))
+        } else if let Some(&i) = self.key.iter().find(|&&i| self.columns[i].generated) {
+            Some(format!(
+                "table `{}`: primary key column `{}` is generated",
+                self.name, self.columns[i].name
+            ))
         } else {
             None
         }
@@ -200,6 +222,11 @@ pub fn tables(
                 .map_err(ApiError::Internal)?
                 .unwrap_or(0)
                 .min(6) as u8,
+            generated: false,
+        };
+        let col = ColumnMeta {
+            generated: ColumnMeta::is_generated(&col.extra),
+            ..col
         };
         let t = by_name.entry(table.clone()).or_insert_with(|| TableMeta {
             name: table,
@@ -391,6 +418,7 @@ mod tests {
             charset: None,
             extra: extra.into(),
             fsp: 0,
+            generated: false,
         }
     }
 
@@ -408,6 +436,18 @@ mod tests {
         .is_auto_timestamp());
         assert!(!col("timestamp", "DEFAULT_GENERATED").is_auto_timestamp());
         assert!(!col("datetime", "on update current_timestamp()").is_auto_timestamp());
+    }
+
+    #[test]
+    fn generated_columns_but_not_generated_defaults() {
+        assert!(ColumnMeta::is_generated("VIRTUAL GENERATED"));
+        assert!(ColumnMeta::is_generated("STORED GENERATED"));
+        assert!(ColumnMeta::is_generated("PERSISTENT GENERATED"));
+        assert!(!ColumnMeta::is_generated("DEFAULT_GENERATED"));
+        assert!(!ColumnMeta::is_generated(
+            "DEFAULT_GENERATED on update CURRENT_TIMESTAMP"
+        ));
+        assert!(!ColumnMeta::is_generated(""));
     }
 
     #[test]

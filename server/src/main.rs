@@ -13,6 +13,7 @@ mod http;
 mod inspect;
 mod linger;
 mod notices;
+mod schema;
 mod sql;
 mod stream;
 

@@ -54,6 +54,56 @@ pub fn index_leaders(one_table: bool) -> String {
     )
 }
 
+/// A table's engine, collation and character set, options and comment, and
+/// its database's default character set and collation.
+pub const TABLE_DEFINITION: &str =
+    "SELECT t.TABLE_SCHEMA, t.TABLE_NAME, t.ENGINE, t.TABLE_COLLATION, c.CHARACTER_SET_NAME, \
+     t.CREATE_OPTIONS, t.TABLE_COMMENT, s.DEFAULT_CHARACTER_SET_NAME, s.DEFAULT_COLLATION_NAME \
+     FROM information_schema.TABLES t JOIN information_schema.SCHEMATA s ON s.SCHEMA_NAME = t.TABLE_SCHEMA \
+     LEFT JOIN information_schema.COLLATIONS c ON c.COLLATION_NAME = t.TABLE_COLLATION \
+     WHERE t.TABLE_SCHEMA = ? AND t.TABLE_NAME = ?";
+
+/// Every column of one table as its definition needs it, in table order.
+pub const COLUMN_DEFINITIONS: &str =
+    "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, \
+     CHARACTER_SET_NAME, COLLATION_NAME, EXTRA, GENERATION_EXPRESSION, COLUMN_COMMENT \
+     FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION";
+
+/// Every index column of one table, in the table's own key order (no ORDER
+/// BY: the server lists keys as it stores them, the primary key first).
+pub const INDEX_DEFINITIONS: &str =
+    "SELECT TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, NON_UNIQUE, SEQ_IN_INDEX, COLUMN_NAME, SUB_PART, \
+     COLLATION, INDEX_TYPE, INDEX_COMMENT FROM information_schema.STATISTICS \
+     WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?";
+
+/// The foreign keys of one table, by name (the order SHOW CREATE TABLE
+/// shows them in), their columns in key order.
+pub const FOREIGN_KEY_DEFINITIONS: &str =
+    "SELECT k.TABLE_SCHEMA, k.TABLE_NAME, k.CONSTRAINT_NAME, k.COLUMN_NAME, k.REFERENCED_TABLE_SCHEMA, \
+     k.REFERENCED_TABLE_NAME, k.REFERENCED_COLUMN_NAME, r.UPDATE_RULE, r.DELETE_RULE \
+     FROM information_schema.KEY_COLUMN_USAGE k JOIN information_schema.REFERENTIAL_CONSTRAINTS r \
+     ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.TABLE_NAME = k.TABLE_NAME \
+     AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME \
+     WHERE k.TABLE_SCHEMA = ? AND k.TABLE_NAME = ? AND k.REFERENCED_TABLE_NAME IS NOT NULL \
+     ORDER BY k.CONSTRAINT_NAME, k.ORDINAL_POSITION";
+
+/// CHECK constraints of one table, MariaDB's way (with their level: a
+/// column's own, or the table's).
+pub const CHECK_DEFINITIONS: &str =
+    "SELECT CONSTRAINT_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, LEVEL, CHECK_CLAUSE \
+     FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ?";
+
+/// The same on MySQL 8, whose CHECK_CONSTRAINTS has no table name.
+pub const CHECK_DEFINITIONS_MYSQL: &str =
+    "SELECT c.CONSTRAINT_SCHEMA, t.TABLE_NAME, c.CONSTRAINT_NAME, 'Table', c.CHECK_CLAUSE \
+     FROM information_schema.CHECK_CONSTRAINTS c JOIN information_schema.TABLE_CONSTRAINTS t \
+     ON t.CONSTRAINT_SCHEMA = c.CONSTRAINT_SCHEMA AND t.CONSTRAINT_NAME = c.CONSTRAINT_NAME \
+     WHERE c.CONSTRAINT_SCHEMA = ? AND t.TABLE_NAME = ? AND t.CONSTRAINT_TYPE = 'CHECK'";
+
+/// MariaDB writes COLUMN_DEFAULT as SQL (quoted literals, expressions);
+/// MySQL writes literals bare.
+pub const IS_MARIADB: &str = "SELECT VERSION() LIKE '%MariaDB%'";
+
 /// Foreign keys between tables of one schema: (child, parent).
 pub const FOREIGN_KEYS: &str = "SELECT TABLE_SCHEMA, TABLE_NAME, REFERENCED_TABLE_NAME \
      FROM information_schema.KEY_COLUMN_USAGE \

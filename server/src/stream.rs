@@ -81,6 +81,8 @@ impl Params {
 /// Indexes of the columns to send, in table order. The timestamp and key
 /// columns are always sent (the stream is ordered and resumed by them):
 /// `include_columns` need not name them, `exclude_columns` may not.
+/// Generated columns are never sent: the destination computes them (and
+/// refuses values for them).
 pub fn select_columns(t: &TableMeta, p: &Params) -> Result<Vec<usize>, ApiError> {
     let lookup = |name: &String, param: &str| {
         t.column(name).ok_or_else(|| {
@@ -93,11 +95,23 @@ pub fn select_columns(t: &TableMeta, p: &Params) -> Result<Vec<usize>, ApiError>
     let mut wanted: Vec<bool> = vec![p.include.is_none(); t.columns.len()];
     if let Some(include) = &p.include {
         for name in include {
-            wanted[lookup(name, "include_columns")?] = true;
+            let i = lookup(name, "include_columns")?;
+            if t.columns[i].generated {
+                return Err(ApiError::BadRequest(format!(
+                    "column `{name}` of table `{}` is generated: it is never sent, the destination computes it",
+                    t.name
+                )));
+            }
+            wanted[i] = true;
         }
     }
     for name in &p.exclude {
         wanted[lookup(name, "exclude_columns")?] = false;
+    }
+    for (i, c) in t.columns.iter().enumerate() {
+        if c.generated {
+            wanted[i] = false;
+        }
     }
     if !wanted.iter().any(|w| *w) {
         return Err(ApiError::BadRequest(
@@ -362,6 +376,7 @@ mod tests {
             charset: None,
             extra: String::new(),
             fsp: 0,
+            generated: false,
         };
         TableMeta {
             name: "t".into(),

@@ -12,6 +12,7 @@ pub mod digest;
 pub mod http;
 pub mod logging;
 pub mod pin;
+pub mod schema;
 pub mod signals;
 pub mod since;
 pub mod sql;

@@ -23,6 +23,7 @@ use mysql::prelude::Queryable;
 
 pub mod certs;
 pub mod edge;
+pub mod fixtures;
 pub mod messages;
 
 /// A child process killed when this goes out of scope, so that a failing

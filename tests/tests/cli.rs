@@ -339,6 +339,7 @@ fn puller_help_lists_every_flag_with_default_and_variable() {
             f("--tables", Some("-t"), None),
             f("--exclude-columns", Some("-x"), None),
             f("--poll-interval", None, None),
+            f("--create-tables", None, None),
             f("--deletes", None, None),
             f("--verify", None, None),
             f("--force-resync", Some("-f"), None),
