@@ -16,7 +16,7 @@ use mysql::Value;
 use serde_json::value::RawValue;
 
 use dbdump_shared::debug;
-use dbdump_shared::digest::{self, Chunk, DigestHeader, DigestLine, KeyRange, Kind};
+use dbdump_shared::digest::{self, Chunk, Digest, DigestHeader, DigestLine, KeyRange, Kind};
 use dbdump_shared::http::percent_encode;
 use dbdump_shared::value;
 use dbdump_shared::wire::{self, Column};
@@ -101,6 +101,42 @@ fn narrower(chunk_rows: u64) -> u64 {
         root += 1;
     }
     root
+}
+
+/// Compares source `chunks` (after `start`, in key order) with the
+/// destination's `theirs` for the same bounds and pushes the spans that
+/// differ. With `tail` (the end of the range), the destination's bucket past
+/// the last chunk is compared too: any rows there are the destination's
+/// alone. Returns the last key compared.
+fn differing(
+    start: Option<Rc<Key>>,
+    chunks: &[Keyed],
+    theirs: &[Digest],
+    tail: Option<Option<Rc<Key>>>,
+    out: &mut Vec<Span>,
+) -> Option<Rc<Key>> {
+    let mut prev = start;
+    for ((key, chunk), theirs) in chunks.iter().zip(theirs) {
+        if chunk.digest != *theirs {
+            out.push(Span {
+                after: prev.clone(),
+                until: Some(key.clone()),
+                src_rows: chunk.digest.rows,
+                dst_rows: theirs.rows,
+            });
+        }
+        prev = Some(key.clone());
+    }
+    let rest = theirs.get(chunks.len()).copied().unwrap_or_default();
+    if let (Some(until), true) = (tail, rest.rows > 0) {
+        out.push(Span {
+            after: prev.clone(),
+            until,
+            src_rows: 0,
+            dst_rows: rest.rows,
+        });
+    }
+    prev
 }
 
 /// One table's comparison.
@@ -299,32 +335,14 @@ impl Comparison<'_> {
                 until.as_deref().map(|k| k.values.as_slice()),
                 &bound_values,
             )?;
-            for ((key, chunk), theirs) in batch.iter().zip(&digests) {
-                found.chunks += 1;
-                found.source_rows += chunk.digest.rows;
-                found.dest_rows += theirs.rows;
-                if chunk.digest != *theirs {
-                    found.differed += 1;
-                    differ.push(Span {
-                        after: prev.clone(),
-                        until: Some(key.clone()),
-                        src_rows: chunk.digest.rows,
-                        dst_rows: theirs.rows,
-                    });
-                }
-                prev = Some(key.clone());
-            }
+            let before = differ.len();
+            let tail = last.then_some(None);
+            prev = differing(prev, &batch, &digests, tail, &mut differ);
+            found.differed += differ[before..].iter().filter(|s| s.src_rows > 0).count() as u64;
+            found.chunks += batch.len() as u64;
+            found.source_rows += batch.iter().map(|(_, c)| c.digest.rows).sum::<u64>();
+            found.dest_rows += digests.iter().map(|d| d.rows).sum::<u64>();
             if let Some(t) = trailer {
-                let tail = digests.last().copied().unwrap_or_default();
-                found.dest_rows += tail.rows;
-                if tail.rows > 0 {
-                    differ.push(Span {
-                        after: prev.clone(),
-                        until: None,
-                        src_rows: 0,
-                        dst_rows: tail.rows,
-                    });
-                }
                 if t.chunks != found.chunks || t.rows != found.source_rows {
                     return Err(format!(
                         "digest trailer counts {} chunks of {} rows, but {} chunks of {} rows arrived",
@@ -403,27 +421,8 @@ impl Comparison<'_> {
         for (span, chunks) in spans.iter().zip(groups) {
             let bounds: Vec<&[Value]> = chunks.iter().map(|(k, _)| k.values.as_slice()).collect();
             let digests = dt.buckets(dest, span.after(), span.until(), &bounds)?;
-            let mut prev = span.after.clone();
-            for ((key, chunk), theirs) in chunks.iter().zip(&digests) {
-                if chunk.digest != *theirs {
-                    differ.push(Span {
-                        after: prev.clone(),
-                        until: Some(key.clone()),
-                        src_rows: chunk.digest.rows,
-                        dst_rows: theirs.rows,
-                    });
-                }
-                prev = Some(key.clone());
-            }
-            let tail = digests.last().copied().unwrap_or_default();
-            if tail.rows > 0 {
-                differ.push(Span {
-                    after: prev,
-                    until: span.until.clone(),
-                    src_rows: 0,
-                    dst_rows: tail.rows,
-                });
-            }
+            let tail = Some(span.until.clone());
+            differing(span.after.clone(), &chunks, &digests, tail, &mut differ);
         }
         Ok(differ)
     }

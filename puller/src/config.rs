@@ -254,3 +254,25 @@ impl Config {
             .collect()
     }
 }
+
+/// A configuration from `args` on top of the required flags, for unit tests.
+#[cfg(test)]
+pub fn for_tests(args: &[&str]) -> Config {
+    let mut all = vec![
+        "--source-host",
+        "h",
+        "--source-database",
+        "my db",
+        "--dest-host",
+        "d",
+        "--dest-username",
+        "u",
+        "--dest-database",
+        "x",
+    ];
+    all.extend_from_slice(args);
+    match cli::parse(&SPEC, all.iter().map(Into::into).collect(), &|_| None) {
+        Ok(cli::Parsed::Run(v)) => Config::from_values(&v).expect("valid test flags"),
+        _ => panic!("bad test args {args:?}"),
+    }
+}

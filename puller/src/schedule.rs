@@ -107,27 +107,7 @@ mod tests {
     use super::*;
 
     fn config(args: &[&str]) -> Config {
-        let mut all = vec![
-            "--source-host",
-            "h",
-            "--source-database",
-            "s",
-            "--dest-host",
-            "d",
-            "--dest-username",
-            "u",
-            "--dest-database",
-            "x",
-        ];
-        all.extend_from_slice(args);
-        match dbdump_shared::cli::parse(
-            &crate::config::SPEC,
-            all.iter().map(Into::into).collect(),
-            &|_| None,
-        ) {
-            Ok(dbdump_shared::cli::Parsed::Run(v)) => Config::from_values(&v).unwrap(),
-            _ => panic!("bad test args"),
-        }
+        crate::config::for_tests(args)
     }
 
     fn names(v: &[&str]) -> Vec<String> {

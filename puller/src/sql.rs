@@ -1,7 +1,7 @@
 //! Every SQL text dbd_puller sends to the destination, built in one place.
 //! Identifiers are quoted here; values are always `?` placeholders.
 
-use dbdump_shared::sql::{key_after, key_at_most, quote_ident, quote_list, quote_table};
+use dbdump_shared::sql::{key_at_most, key_range, quote_ident, quote_list, quote_table};
 
 /// Session set-up of the destination connection:
 /// - UTC, so TIMESTAMP values mean the same instant as on the source;
@@ -34,22 +34,6 @@ pub const COLUMN_TYPES: &str =
 /// Does the destination database exist?
 pub const DATABASE_EXISTS: &str =
     "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?";
-
-/// `WHERE` for the key range `(after, until]` (either side unbounded).
-fn key_range(key: &[&str], after: bool, until: bool) -> String {
-    let mut parts = Vec::new();
-    if after {
-        parts.push(key_after(key));
-    }
-    if until {
-        parts.push(key_at_most(key));
-    }
-    if parts.is_empty() {
-        String::new()
-    } else {
-        format!(" WHERE {}", parts.join(" AND "))
-    }
-}
 
 /// The bucket and hash of each destination row of one key range, where
 /// bucket i holds the rows up to and including source key `bounds[i]`

@@ -259,28 +259,7 @@ mod tests {
     use dbdump_shared::since::UtcTime;
 
     fn config(args: &[&str]) -> Config {
-        let mut all = vec![
-            "--source-host",
-            "h",
-            "--source-database",
-            "my db",
-            "--dest-host",
-            "d",
-            "--dest-username",
-            "u",
-            "--dest-database",
-            "x",
-        ];
-        all.extend_from_slice(args);
-        let values = match dbdump_shared::cli::parse(
-            &crate::config::SPEC,
-            all.iter().map(Into::into).collect(),
-            &|_| None,
-        ) {
-            Ok(dbdump_shared::cli::Parsed::Run(v)) => v,
-            _ => panic!("bad test args"),
-        };
-        Config::from_values(&values).unwrap()
+        crate::config::for_tests(args)
     }
 
     #[test]

@@ -194,7 +194,6 @@ fn write_digests(
 
     let (mut chunks, mut rows) = (0u64, 0u64);
     let mut line = Vec::with_capacity(256);
-    let mut last_key = Vec::with_capacity(64);
     for (index, (after, until)) in ranges.iter().enumerate() {
         let query = sql::digest_select(db, &t.name, key, hash, after.is_some(), until.is_some());
         dbdump_shared::debug!("digest query: {query}");
@@ -238,10 +237,8 @@ fn write_digests(
             rows += 1;
             last = Some(row);
             if digest.rows == header.chunk_rows {
-                encode_key(&mut last_key, last.as_ref(), &codecs, key.len())
+                encode_chunk(&mut line, index, last.as_ref(), &codecs, key.len(), &digest)
                     .map_err(|e| fail(out, e))?;
-                line.clear();
-                chunk_line(&mut line, index, &last_key, &digest);
                 out.write_all(&line).map_err(|e| gone(chunks, e))?;
                 chunks += 1;
                 digest = Digest::default();
@@ -258,10 +255,8 @@ fn write_digests(
             }
         }
         if digest.rows > 0 {
-            encode_key(&mut last_key, last.as_ref(), &codecs, key.len())
+            encode_chunk(&mut line, index, last.as_ref(), &codecs, key.len(), &digest)
                 .map_err(|e| fail(out, e))?;
-            line.clear();
-            chunk_line(&mut line, index, &last_key, &digest);
             out.write_all(&line).map_err(|e| gone(chunks, e))?;
             chunks += 1;
         }
@@ -277,6 +272,23 @@ fn write_digests(
     Ok(chunks)
 }
 
+/// The chunk line of `digest`, whose last row is `row` (its key: the first
+/// `width` columns), into `line`.
+fn encode_chunk(
+    line: &mut Vec<u8>,
+    range: usize,
+    row: Option<&Row>,
+    codecs: &[ValueCodec],
+    width: usize,
+    digest: &Digest,
+) -> Result<(), ApiError> {
+    let mut key = Vec::with_capacity(64);
+    encode_key(&mut key, row, codecs, width)?;
+    line.clear();
+    chunk_line(line, range, &key, digest);
+    Ok(())
+}
+
 /// Writes the key of `row` (its first `width` columns) as a JSON array.
 fn encode_key(
     out: &mut Vec<u8>,
@@ -284,7 +296,6 @@ fn encode_key(
     codecs: &[ValueCodec],
     width: usize,
 ) -> Result<(), ApiError> {
-    out.clear();
     out.push(b'[');
     for (i, codec) in codecs.iter().enumerate().take(width) {
         if i > 0 {

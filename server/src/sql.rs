@@ -2,7 +2,7 @@
 //! the builders were found in `information_schema` first and are quoted
 //! here; values are always `?` placeholders.
 
-use dbdump_shared::sql::{key_after, key_at_most, quote_ident, quote_list, quote_table};
+use dbdump_shared::sql::{key_range, quote_ident, quote_list, quote_table};
 
 /// Session set-up of every source connection: UTC so that TIMESTAMP values
 /// are unambiguous whatever the hosts' zones; UTF-8 for all text; reads only.
@@ -204,22 +204,11 @@ pub fn digest_select(
     after: bool,
     until: bool,
 ) -> String {
-    let mut filter = Vec::new();
-    if after {
-        filter.push(key_after(key));
-    }
-    if until {
-        filter.push(key_at_most(key));
-    }
-    let filter = if filter.is_empty() {
-        String::new()
-    } else {
-        format!(" WHERE {}", filter.join(" AND "))
-    };
     format!(
-        "SELECT {}, {hash} FROM {} FORCE INDEX (PRIMARY){filter} ORDER BY {}",
+        "SELECT {}, {hash} FROM {} FORCE INDEX (PRIMARY){} ORDER BY {}",
         quote_list(key),
         quote_table(db, table),
+        key_range(key, after, until),
         quote_list(key)
     )
 }

@@ -165,6 +165,24 @@ pub fn key_at_most(key: &[&str]) -> String {
     key_compare(key, "<", "<=")
 }
 
+/// ` WHERE` the key lies in `(after, until]`, either side unbounded (empty
+/// when both are). Parameters: `after`'s values, then `until`'s, each laid
+/// out by [`key_params`].
+pub fn key_range(key: &[&str], after: bool, until: bool) -> String {
+    let mut parts = Vec::new();
+    if after {
+        parts.push(key_after(key));
+    }
+    if until {
+        parts.push(key_at_most(key));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", parts.join(" AND "))
+    }
+}
+
 fn key_compare(key: &[&str], inner: &str, last: &str) -> String {
     let alternatives: Vec<String> = (0..key.len())
         .map(|i| {
