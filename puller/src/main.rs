@@ -15,6 +15,7 @@ mod schedule;
 mod sql;
 mod stream;
 mod sync;
+mod tables;
 mod tlserror;
 mod transfer;
 

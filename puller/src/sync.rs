@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::converge::{self, Converged};
 use crate::failure::TableError;
 use crate::schedule::Schedule;
+use crate::tables::{self, Planned};
 use crate::transfer::{self, with_busy_retry};
 
 /// What one table's sync did.
@@ -72,22 +73,7 @@ pub fn pass(cfg: &Config, client: &Client, schedule: &mut Schedule) -> PassRepor
             return report;
         }
     };
-    let tables: Vec<(String, Option<TableInfo>)> = match &cfg.tables {
-        None => listing
-            .tables
-            .into_iter()
-            .map(|t| (t.table.clone(), Some(t)))
-            .collect(),
-        Some(names) => names
-            .iter()
-            .map(|n| {
-                (
-                    n.clone(),
-                    listing.tables.iter().find(|t| &t.table == n).cloned(),
-                )
-            })
-            .collect(),
-    };
+    let tables = tables::plan(&listing, cfg.tables.as_deref());
     let mut dest = match Destination::connect(cfg) {
         Ok(d) => d,
         Err(e) => {
@@ -95,15 +81,16 @@ pub fn pass(cfg: &Config, client: &Client, schedule: &mut Schedule) -> PassRepor
             return report;
         }
     };
-    let names: Vec<String> = tables.iter().map(|(n, _)| n.clone()).collect();
+    let names: Vec<String> = tables.iter().map(|t| t.name.clone()).collect();
     let plan = schedule.next(cfg, &names);
-    for (name, info) in tables {
+    for Planned { name, info, cursor } in tables {
+        let cursor = cursor.as_deref();
         if signals::stop_requested() {
             break;
         }
         let before = client.bytes_read();
         let mode = plan.mode_for(&name);
-        let mut synced = match sync_table(cfg, client, &mut dest, &name, info.as_ref()) {
+        let mut synced = match sync_table(cfg, client, &mut dest, &name, info.as_ref(), cursor) {
             Ok(s) => s,
             Err(e) => {
                 // Its comparison is owed still: a queued one waits its turn.
@@ -123,7 +110,7 @@ pub fn pass(cfg: &Config, client: &Client, schedule: &mut Schedule) -> PassRepor
             }
         };
         let compared = mode
-            .map(|m| converge::converge(cfg, client, &mut dest, &name, m, &synced.horizon))
+            .map(|m| converge::converge(cfg, client, &mut dest, &name, cursor, m, &synced.horizon))
             .transpose();
         synced.bytes = client.bytes_read() - before;
         match compared {
@@ -168,8 +155,14 @@ fn summary(s: &Synced) -> String {
     line
 }
 
-/// The change stream of `table` after `resume` (everything without).
-pub fn stream_path(cfg: &Config, table: &str, resume: Option<&Resume>) -> String {
+/// The change stream of `table`, read by `cursor` (its auto-updating
+/// column without), after `resume` (everything without).
+pub fn stream_path(
+    cfg: &Config,
+    table: &str,
+    cursor: Option<&str>,
+    resume: Option<&Resume>,
+) -> String {
     let mut params = Vec::new();
     if let Some(r) = resume {
         params.push(format!("since={}", percent_encode(&r.since.to_string())));
@@ -182,6 +175,7 @@ pub fn stream_path(cfg: &Config, table: &str, resume: Option<&Resume>) -> String
             percent_encode(&excluded.join(","))
         ));
     }
+    params.extend(tables::cursor_params(cfg, cursor, true));
     let mut path = format!(
         "/{}/{}/",
         percent_encode(&cfg.source_database),
@@ -200,6 +194,7 @@ fn sync_table(
     dest: &mut Destination,
     table: &str,
     info: Option<&TableInfo>,
+    cursor: Option<&str>,
 ) -> Result<Synced, TableError> {
     let started = Instant::now();
     // Without the server's description (a -t table it does not list) there
@@ -211,7 +206,7 @@ fn sync_table(
         }
         None => None,
     };
-    let path = stream_path(cfg, table, resume.as_ref());
+    let path = stream_path(cfg, table, cursor, resume.as_ref());
     debug!("GET {path}");
     let applied = transfer::apply_stream(client, dest, table, &path)?;
     Ok(Synced {
@@ -261,9 +256,14 @@ mod tests {
             after_key: "[1,\"a b\"]".into(),
         };
         assert_eq!(
-            stream_path(&cfg, "t/1", Some(&resume)),
+            stream_path(&cfg, "t/1", None, Some(&resume)),
             "/my%20db/t%2F1/?since=2020-01-02%2003%3A04%3A05.500000&after_key=%5B1%2C%22a%20b%22%5D&exclude_columns=secret"
         );
-        assert_eq!(stream_path(&cfg, "plain", None), "/my%20db/plain/");
+        assert_eq!(stream_path(&cfg, "plain", None, None), "/my%20db/plain/");
+        let cfg = config(&["--app-time-zone", "America/New_York"]);
+        assert_eq!(
+            stream_path(&cfg, "orders", Some("updated at"), None),
+            "/my%20db/orders/?cursor=updated%20at&cursor_zone=America%2FNew_York"
+        );
     }
 }

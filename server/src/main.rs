@@ -5,6 +5,7 @@
 mod admission;
 mod api;
 mod config;
+mod cursor;
 mod deadline;
 mod digest;
 mod error;
@@ -15,6 +16,7 @@ mod linger;
 mod notices;
 mod sql;
 mod stream;
+mod wallclock;
 
 use std::net::{TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
