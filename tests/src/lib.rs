@@ -524,6 +524,27 @@ pub struct PullerRun {
     pub stderr: String,
 }
 
+/// The number before `what` in `table`'s summary line of a puller run,
+/// e.g. `rows applied`, `rows deleted`, `rows repaired`.
+#[track_caller]
+pub fn figure(run: &PullerRun, table: &str, what: &str) -> u64 {
+    let marker = format!("table `{table}`: ");
+    let line = run
+        .stderr
+        .lines()
+        .find(|l| l.contains(&marker))
+        .unwrap_or_else(|| panic!("no summary for {table} in:\n{}", run.stderr));
+    let before = line
+        .split_once(&format!(" {what}"))
+        .unwrap_or_else(|| panic!("no {what:?} in: {line}"))
+        .0;
+    before
+        .rsplit([' ', ':'])
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no number before {what:?} in: {line}"))
+}
+
 /// The `dbd_puller` command that [`puller`] runs, for tests that spawn,
 /// signal or kill it themselves.
 pub fn puller_command(
