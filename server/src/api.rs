@@ -156,8 +156,10 @@ impl Api {
             [db, table] => {
                 let mut conn = self.conn()?;
                 inspect::require_database(&mut conn, db, self.allowed())?;
+                // A missing table is a 404 whatever the parameters say.
+                let found = inspect::table(&mut conn, db, table)?;
                 let params = Params::parse(&req.query)?;
-                let meta = cursor::syncable_table(&mut conn, db, table, params.cursor.as_deref())?;
+                let meta = cursor::syncable(&mut conn, db, found, params.cursor.as_deref())?;
                 // Reject bad column lists before touching anything else.
                 stream::select_columns(&meta, &params)?;
                 let hz = self.horizon.current(&mut conn)?;
@@ -187,9 +189,10 @@ impl Api {
             [db, table, verb] if verb == "digest" => {
                 let mut conn = self.conn()?;
                 inspect::require_database(&mut conn, db, self.allowed())?;
+                let found = inspect::table(&mut conn, db, table)?;
                 let params = digest::Params::parse(&req.query)?;
                 let named = params.columns.cursor.as_deref();
-                let meta = cursor::syncable_table(&mut conn, db, table, named)?;
+                let meta = cursor::syncable(&mut conn, db, found, named)?;
                 digest::validate(&meta, &params)?;
                 let id = conn.connection_id();
                 let cancel = || self.cancel(id);

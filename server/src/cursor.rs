@@ -49,21 +49,22 @@ pub fn hint(t: &TableMeta) -> String {
     )
 }
 
-/// The table a stream or digest request names: read by its auto-updating
-/// column, or by `cursor` when the request names one.
-pub fn syncable_table(
+/// Table `t` of `db` as a stream or digest request reads it: by its
+/// auto-updating column, or by `cursor` when the request names one; an
+/// error when it cannot be read so.
+pub fn syncable(
     conn: &mut impl Queryable,
     db: &str,
-    table: &str,
+    t: TableMeta,
     cursor: Option<&str>,
 ) -> Result<TableMeta, ApiError> {
     let Some(name) = cursor else {
-        return inspect::syncable_table(conn, db, table);
+        return syncable_as_is(t);
     };
-    let mut t = choose(inspect::table(conn, db, table)?, name)?;
-    t.timestamp_index = index_leaders(conn, db, Some(table))?
+    let mut t = choose(t, name)?;
+    t.timestamp_index = index_leaders(conn, db, Some(&t.name))?
         .into_iter()
-        .filter(|l| l.table == table && l.leader == name)
+        .filter(|l| l.table == t.name && l.leader == name)
         .min_by(|a, b| (a.width, &a.index).cmp(&(b.width, &b.index)))
         .map(|l| l.index);
     Ok(t)
@@ -93,6 +94,10 @@ pub fn choose(mut t: TableMeta, name: &str) -> Result<TableMeta, ApiError> {
         ));
     }
     t.timestamp = Some(i);
+    syncable_as_is(t)
+}
+
+fn syncable_as_is(t: TableMeta) -> Result<TableMeta, ApiError> {
     match t.unsyncable_reason() {
         Some(reason) => Err(ApiError::NotFound(reason)),
         None => Ok(t),

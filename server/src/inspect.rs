@@ -254,19 +254,6 @@ pub fn table(conn: &mut impl Queryable, db: &str, table: &str) -> Result<TableMe
         .ok_or_else(|| ApiError::NotFound(format!("table `{db}`.`{table}` not found")))
 }
 
-/// The one table a stream request names, if it exists and can be synced.
-pub fn syncable_table(
-    conn: &mut impl Queryable,
-    db: &str,
-    table: &str,
-) -> Result<TableMeta, ApiError> {
-    let t = self::table(conn, db, table)?;
-    match t.unsyncable_reason() {
-        Some(reason) => Err(ApiError::NotFound(reason)),
-        None => Ok(t),
-    }
-}
-
 /// The foreign keys between tables of `db`, as (child, parent).
 pub fn foreign_keys(
     conn: &mut impl Queryable,
