@@ -42,6 +42,17 @@ impl std::ops::DerefMut for Reaped {
     }
 }
 
+impl Reaped {
+    /// SIGTERM, as a service manager stops a polling puller, then waits:
+    /// its exit code (`None` when a signal ended it).
+    pub fn terminate(&mut self) -> Option<i32> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        self.0.wait().expect("cannot wait for child process").code()
+    }
+}
+
 impl Drop for Reaped {
     fn drop(&mut self) {
         if let Ok(None) = self.0.try_wait() {
@@ -717,6 +728,26 @@ pub fn ndjson_lines(body: &str) -> Vec<serde_json::Value> {
         .filter(|l| !l.trim().is_empty())
         .map(parse)
         .collect()
+}
+
+/// A fresh source database made from `ddl`, the same tables in a fresh
+/// destination database (`<db>_copy`), and a server exposing only it with
+/// `server_args`: (database, copy, server).
+pub fn database_pair(
+    src: &Sandbox,
+    dst: &Sandbox,
+    prefix: &str,
+    ddl: &str,
+    server_args: &[&str],
+) -> (String, String, Server) {
+    let db = unique_name(prefix);
+    let copy = format!("{db}_copy");
+    src.exec(&format!("CREATE DATABASE {0}; USE {0}; {ddl}", ident(&db)));
+    copy_schema(src, &db, dst, &copy);
+    let mut args = vec!["--source-databases", db.as_str()];
+    args.extend_from_slice(server_args);
+    let server = Server::start(src, &args);
+    (db, copy, server)
 }
 
 /// Creates `dst_db` on `dst` with every base table of `src_db` (dropped and

@@ -17,13 +17,14 @@ use serde_json::{json, Value};
 /// database, and a server exposing it with `server_args`.
 fn setup(prefix: &str, ddl: &str, server_args: &[&str]) -> (String, String, Server) {
     let (src, dst) = pair();
-    let db = unique_name(prefix);
-    let copy = format!("{db}_copy");
-    src.exec(&format!("CREATE DATABASE {0}; USE {0}; {ddl}", ident(&db)));
-    copy_schema(src, &db, dst, &copy);
-    let mut args = vec!["--source-databases", db.as_str()];
-    args.extend_from_slice(server_args);
-    (db.clone(), copy, Server::start(src, &args))
+    database_pair(src, dst, prefix, ddl, server_args)
+}
+
+/// A polling puller (every 0.1 s) with `args`.
+fn poll(server: &Server, db: &str, copy: &str, args: &[&str]) -> Reaped {
+    let args = [args, &["--poll-interval", "0.1"][..]].concat();
+    let command = puller_command(server.port, &pair().1, db, copy, &args).spawn();
+    Reaped(command.expect("puller starts"))
 }
 
 fn pull(server: &Server, db: &str, copy: &str, extra: &[&str]) -> PullerRun {
@@ -35,6 +36,25 @@ fn pull_ok(server: &Server, db: &str, copy: &str, extra: &[&str]) -> PullerRun {
     let run = pull(server, db, copy, extra);
     assert_eq!(run.code, 0, "puller failed:\n{}", run.stderr);
     run
+}
+
+/// A `--verify` pass of `tables` (`-t …`).
+#[track_caller]
+fn verify(server: &Server, db: &str, copy: &str, tables: &[&str]) -> PullerRun {
+    pull_ok(server, db, copy, &[tables, &["--verify"][..]].concat())
+}
+
+/// Waits until the copy of `table` holds as many rows as the source, stops
+/// the polling puller and compares both sides.
+#[track_caller]
+fn caught_up(mut poller: Reaped, db: &str, copy: &str, table: &str) {
+    let (src, dst) = pair();
+    let rows = count(src, db, table);
+    wait_until("the copy never caught up", Duration::from_secs(30), || {
+        count(dst, copy, table) >= rows
+    });
+    assert_eq!(poller.terminate(), Some(0), "the puller stops cleanly");
+    assert_same(src, db, dst, copy, &[table]);
 }
 
 /// Runs `statements` in `db` on the source, in a UTC session.
@@ -169,12 +189,7 @@ fn rails_and_laravel_tables_sync_by_their_named_cursors() {
     );
 
     // --verify brings the row without timestamps and the delete.
-    let run = pull_ok(
-        &server,
-        &db,
-        &copy,
-        &[&tables[..], &["--verify"][..]].concat(),
-    );
+    let run = verify(&server, &db, &copy, &tables);
     assert_eq!(figure(&run, "posts", "rows repaired"), 1, "{}", run.stderr);
     assert_eq!(figure(&run, "users", "rows deleted"), 1, "{}", run.stderr);
     assert_same(src, &db, dst, &copy, &["users", "posts", "audit"]);
@@ -188,7 +203,7 @@ fn rails_and_laravel_tables_sync_by_their_named_cursors() {
 
 #[test]
 fn an_append_only_table_by_its_created_at_loses_no_row_under_concurrent_inserts() {
-    let (src, dst) = pair();
+    let src = &pair().0;
     // Server-assigned and never updated: the full guarantees, default settle.
     let (db, copy, server) = setup(
         "events",
@@ -202,17 +217,7 @@ fn an_append_only_table_by_its_created_at_loses_no_row_under_concurrent_inserts(
         json!(true),
         "{listing}"
     );
-    let mut poller = Reaped(
-        puller_command(
-            server.port,
-            dst,
-            &db,
-            &copy,
-            &["-t", "events.created_at", "--poll-interval", "0.1"],
-        )
-        .spawn()
-        .expect("puller starts"),
-    );
+    let poller = poll(&server, &db, &copy, &["-t", "events.created_at"]);
     let stop = Arc::new(AtomicBool::new(false));
     let inserted = Arc::new(AtomicU64::new(0));
     let writers: Vec<_> = (0..4)
@@ -246,15 +251,8 @@ fn an_append_only_table_by_its_created_at_loses_no_row_under_concurrent_inserts(
         rows > 100,
         "the writers were too slow to prove anything: {rows}"
     );
-    wait_until("the copy never caught up", Duration::from_secs(30), || {
-        count(dst, &copy, "events") >= rows
-    });
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &poller.id().to_string()])
-        .status();
-    assert_eq!(poller.wait().expect("puller exits").code(), Some(0));
     assert_eq!(count(src, &db, "events"), rows);
-    assert_same(src, &db, dst, &copy, &["events"]);
+    caught_up(poller, &db, &copy, "events");
 }
 
 /// Loads a made-up zone into the source's time zone tables (the sandboxes
@@ -278,7 +276,7 @@ fn load_zone(name: &str, back_at: i64, drop: i64) {
 
 #[test]
 fn a_datetime_written_in_a_zone_whose_clock_goes_back_loses_no_row() {
-    let (src, dst) = pair();
+    let src = &pair().0;
     let (db, copy, server) = setup(
         "wallclock",
         "CREATE TABLE readings (id INT NOT NULL AUTO_INCREMENT PRIMARY KEY, n INT NOT NULL,
@@ -295,17 +293,7 @@ fn a_datetime_written_in_a_zone_whose_clock_goes_back_loses_no_row() {
     let (back_at, drop) = (now + 3, 3);
     load_zone(&zone, back_at, drop);
     let args = ["-t", "readings.recorded_at", "--app-time-zone", &zone];
-    let mut poller = Reaped(
-        puller_command(
-            server.port,
-            dst,
-            &db,
-            &copy,
-            &[&args[..], &["--poll-interval", "0.1"][..]].concat(),
-        )
-        .spawn()
-        .expect("puller starts"),
-    );
+    let poller = poll(&server, &db, &copy, &args);
     // The application writes its zone's wall-clock time, until 4 seconds
     // after the clock went back.
     let writer = {
@@ -362,15 +350,7 @@ fn a_datetime_written_in_a_zone_whose_clock_goes_back_loses_no_row() {
         Some("0"),
         "no row was written in the repeated seconds"
     );
-    let rows = count(src, &db, "readings");
-    wait_until("the copy never caught up", Duration::from_secs(30), || {
-        count(dst, &copy, "readings") >= rows
-    });
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &poller.id().to_string()])
-        .status();
-    assert_eq!(poller.wait().expect("puller exits").code(), Some(0));
-    assert_same(src, &db, dst, &copy, &["readings"]);
+    caught_up(poller, &db, &copy, "readings");
 }
 
 #[test]
@@ -404,12 +384,7 @@ fn a_timestamp_older_than_its_commit_is_missed_then_repaired_by_verify() {
     assert_eq!(figure(&run, "orders", "rows applied"), 0, "{}", run.stderr);
     assert_eq!(count(dst, &copy, "orders"), 3);
     // The next --verify (or --resync-interval) finds and repairs it.
-    let run = pull_ok(
-        &server,
-        &db,
-        &copy,
-        &[&tables[..], &["--verify"][..]].concat(),
-    );
+    let run = verify(&server, &db, &copy, &tables);
     assert_eq!(figure(&run, "orders", "rows repaired"), 1, "{}", run.stderr);
     assert_same(src, &db, dst, &copy, &["orders"]);
 }
