@@ -145,7 +145,7 @@ pub struct Comparison<'a> {
     /// `/<db>/<table>/digest`, encoded.
     pub path: String,
     pub kind: Kind,
-    /// `&exclude_columns=…` or empty.
+    /// `&exclude_columns=…` and `&cursor=…` as the table needs, or empty.
     pub columns_param: String,
     pub guard: &'a Guard,
 }

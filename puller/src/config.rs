@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use dbdump_shared::cli::{self, flag, required, CliError, Flag, Group, Spec, Values};
 
+use crate::tables::{self, Choice};
+
 const GENERAL: usize = 0;
 const SOURCE: usize = 1;
 const DEST: usize = 2;
@@ -52,8 +54,9 @@ static FLAGS: &[Flag] = &[
     flag("--dest-password", None, Some("PASSWORD"), None, DEST, "Database password"),
     flag("--dest-password-file", None, Some("FILE"), None, DEST, "Read the database password from the first line of FILE"),
     required(flag("--dest-database", None, Some("DATABASE"), None, DEST, "Destination database name")),
-    flag("--tables", Some("-t"), Some("table1,tableN,..."), None, SYNC, "Ordered list of tables to sync (default: all tables that dbd_server supports, parents before children)"),
+    flag("--tables", Some("-t"), Some("table1[.column],tableN,..."), None, SYNC, "Ordered list of tables to sync (default: all tables that dbd_server supports, parents before children). table.column syncs a table without an auto-updating TIMESTAMP column by that DATETIME or TIMESTAMP column, which its application sets (Rails', Django's, Laravel's updated_at; created_at of an append-only table); *.column does so for every such table that has the column, plus the tables synced as they are, * for those alone (the server's listing shows which tables take which columns)"),
     flag("--exclude-columns", Some("-x"), Some("table1.column1,tableN.columnN,..."), None, SYNC, "Columns to exclude from synchronization (table and column split at the first dot)"),
+    flag("--app-time-zone", None, Some("ZONE"), Some("UTC"), SYNC, "The time zone in which the application writes the DATETIME columns named with -t table.column: a name (America/New_York; needs the source database's time zone tables), an offset (+05:30) or SYSTEM (the source database server's own zone). TIMESTAMP columns hold instants and need none"),
     flag("--poll-interval", None, Some("seconds"), None, SYNC, "Polling interval between pull requests (if unspecified, polling will be disabled)"),
     flag("--create-tables", None, None, None, SYNC, "Create the destination database and each missing table from the source's definition (columns, keys, foreign keys; not triggers) before its first rows, and add a column the source gained before that table's next rows; a column the source dropped or retyped stops that table with an error"),
     flag("--ignore-database-errors", None, None, None, SYNC, "When the destination database refuses a table's rows (an ERROR it returns: data too long, duplicate key, a trigger, a missing privilege), log it and skip that table until the next pass instead of failing: the exit code stays 0 and polling does not back off. Rows are never skipped one by one (the table stays at its last good batch), and an unreachable destination still fails"),
@@ -95,7 +98,10 @@ pub struct Config {
     pub dest_username: String,
     pub dest_password: Option<String>,
     pub dest_database: String,
-    pub tables: Option<Vec<String>>,
+    /// `-t`: the tables and their cursors (`None`: what the server lists).
+    pub tables: Option<Vec<Choice>>,
+    /// `--app-time-zone`: how named DATETIME cursors read.
+    pub app_time_zone: String,
     /// (table, column) pairs never transferred.
     pub exclude: Vec<(String, String)>,
     pub poll_interval: Option<Duration>,
@@ -138,6 +144,7 @@ impl std::fmt::Debug for Config {
                 ),
             )
             .field("tables", &self.tables)
+            .field("app_time_zone", &self.app_time_zone)
             .field("exclude", &self.exclude)
             .field("poll_interval", &self.poll_interval)
             .field("deletes", &self.deletes)
@@ -184,10 +191,8 @@ impl Config {
                 ))),
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let tables = v.get("--tables").map(list);
-        if tables.as_ref().is_some_and(Vec::is_empty) {
-            return Err(CliError("--tables names no table".into()));
-        }
+        let tables = v.get("--tables").map(tables::parse).transpose()?;
+        let app_time_zone = tables::check_zone(v.get("--app-time-zone").unwrap_or("UTC"))?;
         let source_ca = v.get("--source-ssl-ca").map(PathBuf::from);
         let poll_interval = v.seconds("--poll-interval", 0.01, 86_400.0)?;
         let resync_interval: Option<u64> =
@@ -226,6 +231,7 @@ impl Config {
             dest_password: v.secret("--dest-password", "--dest-password-file")?,
             dest_database: v.get("--dest-database").unwrap_or_default().to_string(),
             tables,
+            app_time_zone,
             exclude,
             poll_interval,
             create_tables: v.switch("--create-tables"),

@@ -20,6 +20,7 @@ use crate::compare::Comparison;
 use crate::config::Config;
 use crate::repair::{self, Guard};
 use crate::sync::stream_path;
+use crate::tables;
 
 /// What a convergence pass compares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,6 +58,7 @@ pub fn converge(
     client: &Client,
     dest: &mut Destination,
     table: &str,
+    cursor: Option<&str>,
     mode: Mode,
     horizon: &str,
 ) -> Result<Converged, String> {
@@ -67,11 +69,15 @@ pub fn converge(
         force: cfg.force_deletes,
     };
     let excluded = cfg.excluded(table);
-    let columns_param = if excluded.is_empty() {
+    let mut columns_param = if excluded.is_empty() {
         String::new()
     } else {
         format!("&exclude_columns={}", percent_encode(&excluded.join(",")))
     };
+    for p in tables::cursor_params(cfg, cursor, false) {
+        columns_param.push('&');
+        columns_param.push_str(&p);
+    }
     let comparison = Comparison {
         client,
         path: format!(
@@ -91,7 +97,7 @@ pub fn converge(
     let repaired = if found.repair.is_empty() {
         0
     } else {
-        let path = stream_path(cfg, table, None);
+        let path = stream_path(cfg, table, cursor, None);
         repair::refetch(client, dest, &path, table, &found.repair, horizon)?
     };
     Ok(Converged {

@@ -17,6 +17,7 @@ mod schema;
 mod sql;
 mod stream;
 mod sync;
+mod tables;
 mod tlserror;
 mod transfer;
 

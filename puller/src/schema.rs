@@ -25,13 +25,21 @@ use crate::failure::TableError;
 use crate::sql;
 use crate::transfer::with_busy_retry;
 
-/// The source's definition of `table`.
-fn definition(cfg: &Config, client: &Client, table: &str) -> Result<TableDefinition, String> {
-    let path = format!(
+/// The source's definition of `table` (synced by `cursor`, if named).
+fn definition(
+    cfg: &Config,
+    client: &Client,
+    table: &str,
+    cursor: Option<&str>,
+) -> Result<TableDefinition, String> {
+    let mut path = format!(
         "/{}/{}/schema",
         percent_encode(&cfg.source_database),
         percent_encode(table)
     );
+    if let Some(c) = cursor {
+        path.push_str(&format!("?cursor={}", percent_encode(c)));
+    }
     let def: TableDefinition = with_busy_retry(|| client.get_json(&path))
         .map_err(|e| format!("cannot read the definition of `{table}`: {e}"))?;
     if def.protocol != PROTOCOL || def.table != table {
@@ -51,12 +59,13 @@ fn run(dest: &mut Destination, statement: &str, doing: &str) -> Result<(), Strin
 }
 
 /// Creates the destination database if it is missing, with the character
-/// set of the source's (from `first`, the first table's definition).
+/// set of the source's (from `first`, the first table's definition: its
+/// name and named cursor).
 pub fn ensure_database(
     cfg: &Config,
     client: &Client,
     dest: &mut Destination,
-    first: Option<&str>,
+    first: Option<(&str, Option<&str>)>,
 ) -> Result<(), String> {
     let db = dest.database.clone();
     let exists: Option<u64> = dest
@@ -67,8 +76,8 @@ pub fn ensure_database(
         return Ok(());
     }
     let statement = match first {
-        Some(table) => {
-            let def = definition(cfg, client, table)?;
+        Some((table, cursor)) => {
+            let def = definition(cfg, client, table, cursor)?;
             ddl::create_database(&db, &def.database_charset, &def.database_collation)?
         }
         None => ddl::create_database(&db, "utf8mb4", "utf8mb4_general_ci")?,
@@ -89,11 +98,12 @@ pub fn create_if_missing(
     client: &Client,
     dest: &mut Destination,
     table: &str,
+    cursor: Option<&str>,
 ) -> Result<bool, String> {
     if dest.columns(table).is_ok() {
         return Ok(false);
     }
-    let mut def = definition(cfg, client, table)?;
+    let mut def = definition(cfg, client, table, cursor)?;
     leave_out_unfillable(&mut def, &cfg.excluded(table));
     let statement = ddl::create_table(&dest.database, &def)?;
     run(
@@ -170,6 +180,7 @@ pub fn reconcile(
     client: &Client,
     dest: &mut Destination,
     table: &str,
+    cursor: Option<&str>,
     header: &Header,
 ) -> Result<Vec<String>, TableError> {
     let existing = dest.column_types(table)?;
@@ -207,7 +218,7 @@ pub fn reconcile(
     if missing.is_empty() {
         return Ok(Vec::new());
     }
-    let def = definition(cfg, client, table)?;
+    let def = definition(cfg, client, table, cursor)?;
     let mut present: Vec<String> = existing.iter().map(|d| d.name.clone()).collect();
     let mut added = Vec::new();
     for (i, c) in def.columns.iter().enumerate() {

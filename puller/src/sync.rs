@@ -16,6 +16,7 @@ use crate::converge::{self, Converged, Mode};
 use crate::failure::TableError;
 use crate::schedule::Schedule;
 use crate::schema;
+use crate::tables::{self, Planned};
 use crate::transfer::{self, with_busy_retry};
 
 /// What one table's sync did.
@@ -75,22 +76,7 @@ pub fn pass(cfg: &Config, client: &Client, schedule: &mut Schedule) -> PassRepor
             return report;
         }
     };
-    let tables: Vec<(String, Option<TableInfo>)> = match &cfg.tables {
-        None => listing
-            .tables
-            .into_iter()
-            .map(|t| (t.table.clone(), Some(t)))
-            .collect(),
-        Some(names) => names
-            .iter()
-            .map(|n| {
-                (
-                    n.clone(),
-                    listing.tables.iter().find(|t| &t.table == n).cloned(),
-                )
-            })
-            .collect(),
-    };
+    let tables = tables::plan(&listing, cfg.tables.as_deref());
     let mut dest = match Destination::connect(cfg) {
         Ok(d) => d,
         Err(e) => {
@@ -98,28 +84,36 @@ pub fn pass(cfg: &Config, client: &Client, schedule: &mut Schedule) -> PassRepor
             return report;
         }
     };
-    let names: Vec<String> = tables.iter().map(|(n, _)| n.clone()).collect();
+    let names: Vec<String> = tables.iter().map(|t| t.name.clone()).collect();
     if cfg.create_tables {
-        if let Err(e) =
-            schema::ensure_database(cfg, client, &mut dest, names.first().map(String::as_str))
-        {
+        if let Err(e) = schema::ensure_database(
+            cfg,
+            client,
+            &mut dest,
+            tables
+                .first()
+                .map(|t| (t.name.as_str(), t.cursor.as_deref())),
+        ) {
             report.fatal = Some(e);
             return report;
         }
     }
     let plan = schedule.next(cfg, &names);
-    for (name, info) in tables {
+    for Planned { name, info, cursor } in tables {
+        let cursor = cursor.as_deref();
         if signals::stop_requested() {
             break;
         }
         let before = client.bytes_read();
         let mut mode = plan.mode_for(&name);
         let created = if cfg.create_tables && info.is_some() {
-            schema::create_if_missing(cfg, client, &mut dest, &name).map_err(TableError::from)
+            schema::create_if_missing(cfg, client, &mut dest, &name, cursor)
+                .map_err(TableError::from)
         } else {
             Ok(false)
         };
-        let synced = created.and_then(|_| sync_table(cfg, client, &mut dest, &name, info.as_ref()));
+        let synced =
+            created.and_then(|_| sync_table(cfg, client, &mut dest, &name, info.as_ref(), cursor));
         let mut synced = match synced {
             Ok(s) => s,
             Err(e) => {
@@ -145,7 +139,7 @@ pub fn pass(cfg: &Config, client: &Client, schedule: &mut Schedule) -> PassRepor
             mode = Some(Mode::Verify);
         }
         let compared = mode
-            .map(|m| converge::converge(cfg, client, &mut dest, &name, m, &synced.horizon))
+            .map(|m| converge::converge(cfg, client, &mut dest, &name, cursor, m, &synced.horizon))
             .transpose();
         synced.bytes = client.bytes_read() - before;
         match compared {
@@ -190,8 +184,14 @@ fn summary(s: &Synced) -> String {
     line
 }
 
-/// The change stream of `table` after `resume` (everything without).
-pub fn stream_path(cfg: &Config, table: &str, resume: Option<&Resume>) -> String {
+/// The change stream of `table`, read by `cursor` (its auto-updating
+/// column without), after `resume` (everything without).
+pub fn stream_path(
+    cfg: &Config,
+    table: &str,
+    cursor: Option<&str>,
+    resume: Option<&Resume>,
+) -> String {
     let mut params = Vec::new();
     if let Some(r) = resume {
         params.push(format!("since={}", percent_encode(&r.since.to_string())));
@@ -204,6 +204,7 @@ pub fn stream_path(cfg: &Config, table: &str, resume: Option<&Resume>) -> String
             percent_encode(&excluded.join(","))
         ));
     }
+    params.extend(tables::cursor_params(cfg, cursor, true));
     let mut path = format!(
         "/{}/{}/",
         percent_encode(&cfg.source_database),
@@ -222,6 +223,7 @@ fn sync_table(
     dest: &mut Destination,
     table: &str,
     info: Option<&TableInfo>,
+    cursor: Option<&str>,
 ) -> Result<Synced, TableError> {
     let started = Instant::now();
     // Without the server's description (a -t table it does not list) there
@@ -233,12 +235,12 @@ fn sync_table(
         }
         None => None,
     };
-    let path = stream_path(cfg, table, resume.as_ref());
+    let path = stream_path(cfg, table, cursor, resume.as_ref());
     debug!("GET {path}");
     let mut columns_added = Vec::new();
     let mut reconcile = |dest: &mut Destination, header: &Header| {
         if cfg.create_tables {
-            columns_added = schema::reconcile(cfg, client, dest, table, header)?;
+            columns_added = schema::reconcile(cfg, client, dest, table, cursor, header)?;
         }
         Ok(())
     };
@@ -270,9 +272,14 @@ mod tests {
             after_key: "[1,\"a b\"]".into(),
         };
         assert_eq!(
-            stream_path(&cfg, "t/1", Some(&resume)),
+            stream_path(&cfg, "t/1", None, Some(&resume)),
             "/my%20db/t%2F1/?since=2020-01-02%2003%3A04%3A05.500000&after_key=%5B1%2C%22a%20b%22%5D&exclude_columns=secret"
         );
-        assert_eq!(stream_path(&cfg, "plain", None), "/my%20db/plain/");
+        assert_eq!(stream_path(&cfg, "plain", None, None), "/my%20db/plain/");
+        let cfg = config(&["--app-time-zone", "America/New_York"]);
+        assert_eq!(
+            stream_path(&cfg, "orders", Some("updated at"), None),
+            "/my%20db/orders/?cursor=updated%20at&cursor_zone=America%2FNew_York"
+        );
     }
 }

@@ -9,10 +9,11 @@ use mysql::prelude::Queryable;
 use mysql::{Pool, PooledConn};
 
 use dbdump_shared::dberror::describe;
-use dbdump_shared::wire::{DatabaseList, TableList};
+use dbdump_shared::wire::DatabaseList;
 use dbdump_shared::{error, http as h, info, warn};
 
 use crate::config::Config;
+use crate::cursor;
 use crate::digest;
 use crate::error::ApiError;
 use crate::horizon;
@@ -20,6 +21,7 @@ use crate::http::{Handler, Outcome, Request, Response};
 use crate::inspect;
 use crate::sql;
 use crate::stream::{self, Params};
+use crate::wallclock;
 
 pub struct Api {
     pub pool: Pool,
@@ -146,20 +148,18 @@ impl Api {
             [db] => {
                 let mut conn = self.conn()?;
                 inspect::require_database(&mut conn, db, self.allowed())?;
-                let tables = inspect::syncable_tables(&mut conn, db)?;
-                let count = tables.len() as u64;
-                let body = TableList {
-                    database: db.clone(),
-                    tables: tables.iter().map(|t| t.info()).collect(),
-                };
+                let body = cursor::listing(&mut conn, db)?;
+                let count = (body.tables.len() + body.cursor_tables.len()) as u64;
                 resp.json(200, &body, &[]);
                 Ok(Outcome { rows: Some(count) })
             }
             [db, table] => {
                 let mut conn = self.conn()?;
                 inspect::require_database(&mut conn, db, self.allowed())?;
-                let meta = inspect::syncable_table(&mut conn, db, table)?;
+                // A missing table is a 404 whatever the parameters say.
+                let found = inspect::table(&mut conn, db, table)?;
                 let params = Params::parse(&req.query)?;
+                let meta = cursor::syncable(&mut conn, db, found, params.cursor.as_deref())?;
                 // Reject bad column lists before touching anything else.
                 stream::select_columns(&meta, &params)?;
                 let hz = self.horizon.current(&mut conn)?;
@@ -175,20 +175,23 @@ impl Api {
                         );
                     }
                 }
+                let at = wallclock::cursor_horizon(
+                    &mut conn,
+                    &meta,
+                    params.cursor_zone.as_deref(),
+                    hz.at,
+                )?;
                 let id = conn.connection_id();
                 let cancel = || self.cancel(id);
-                let rows = stream::run(&mut conn, db, &meta, &params, hz.at, resp, &cancel)?;
+                let rows = stream::run(&mut conn, db, &meta, &params, at, resp, &cancel)?;
                 Ok(Outcome { rows: Some(rows) })
             }
             [db, table, verb] if verb == "schema" => {
-                if !req.query.is_empty() {
-                    return Err(ApiError::BadRequest(
-                        "the schema request takes no query parameters".into(),
-                    ));
-                }
                 let mut conn = self.conn()?;
                 inspect::require_database(&mut conn, db, self.allowed())?;
-                inspect::syncable_table(&mut conn, db, table)?;
+                let found = inspect::table(&mut conn, db, table)?;
+                let named = crate::schema::cursor_param(&req.query)?;
+                cursor::syncable(&mut conn, db, found, named.as_deref())?;
                 let definition = crate::schema::definition(&mut conn, db, table)?;
                 resp.json(200, &definition, &[]);
                 Ok(Outcome::default())
@@ -196,8 +199,10 @@ impl Api {
             [db, table, verb] if verb == "digest" => {
                 let mut conn = self.conn()?;
                 inspect::require_database(&mut conn, db, self.allowed())?;
-                let meta = inspect::syncable_table(&mut conn, db, table)?;
+                let found = inspect::table(&mut conn, db, table)?;
                 let params = digest::Params::parse(&req.query)?;
+                let named = params.columns.cursor.as_deref();
+                let meta = cursor::syncable(&mut conn, db, found, named)?;
                 digest::validate(&meta, &params)?;
                 let id = conn.connection_id();
                 let cancel = || self.cancel(id);

@@ -70,9 +70,10 @@ impl Params {
                 "ranges" => p.ranges = Some(v),
                 "include_columns" => p.columns.include = Some(column_list(&v)),
                 "exclude_columns" => p.columns.exclude = column_list(&v),
+                "cursor" => p.columns.cursor = Some(v),
                 other => {
                     return Err(bad(format!(
-                        "unknown query parameter {other:?}; known: kind, chunk_rows, ranges, include_columns, exclude_columns"
+                        "unknown query parameter {other:?}; known: kind, chunk_rows, ranges, include_columns, exclude_columns, cursor"
                     )))
                 }
             }

@@ -96,8 +96,9 @@ impl TableMeta {
     pub fn unsyncable_reason(&self) -> Option<String> {
         if self.timestamp.is_none() {
             Some(format!(
-                "table `{}` has no auto-updating TIMESTAMP column (ON UPDATE CURRENT_TIMESTAMP)",
-                self.name
+                "table `{}` has no auto-updating TIMESTAMP column (ON UPDATE CURRENT_TIMESTAMP){}",
+                self.name,
+                crate::cursor::hint(self)
             ))
         } else if self.key.is_empty() {
             Some(format!("table `{}` has no primary key", self.name))
@@ -272,45 +273,40 @@ pub fn tables(
     Ok(by_name.into_values().collect())
 }
 
-/// The one table a stream request names, if it exists and can be synced.
-pub fn syncable_table(
-    conn: &mut impl Queryable,
-    db: &str,
-    table: &str,
-) -> Result<TableMeta, ApiError> {
-    let t = tables(conn, db, Some(table))?
+/// The one table a request names, if it exists.
+pub fn table(conn: &mut impl Queryable, db: &str, table: &str) -> Result<TableMeta, ApiError> {
+    tables(conn, db, Some(table))?
         .into_iter()
         .next()
-        .ok_or_else(|| ApiError::NotFound(format!("table `{db}`.`{table}` not found")))?;
-    match t.unsyncable_reason() {
-        Some(reason) => Err(ApiError::NotFound(reason)),
-        None => Ok(t),
-    }
+        .ok_or_else(|| ApiError::NotFound(format!("table `{db}`.`{table}` not found")))
 }
 
-/// Syncable tables of `db`, parents before children.
-pub fn syncable_tables(conn: &mut impl Queryable, db: &str) -> Result<Vec<TableMeta>, ApiError> {
-    let tables: Vec<TableMeta> = tables(conn, db, None)?
-        .into_iter()
-        .filter(|t| t.unsyncable_reason().is_none())
-        .collect();
+/// The foreign keys between tables of `db`, as (child, parent).
+pub fn foreign_keys(
+    conn: &mut impl Queryable,
+    db: &str,
+) -> Result<Vec<(String, String)>, ApiError> {
     let fks = triples(
         conn,
         sql::FOREIGN_KEYS,
         vec![Value::from(db), Value::from(db)],
     )?;
-    let edges: Vec<(String, String)> = fks
+    Ok(fks
         .into_iter()
         .filter(|[schema, _, _]| schema == db)
         .map(|[_, child, parent]| (child, parent))
-        .collect();
-    let order = parents_first(tables.iter().map(|t| t.name.clone()).collect(), &edges);
+        .collect())
+}
+
+/// `tables` ordered parents before children by `edges` ([`foreign_keys`]).
+pub fn in_order(tables: Vec<TableMeta>, edges: &[(String, String)]) -> Vec<TableMeta> {
+    let order = parents_first(tables.iter().map(|t| t.name.clone()).collect(), edges);
     let mut by_name: BTreeMap<String, TableMeta> =
         tables.into_iter().map(|t| (t.name.clone(), t)).collect();
-    Ok(order
+    order
         .into_iter()
         .filter_map(|n| by_name.remove(&n))
-        .collect())
+        .collect()
 }
 
 /// Orders `names` so that every table comes after the tables it references.

@@ -5,6 +5,7 @@
 mod admission;
 mod api;
 mod config;
+mod cursor;
 mod deadline;
 mod digest;
 mod error;
@@ -16,6 +17,7 @@ mod notices;
 mod schema;
 mod sql;
 mod stream;
+mod wallclock;
 
 use std::net::{TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::Arc;

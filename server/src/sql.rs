@@ -104,6 +104,21 @@ pub const CHECK_DEFINITIONS_MYSQL: &str =
 /// MySQL writes literals bare.
 pub const IS_MARIADB: &str = "SELECT VERSION() LIKE '%MariaDB%'";
 
+/// Nullability and default of the DATETIME and TIMESTAMP columns of one
+/// schema: what the listing tells about each possible cursor.
+pub const TEMPORAL_COLUMNS: &str =
+    "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, IS_NULLABLE, COLUMN_DEFAULT \
+     FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND DATA_TYPE IN ('datetime', 'timestamp')";
+
+/// The UTC offset, in seconds, of one time zone at each of `instants`
+/// points in time, by the source's time zone tables (NULL: a zone it does
+/// not know). Parameters, per instant: the instant (UTC) twice, then the
+/// zone. The session runs in UTC, so `'+00:00'` is its own zone.
+pub fn zone_offsets(instants: usize) -> String {
+    let one = "TIMESTAMPDIFF(SECOND, ?, CONVERT_TZ(?, '+00:00', ?))";
+    format!("SELECT {}", vec![one; instants.max(1)].join(", "))
+}
+
 /// Foreign keys between tables of one schema: (child, parent).
 pub const FOREIGN_KEYS: &str = "SELECT TABLE_SCHEMA, TABLE_NAME, REFERENCED_TABLE_NAME \
      FROM information_schema.KEY_COLUMN_USAGE \

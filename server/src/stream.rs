@@ -33,6 +33,11 @@ pub struct Params {
     pub keys: Option<String>,
     pub include: Option<Vec<String>>,
     pub exclude: Vec<String>,
+    /// The named cursor column (`cursor=`), for a table without an
+    /// auto-updating TIMESTAMP column (see `cursor.rs`).
+    pub cursor: Option<String>,
+    /// The time zone a DATETIME cursor's values are written in (see `wallclock.rs`).
+    pub cursor_zone: Option<String>,
 }
 
 pub fn column_list(v: &str) -> Vec<String> {
@@ -59,12 +64,20 @@ impl Params {
                 "keys" => p.keys = Some(v),
                 "include_columns" => p.include = Some(column_list(&v)),
                 "exclude_columns" => p.exclude = column_list(&v),
+                "cursor" => p.cursor = Some(v),
+                "cursor_zone" => p.cursor_zone = Some(v),
                 other => {
                     return Err(ApiError::BadRequest(format!(
-                        "unknown query parameter {other:?}; known: since, after_key, before, keys, include_columns, exclude_columns"
+                        "unknown query parameter {other:?}; known: since, after_key, before, keys, include_columns, exclude_columns, cursor, cursor_zone"
                     )))
                 }
             }
+        }
+        if p.cursor_zone.is_some() && p.cursor.is_none() {
+            return Err(ApiError::BadRequest(
+                "cursor_zone needs cursor: it says how a named DATETIME cursor's values read"
+                    .into(),
+            ));
         }
         if p.after_key.is_some() && p.since.is_none() {
             return Err(ApiError::BadRequest("after_key needs since".into()));
@@ -413,6 +426,13 @@ mod tests {
         assert!(params("since=2014-01-01&since=2014-01-02").is_err());
         assert!(params("after_key=[1]").is_err());
         assert_eq!(params("").unwrap(), Params::default());
+        let p = params("cursor=updated_at&cursor_zone=Europe%2FBerlin").unwrap();
+        assert_eq!(p.cursor.as_deref(), Some("updated_at"));
+        assert_eq!(p.cursor_zone.as_deref(), Some("Europe/Berlin"));
+        assert!(params("cursor_zone=UTC")
+            .unwrap_err()
+            .to_string()
+            .contains("needs cursor"));
     }
 
     #[test]

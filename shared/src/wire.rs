@@ -95,7 +95,42 @@ pub struct TableInfo {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct TableList {
     pub database: String,
+    /// Tables synced by their auto-updating TIMESTAMP column, as they are.
     pub tables: Vec<TableInfo>,
+    /// Tables with a primary key but no auto-updating column, which can be
+    /// synced by naming one of their DATETIME/TIMESTAMP columns as cursor
+    /// (`cursor=`). Kept apart so that a client that names none never
+    /// syncs them by accident; absent from older servers.
+    #[serde(default)]
+    pub cursor_tables: Vec<CursorTable>,
+}
+
+/// One entry of `cursor_tables` in the `GET /<db>/` answer.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct CursorTable {
+    pub table: String,
+    pub key: Vec<String>,
+    /// Its DATETIME and TIMESTAMP columns, in table order.
+    pub candidates: Vec<CursorCandidate>,
+}
+
+/// A column a table could be synced by, and what its declaration says
+/// about who sets it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct CursorCandidate {
+    pub column: String,
+    /// As `information_schema.COLUMNS.COLUMN_TYPE` prints it, e.g. `datetime(6)`.
+    #[serde(rename = "type")]
+    pub sql_type: String,
+    pub nullable: bool,
+    /// Whether the column leads an index (otherwise every request scans).
+    pub indexed: bool,
+    /// `DEFAULT CURRENT_TIMESTAMP`: the server sets it on insert (unless
+    /// the application gives a value).
+    pub default_current_timestamp: bool,
+    /// `ON UPDATE CURRENT_TIMESTAMP` (a DATETIME: in the writing session's
+    /// time zone).
+    pub on_update_current_timestamp: bool,
 }
 
 /// Serialises the header line (with its newline).

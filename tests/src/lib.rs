@@ -43,6 +43,17 @@ impl std::ops::DerefMut for Reaped {
     }
 }
 
+impl Reaped {
+    /// SIGTERM, as a service manager stops a polling puller, then waits:
+    /// its exit code (`None` when a signal ended it).
+    pub fn terminate(&mut self) -> Option<i32> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        self.0.wait().expect("cannot wait for child process").code()
+    }
+}
+
 impl Drop for Reaped {
     fn drop(&mut self) {
         if let Ok(None) = self.0.try_wait() {
@@ -525,6 +536,27 @@ pub struct PullerRun {
     pub stderr: String,
 }
 
+/// The number before `what` in `table`'s summary line of a puller run,
+/// e.g. `rows applied`, `rows deleted`, `rows repaired`.
+#[track_caller]
+pub fn figure(run: &PullerRun, table: &str, what: &str) -> u64 {
+    let marker = format!("table `{table}`: ");
+    let line = run
+        .stderr
+        .lines()
+        .find(|l| l.contains(&marker))
+        .unwrap_or_else(|| panic!("no summary for {table} in:\n{}", run.stderr));
+    let before = line
+        .split_once(&format!(" {what}"))
+        .unwrap_or_else(|| panic!("no {what:?} in: {line}"))
+        .0;
+    before
+        .rsplit([' ', ':'])
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no number before {what:?} in: {line}"))
+}
+
 /// The `dbd_puller` command that [`puller`] runs, for tests that spawn,
 /// signal or kill it themselves.
 pub fn puller_command(
@@ -697,6 +729,26 @@ pub fn ndjson_lines(body: &str) -> Vec<serde_json::Value> {
         .filter(|l| !l.trim().is_empty())
         .map(parse)
         .collect()
+}
+
+/// A fresh source database made from `ddl`, the same tables in a fresh
+/// destination database (`<db>_copy`), and a server exposing only it with
+/// `server_args`: (database, copy, server).
+pub fn database_pair(
+    src: &Sandbox,
+    dst: &Sandbox,
+    prefix: &str,
+    ddl: &str,
+    server_args: &[&str],
+) -> (String, String, Server) {
+    let db = unique_name(prefix);
+    let copy = format!("{db}_copy");
+    src.exec(&format!("CREATE DATABASE {0}; USE {0}; {ddl}", ident(&db)));
+    copy_schema(src, &db, dst, &copy);
+    let mut args = vec!["--source-databases", db.as_str()];
+    args.extend_from_slice(server_args);
+    let server = Server::start(src, &args);
+    (db, copy, server)
 }
 
 /// Creates `dst_db` on `dst` with every base table of `src_db` (dropped and

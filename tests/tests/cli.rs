@@ -338,6 +338,7 @@ fn puller_help_lists_every_flag_with_default_and_variable() {
             f("--dest-database", None, None),
             f("--tables", Some("-t"), None),
             f("--exclude-columns", Some("-x"), None),
+            f("--app-time-zone", None, Some("UTC")),
             f("--poll-interval", None, None),
             f("--create-tables", None, None),
             f("--deletes", None, None),

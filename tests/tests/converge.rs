@@ -31,25 +31,6 @@ fn pull_ok(server: &Server, db: &str, copy: &str, extra: &[&str]) -> PullerRun {
     run
 }
 
-/// The number before `what` in `table`'s summary line, e.g. `rows deleted`.
-fn figure(run: &PullerRun, table: &str, what: &str) -> u64 {
-    let marker = format!("table `{table}`: ");
-    let line = run
-        .stderr
-        .lines()
-        .find(|l| l.contains(&marker))
-        .unwrap_or_else(|| panic!("no summary for {table} in:\n{}", run.stderr));
-    let before = line
-        .split_once(&format!(" {what}"))
-        .unwrap_or_else(|| panic!("no {what:?} in: {line}"))
-        .0;
-    before
-        .rsplit([' ', ':'])
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no number before {what:?} in: {line}"))
-}
-
 /// Rows written now are below the horizon a second later.
 fn wait_for_horizon() {
     std::thread::sleep(Duration::from_millis(1100));

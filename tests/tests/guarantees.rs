@@ -10,22 +10,7 @@ use std::time::{Duration, Instant};
 use dbdump_tests::*;
 use mysql::prelude::Queryable;
 
-fn setup(
-    src: &Sandbox,
-    dst: &Sandbox,
-    prefix: &str,
-    ddl: &str,
-    server_args: &[&str],
-) -> (String, String, Server) {
-    let db = unique_name(prefix);
-    let copy = format!("{db}_copy");
-    src.exec(&format!("CREATE DATABASE {0}; USE {0}; {ddl}", ident(&db)));
-    copy_schema(src, &db, dst, &copy);
-    let mut args = vec!["--source-databases", db.as_str()];
-    args.extend_from_slice(server_args);
-    let server = Server::start(src, &args);
-    (db, copy, server)
-}
+use dbdump_tests::database_pair as setup;
 
 fn applied(stderr: &str, table: &str) -> u64 {
     let marker = format!("table `{table}`: ");

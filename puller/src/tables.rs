@@ -1,0 +1,324 @@
+//! Which tables a pass syncs, in which order and by which column: `-t`'s
+//! entries (`table`, `table.column`, `*`, `*.column`) resolved against the
+//! server's listing, and the request parameters that name a table's cursor.
+
+use dbdump_shared::cli::CliError;
+use dbdump_shared::http::percent_encode;
+use dbdump_shared::wire::{TableInfo, TableList};
+
+use crate::config::Config;
+
+/// One entry of `-t`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Choice {
+    /// `None` for `*`: every table the server lists.
+    pub table: Option<String>,
+    /// The column after the first dot: the table's cursor.
+    pub cursor: Option<String>,
+}
+
+/// Parses `-t`: comma-separated `table`, `table.column` (split at the first
+/// dot, as `-x` does), `*` or `*.column`.
+pub fn parse(list: &str) -> Result<Vec<Choice>, CliError> {
+    let choices = list
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|item| {
+            let (table, cursor) = match item.split_once('.') {
+                Some((t, c)) => (t, Some(c)),
+                None => (item, None),
+            };
+            if table.is_empty() || cursor.is_some_and(str::is_empty) {
+                return Err(CliError(format!(
+                    "--tables entry {item:?} is not table, table.column, * or *.column"
+                )));
+            }
+            Ok(Choice {
+                table: (table != "*").then(|| table.to_string()),
+                cursor: cursor.map(str::to_string),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if choices.is_empty() {
+        return Err(CliError("--tables names no table".into()));
+    }
+    Ok(choices)
+}
+
+/// A table of a pass.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Planned {
+    pub name: String,
+    /// What the server's listing says, with the cursor as the timestamp
+    /// column; `None` for a table it does not list as syncable that way
+    /// (the server then says why).
+    pub info: Option<TableInfo>,
+    /// The column to name as cursor (`None`: the auto-updating one).
+    pub cursor: Option<String>,
+}
+
+/// The tables of a pass: the `-t` entries in their order (a `*` stands for
+/// the listed tables not named elsewhere), or every table the server syncs
+/// as it is.
+pub fn plan(listing: &TableList, choices: Option<&[Choice]>) -> Vec<Planned> {
+    let automatic = |t: &TableInfo| Planned {
+        name: t.table.clone(),
+        info: Some(t.clone()),
+        cursor: None,
+    };
+    let Some(choices) = choices else {
+        return listing.tables.iter().map(automatic).collect();
+    };
+    let named: Vec<&str> = choices.iter().filter_map(|c| c.table.as_deref()).collect();
+    let mut out: Vec<Planned> = Vec::new();
+    for choice in choices {
+        let planned: Vec<Planned> = match (&choice.table, &choice.cursor) {
+            (Some(name), cursor) => vec![named_table(listing, name, cursor.as_deref())],
+            (None, cursor) => {
+                let mut all: Vec<Planned> = listing.tables.iter().map(automatic).collect();
+                if let Some(column) = cursor {
+                    for t in &listing.cursor_tables {
+                        if t.candidates.iter().any(|c| &c.column == column) {
+                            all.push(named_table(listing, &t.table, Some(column)));
+                        }
+                    }
+                }
+                all.retain(|p| !named.contains(&p.name.as_str()));
+                all
+            }
+        };
+        for p in planned {
+            if !out.iter().any(|o| o.name == p.name) || choice.table.is_some() {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// A table named in `-t`, read by `cursor` if given.
+fn named_table(listing: &TableList, name: &str, cursor: Option<&str>) -> Planned {
+    let listed = listing.tables.iter().find(|t| t.table == name);
+    match (listed, cursor) {
+        // Naming the auto-updating column is the same as naming none (the
+        // original's `-t table.column` did just that).
+        (Some(t), None) => Planned {
+            name: name.to_string(),
+            info: Some(t.clone()),
+            cursor: None,
+        },
+        (Some(t), Some(c)) if t.timestamp_column == c => Planned {
+            name: name.to_string(),
+            info: Some(t.clone()),
+            cursor: None,
+        },
+        (Some(t), Some(c)) => Planned {
+            name: name.to_string(),
+            info: Some(TableInfo {
+                timestamp_column: c.to_string(),
+                ..t.clone()
+            }),
+            cursor: Some(c.to_string()),
+        },
+        (None, cursor) => {
+            let candidate = listing
+                .cursor_tables
+                .iter()
+                .filter(|t| t.table == name)
+                .find_map(|t| {
+                    let c = t
+                        .candidates
+                        .iter()
+                        .find(|c| Some(c.column.as_str()) == cursor)?;
+                    Some(TableInfo {
+                        table: t.table.clone(),
+                        timestamp_column: c.column.clone(),
+                        key: t.key.clone(),
+                        timestamp_indexed: c.indexed,
+                    })
+                });
+            Planned {
+                name: name.to_string(),
+                info: candidate,
+                cursor: cursor.map(str::to_string),
+            }
+        }
+    }
+}
+
+/// The query parameters that name `cursor` (none for `None`): `cursor`,
+/// and for a stream (`zone`) the zone `--app-time-zone` gives.
+pub fn cursor_params(cfg: &Config, cursor: Option<&str>, zone: bool) -> Vec<String> {
+    let Some(cursor) = cursor else {
+        return Vec::new();
+    };
+    let mut params = vec![format!("cursor={}", percent_encode(cursor))];
+    if zone {
+        let z = percent_encode(&cfg.app_time_zone);
+        params.push(format!("cursor_zone={z}"));
+    }
+    params
+}
+
+/// Checks `--app-time-zone`: a zone name, an offset or SYSTEM; the server
+/// checks that the source database knows it.
+pub fn check_zone(zone: &str) -> Result<String, CliError> {
+    let ok = !zone.is_empty()
+        && zone.len() <= 64
+        && zone
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/_+-:.".contains(c));
+    if ok {
+        Ok(zone.to_string())
+    } else {
+        Err(CliError(format!(
+            "--app-time-zone {zone:?} is not a time zone such as America/New_York, +02:00 or SYSTEM"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dbdump_shared::wire::{CursorCandidate, CursorTable};
+
+    fn choice(table: Option<&str>, cursor: Option<&str>) -> Choice {
+        Choice {
+            table: table.map(Into::into),
+            cursor: cursor.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn entries_split_at_the_first_dot() {
+        assert_eq!(
+            parse("a, b.updated_at ,*.c.d,*").unwrap(),
+            [
+                choice(Some("a"), None),
+                choice(Some("b"), Some("updated_at")),
+                choice(None, Some("c.d")),
+                choice(None, None),
+            ]
+        );
+        for bad in [".x", "t.", "a,.", " , ", "*."] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(parse(",").unwrap_err().0.contains("names no table"));
+    }
+
+    fn info(table: &str, ts: &str) -> TableInfo {
+        TableInfo {
+            table: table.into(),
+            timestamp_column: ts.into(),
+            key: vec!["id".into()],
+            timestamp_indexed: true,
+        }
+    }
+
+    fn listing() -> TableList {
+        let candidate = |column: &str, indexed| CursorCandidate {
+            column: column.into(),
+            sql_type: "datetime(6)".into(),
+            nullable: false,
+            indexed,
+            default_current_timestamp: false,
+            on_update_current_timestamp: false,
+        };
+        let cursor_table = |table: &str, candidates| CursorTable {
+            table: table.into(),
+            key: vec!["id".into()],
+            candidates,
+        };
+        TableList {
+            database: "d".into(),
+            tables: vec![info("auto", "ts"), info("audit", "ts")],
+            cursor_tables: vec![
+                cursor_table(
+                    "users",
+                    vec![
+                        candidate("created_at", false),
+                        candidate("updated_at", true),
+                    ],
+                ),
+                cursor_table("events", vec![candidate("created_at", false)]),
+            ],
+        }
+    }
+
+    fn names(plan: &[Planned]) -> Vec<(&str, Option<&str>)> {
+        plan.iter()
+            .map(|p| (p.name.as_str(), p.cursor.as_deref()))
+            .collect()
+    }
+
+    #[test]
+    fn without_tables_only_automatic_tables_are_synced() {
+        let plan = plan(&listing(), None);
+        assert_eq!(names(&plan), [("auto", None), ("audit", None)]);
+    }
+
+    #[test]
+    fn a_named_cursor_reads_the_listing_for_the_resume_point() {
+        let choices = parse("users.created_at,auto.ts,audit.other,nope.x").unwrap();
+        let plan = plan(&listing(), Some(&choices));
+        assert_eq!(
+            names(&plan),
+            [
+                ("users", Some("created_at")),
+                ("auto", None),
+                ("audit", Some("other")),
+                ("nope", Some("x")),
+            ]
+        );
+        let users = plan[0].info.as_ref().unwrap();
+        assert_eq!(
+            (users.timestamp_column.as_str(), users.timestamp_indexed),
+            ("created_at", false)
+        );
+        assert_eq!(plan[2].info.as_ref().unwrap().timestamp_column, "other");
+        assert_eq!(plan[3].info, None, "unlisted: the server explains");
+        let plan = plan_of("users.name");
+        assert_eq!(plan[0].info, None, "not a candidate: the server explains");
+    }
+
+    fn plan_of(t: &str) -> Vec<Planned> {
+        plan(&listing(), Some(&parse(t).unwrap()))
+    }
+
+    #[test]
+    fn a_star_takes_what_is_not_named_elsewhere() {
+        assert_eq!(
+            names(&plan_of("events.created_at,*.updated_at")),
+            [
+                ("events", Some("created_at")),
+                ("auto", None),
+                ("audit", None),
+                ("users", Some("updated_at")),
+            ]
+        );
+        assert_eq!(
+            names(&plan_of("audit,*")),
+            [("audit", None), ("auto", None)]
+        );
+        assert_eq!(
+            names(&plan_of("*.created_at,*.updated_at")),
+            [
+                ("auto", None),
+                ("audit", None),
+                ("users", Some("created_at")),
+                ("events", Some("created_at")),
+            ]
+        );
+    }
+
+    #[test]
+    fn zones_are_names_or_offsets() {
+        for z in ["America/New_York", "+05:30", "SYSTEM", "Etc/GMT+5", "UTC"] {
+            assert_eq!(check_zone(z).unwrap(), z);
+        }
+        for z in ["", "New York", "x';--", &"a".repeat(65)] {
+            assert!(check_zone(z).is_err(), "{z:?}");
+        }
+    }
+}
