@@ -284,3 +284,34 @@ fn excluded_columns_that_could_not_be_filled_are_left_out() {
         "never transferred: NULL and the default"
     );
 }
+
+#[test]
+fn create_tables_builds_a_table_synced_by_a_named_cursor() {
+    let (src, dst) = pair();
+    let db = unique_name("createcursor");
+    let copy = format!("{db}_copy");
+    src.exec(&format!(
+        "CREATE DATABASE {0}; USE {0};
+         CREATE TABLE users (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, email VARCHAR(255) NOT NULL,
+           created_at DATETIME(6) NOT NULL, updated_at DATETIME(6) NOT NULL,
+           UNIQUE KEY index_users_on_email (email), KEY index_users_on_updated_at (updated_at));
+         INSERT INTO users (email, created_at, updated_at)
+           SELECT CONCAT('u', seq, '@example.org'), '2024-01-01', '2024-01-01' + INTERVAL seq SECOND FROM seq_1_to_50;",
+        ident(&db)
+    ));
+    let server = Server::start(src, &["--source-databases", &db, "--settle", "0"]);
+    let run = pull(
+        &server,
+        &db,
+        &copy,
+        &["--create-tables", "-t", "users.updated_at", "--verify"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("created destination table `users`"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(schema_dump(src, &db), schema_dump(dst, &copy));
+    assert_same(src, &db, dst, &copy, &["users"]);
+}
