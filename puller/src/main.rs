@@ -15,6 +15,7 @@ mod repair;
 mod schedule;
 mod schema;
 mod sql;
+mod sqlcheck;
 mod stream;
 mod sync;
 mod tables;
