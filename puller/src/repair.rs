@@ -133,7 +133,7 @@ pub fn refetch(
             "{stream_path}{separator}keys={}&{before}",
             percent_encode(&list)
         );
-        written += transfer::apply_stream(client, dest, table, &path)?.rows;
+        written += transfer::apply_stream(client, dest, table, &path, None)?.rows;
         start = end;
     }
     Ok(written)

@@ -25,6 +25,11 @@ pub const TABLE_COLUMNS: &str =
     "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS \
      WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION";
 
+/// The base tables of one destination database: which tables a changes
+/// question can ask about (a missing one gets its stream, and its error).
+pub const TABLE_NAMES: &str = "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES \
+     WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE'";
+
 /// Name, data type, character set and full type of each column of one
 /// destination table: what its digests hash, and how.
 pub const COLUMN_TYPES: &str =

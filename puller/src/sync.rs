@@ -10,11 +10,14 @@ use dbdump_shared::wire::{TableInfo, TableList};
 use dbdump_shared::{debug, error, info, signals, warn};
 
 use crate::apply::{Destination, Resume};
+use crate::changes;
 use crate::client::Client;
 use crate::config::Config;
 use crate::converge::{self, Converged};
 use crate::failure::TableError;
 use crate::schedule::Schedule;
+use crate::source_clock;
+use crate::status::Monitor;
 use crate::transfer::{self, with_busy_retry};
 
 /// What one table's sync did.
@@ -29,6 +32,19 @@ pub struct Synced {
     pub converged: Option<Converged>,
     /// Bytes read from the server for this table.
     pub bytes: u64,
+}
+
+impl Synced {
+    /// A table the changes question found with nothing new.
+    fn unchanged(horizon: &str) -> Synced {
+        Synced {
+            rows: 0,
+            elapsed: Duration::ZERO,
+            horizon: horizon.to_string(),
+            converged: None,
+            bytes: 0,
+        }
+    }
 }
 
 /// The outcome of a pass: per table, rows applied or why it failed.
@@ -54,7 +70,12 @@ impl PassReport {
     }
 }
 
-pub fn pass(cfg: &Config, client: &Client, schedule: &mut Schedule) -> PassReport {
+pub fn pass(
+    cfg: &Config,
+    client: &Client,
+    schedule: &mut Schedule,
+    monitor: &mut Monitor,
+) -> PassReport {
     let mut report = PassReport {
         tables: Vec::new(),
         fatal: None,
@@ -97,15 +118,28 @@ pub fn pass(cfg: &Config, client: &Client, schedule: &mut Schedule) -> PassRepor
     };
     let names: Vec<String> = tables.iter().map(|(n, _)| n.clone()).collect();
     let plan = schedule.next(cfg, &names);
+    monitor.expect_tables(&names);
+    let survey = changes::survey(cfg, client, &mut dest, &tables);
     for (name, info) in tables {
         if signals::stop_requested() {
             break;
         }
         let before = client.bytes_read();
         let mode = plan.mode_for(&name);
-        let mut synced = match sync_table(cfg, client, &mut dest, &name, info.as_ref()) {
+        // Nothing new and no comparison due: complete up to the horizon
+        // the server answered, without a stream.
+        if let Some(horizon) = survey.unchanged(&name).filter(|_| mode.is_none()) {
+            let synced = Synced::unchanged(horizon);
+            info!("table `{name}`: {}", summary(&synced));
+            monitor.table_done(&name, Some((0, horizon)), None);
+            report.tables.push((name, Ok(synced)));
+            continue;
+        }
+        let estimate = survey.estimate(&name);
+        let mut synced = match sync_table(cfg, client, &mut dest, &name, info.as_ref(), estimate) {
             Ok(s) => s,
             Err(e) => {
+                monitor.table_done(&name, None, Some(&e.message));
                 // Its comparison is owed still: a queued one waits its turn.
                 if mode.is_some() {
                     schedule.missed(&plan, cfg);
@@ -126,14 +160,17 @@ pub fn pass(cfg: &Config, client: &Client, schedule: &mut Schedule) -> PassRepor
             .map(|m| converge::converge(cfg, client, &mut dest, &name, m, &synced.horizon))
             .transpose();
         synced.bytes = client.bytes_read() - before;
+        let applied = Some((synced.rows, synced.horizon.as_str()));
         match compared {
             Ok(c) => {
                 synced.converged = c;
                 info!("table `{name}`: {}", summary(&synced));
+                monitor.table_done(&name, applied, None);
                 report.tables.push((name, Ok(synced)));
             }
             Err(e) => {
                 info!("table `{name}`: {}", summary(&synced));
+                monitor.table_done(&name, applied, Some(&e));
                 error!("table `{name}` failed: {e}");
                 report.comparisons_failed += 1;
                 report.tables.push((name, Err(e)));
@@ -165,6 +202,7 @@ fn summary(s: &Synced) -> String {
         ));
     }
     line.push_str(&format!("; {} bytes read", s.bytes));
+    line.push_str(&format!("; {}", source_clock::freshness(&s.horizon)));
     line
 }
 
@@ -200,6 +238,7 @@ fn sync_table(
     dest: &mut Destination,
     table: &str,
     info: Option<&TableInfo>,
+    estimate: Option<u64>,
 ) -> Result<Synced, TableError> {
     let started = Instant::now();
     // Without the server's description (a -t table it does not list) there
@@ -213,7 +252,7 @@ fn sync_table(
     };
     let path = stream_path(cfg, table, resume.as_ref());
     debug!("GET {path}");
-    let applied = transfer::apply_stream(client, dest, table, &path)?;
+    let applied = transfer::apply_stream(client, dest, table, &path, estimate)?;
     Ok(Synced {
         rows: applied.rows,
         elapsed: started.elapsed(),

@@ -1,5 +1,6 @@
-//! Routing and authentication: `GET /`, `GET /<db>/`, `GET /<db>/<table>/`
-//! and `GET /<db>/<table>/digest`.
+//! Routing and authentication: `GET /`, `GET /<db>/` (and its changes
+//! question, `?resume=`), `GET /<db>/<table>/` and
+//! `GET /<db>/<table>/digest`.
 //! Path segments are percent-decoded one by one, so names holding `/`, `?`
 //! or `%` work when the client encodes them.
 
@@ -12,6 +13,7 @@ use dbdump_shared::dberror::describe;
 use dbdump_shared::wire::{DatabaseList, TableList};
 use dbdump_shared::{error, http as h, info, warn};
 
+use crate::changes;
 use crate::config::Config;
 use crate::digest;
 use crate::error::ApiError;
@@ -107,7 +109,7 @@ impl Api {
         }
     }
 
-    fn conn(&self) -> Result<PooledConn, ApiError> {
+    pub fn conn(&self) -> Result<PooledConn, ApiError> {
         Ok(self.pool.try_get_conn(self.connection_wait)?)
     }
 
@@ -132,6 +134,11 @@ impl Api {
 
     fn route(&self, req: &Request, resp: &mut Response<'_>) -> Result<Outcome, ApiError> {
         let segs = segments(&req.path)?;
+        if let [db] = segs.as_slice() {
+            if changes::asked(&req.query) {
+                return changes::answer(self, db, &req.query, resp);
+            }
+        }
         if segs.len() < 2 && !req.query.is_empty() {
             return Err(ApiError::BadRequest(
                 "this endpoint takes no query parameters".into(),

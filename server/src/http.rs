@@ -11,6 +11,7 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use dbdump_shared::gzip::{self, Encoded, Paced};
 use dbdump_shared::http::{self as h, Head, HeadError};
 use dbdump_shared::tls::MaybeTls;
 use dbdump_shared::{debug, info, signals, warn};
@@ -53,6 +54,15 @@ struct Counting<W: Write> {
 
 impl<W: Write> Write for Counting<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // Once a write failed nothing more is tried: each try could wait
+        // the whole write timeout again on a client that stopped reading
+        // (and a compressed body's end is written on the way out).
+        if self.failed {
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "an earlier write to the client failed",
+            ));
+        }
         let result = self.inner.write(buf);
         match &result {
             Ok(n) => self.bytes += *n as u64,
@@ -65,15 +75,29 @@ impl<W: Write> Write for Counting<W> {
     }
 }
 
+type Buffered<'a> = BufWriter<Counting<&'a mut Conn>>;
+
 /// The response side of one connection.
 pub struct Response<'a> {
-    out: BufWriter<Counting<&'a mut Conn>>,
+    /// The body as it goes out: paced flushes, gzip once a stream starts
+    /// for a client that accepts it. Always there but while it is switched.
+    out: Option<Paced<Encoded<Buffered<'a>>>>,
     status: u16,
     started: bool,
     head_only: bool,
+    /// The client accepts gzip (`Accept-Encoding`).
+    gzip: bool,
 }
 
-impl Response<'_> {
+fn switching() -> io::Error {
+    io::Error::other("the response body is being switched")
+}
+
+impl<'a> Response<'a> {
+    fn out(&mut self) -> io::Result<&mut Paced<Encoded<Buffered<'a>>>> {
+        self.out.as_mut().ok_or_else(switching)
+    }
+
     fn head(
         &mut self,
         status: u16,
@@ -96,24 +120,35 @@ impl Response<'_> {
             head.push_str(&format!("{k}: {v}\r\n"));
         }
         head.push_str("\r\n");
-        self.out.write_all(head.as_bytes())
+        self.out()?.write_all(head.as_bytes())
     }
 
     /// A complete JSON response.
+    /// A successful answer over [`GZIP_JSON_ABOVE`] bytes goes compressed to
+    /// a client that accepts gzip (a table listing of hundreds of tables);
+    /// errors never do.
     pub fn json<T: serde::Serialize>(&mut self, status: u16, body: &T, extra: &[(&str, String)]) {
         let mut bytes = serde_json::to_vec(body).unwrap_or_default();
         bytes.push(b'\n');
+        let mut extra = extra.to_vec();
+        if self.gzip && status == 200 && bytes.len() > GZIP_JSON_ABOVE {
+            let mut packed = Encoded::new(Vec::new(), true);
+            if let Ok(packed) = packed.write_all(&bytes).and_then(|_| packed.finish()) {
+                bytes = packed;
+                extra.extend(gzip_headers());
+            }
+        }
         let head_only = self.head_only;
         let _ = self
-            .head(status, "application/json", Some(bytes.len()), extra)
+            .head(status, "application/json", Some(bytes.len()), &extra)
             .and_then(|_| {
                 if head_only {
                     Ok(())
                 } else {
-                    self.out.write_all(&bytes)
+                    self.out()?.write_all(&bytes)
                 }
             })
-            .and_then(|_| self.out.flush());
+            .and_then(|_| self.out()?.flush());
     }
 
     /// The error body `{"error": ..., "status": ...}` with the error's status.
@@ -126,10 +161,22 @@ impl Response<'_> {
     }
 
     /// Starts a 200 stream of unknown length; the body ends when the
-    /// connection closes (hence the trailer line in the protocol).
+    /// connection closes (hence the trailer line in the protocol). It is
+    /// gzip-compressed for a client that accepts that, and flushed at least
+    /// every [`gzip::FLUSH_EVERY`] while rows keep coming.
     pub fn stream(&mut self, content_type: &str) -> io::Result<&mut dyn Write> {
-        self.head(200, content_type, None, &[])?;
-        Ok(&mut self.out)
+        let extra = if self.gzip {
+            gzip_headers()
+        } else {
+            vec![("Vary", "Accept-Encoding".to_string())]
+        };
+        self.head(200, content_type, None, &extra)?;
+        if self.gzip {
+            let plain = self.out.take().ok_or_else(switching)?;
+            let buffered = plain.into_inner().finish()?;
+            self.out = Some(Paced::new(Encoded::new(buffered, true)));
+        }
+        Ok(self.out()?)
     }
 
     pub fn is_started(&self) -> bool {
@@ -140,15 +187,34 @@ impl Response<'_> {
     /// whether a write failed. Once one failed, nothing more is tried: each
     /// try could wait the whole write timeout again on a client that
     /// stopped reading.
-    fn finish(mut self) -> (u16, u64, bool) {
-        if !self.out.get_ref().failed {
-            let _ = self.out.flush();
+    fn finish(self) -> (u16, u64, bool) {
+        let status = self.status;
+        let Some(out) = self.out else {
+            return (status, 0, true);
+        };
+        let sent_before = out.get_ref().get_ref().get_ref().bytes;
+        // A compressed body's last block and CRC trailer go out here.
+        match out.into_inner().finish() {
+            Ok(mut buffered) => {
+                let _ = buffered.flush();
+                let &Counting { bytes, failed, .. } = buffered.get_ref();
+                // Not through `drop`, which would try to flush once more.
+                let _unsent = buffered.into_parts();
+                (status, bytes, failed)
+            }
+            Err(_) => (status, sent_before, true),
         }
-        let &Counting { bytes, failed, .. } = self.out.get_ref();
-        // Not through `drop`, which would try to flush once more.
-        let _unsent = self.out.into_parts();
-        (self.status, bytes, failed)
     }
+}
+
+/// Smaller JSON answers are not worth compressing.
+const GZIP_JSON_ABOVE: usize = 1024;
+
+fn gzip_headers() -> Vec<(&'static str, String)> {
+    vec![
+        ("Content-Encoding", "gzip".to_string()),
+        ("Vary", "Accept-Encoding".to_string()),
+    ]
 }
 
 pub struct ServerOptions {
@@ -300,17 +366,21 @@ fn handle_connection<H: Handler>(
     // Mid-handshake there is no channel to answer on.
     let handshaking = matches!(&conn, MaybeTls::Tls(t) if t.conn.is_handshaking());
     let mut resp = Response {
-        out: BufWriter::with_capacity(
-            64 * 1024,
-            Counting {
-                inner: &mut conn,
-                bytes: 0,
-                failed: false,
-            },
-        ),
+        out: Some(Paced::new(Encoded::new(
+            BufWriter::with_capacity(
+                64 * 1024,
+                Counting {
+                    inner: &mut conn,
+                    bytes: 0,
+                    failed: false,
+                },
+            ),
+            false,
+        ))),
         status: 0,
         started: false,
         head_only: false,
+        gzip: false,
     };
     let mut outcome = Outcome::default();
     // `None`: no access log line (the notice about the client says it).
@@ -320,6 +390,7 @@ fn handle_connection<H: Handler>(
                 let label = (req.method.clone(), request_label(&req));
                 // A HEAD answer has no body (RFC 9110 9.3.2), whatever it says.
                 resp.head_only = req.method == "HEAD";
+                resp.gzip = gzip::accepts_gzip(req.head.header("accept-encoding"));
                 outcome = shared.handler.handle(&req, &mut resp);
                 Some(label)
             }

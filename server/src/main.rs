@@ -4,6 +4,7 @@
 
 mod admission;
 mod api;
+mod changes;
 mod config;
 mod deadline;
 mod digest;

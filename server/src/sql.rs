@@ -274,6 +274,25 @@ pub fn after_params<T: Clone>(since: T, horizon: T, key: &[T]) -> Vec<T> {
     out
 }
 
+/// Which of several change-stream queries (each from [`stream_select`])
+/// would return a row: the `n`-th becomes
+/// `(SELECT n FROM (<query> LIMIT 1) AS probe_n)` and all are one
+/// `UNION ALL`, so that hundreds of tables cost one round trip per batch
+/// and one index probe each. Parameters: each query's, in order.
+pub fn any_rows(probes: &[(usize, String)]) -> String {
+    probes
+        .iter()
+        .map(|(n, query)| format!("(SELECT {n} FROM ({query} LIMIT 1) AS probe_{n})"))
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ")
+}
+
+/// The optimizer's plan of `query`: its `rows` column estimates how many
+/// rows it reads (from index dives, without reading them).
+pub fn explain(query: &str) -> String {
+    format!("EXPLAIN {query}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -380,6 +399,19 @@ mod tests {
         );
         assert!(
             digest_select("d", "t", &["id"], "H", false, true).contains("WHERE `id` <= ? ORDER")
+        );
+    }
+
+    #[test]
+    fn probes_are_one_union() {
+        let q = any_rows(&[
+            (0, "SELECT `ts` FROM `d`.`a`".into()),
+            (7, "SELECT `ts` FROM `d`.`b`".into()),
+        ]);
+        assert_eq!(
+            q,
+            "(SELECT 0 FROM (SELECT `ts` FROM `d`.`a` LIMIT 1) AS probe_0) UNION ALL \
+             (SELECT 7 FROM (SELECT `ts` FROM `d`.`b` LIMIT 1) AS probe_7)"
         );
     }
 

@@ -1,0 +1,60 @@
+//! Replacing a file so that a reader never sees half of it, even if this
+//! process is killed or the machine loses power mid-write: the new text goes
+//! to a temporary file in the same directory, is synced to disk, and is
+//! renamed over the old one (a rename within a file system is atomic).
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// The temporary file beside `path`: hidden, and not ending like the
+/// target (node_exporter's textfile collector reads `*.prom` only).
+fn temporary(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
+}
+
+/// Replaces `path` with `bytes`, atomically.
+pub fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let tmp = temporary(path);
+    let written = File::create(&tmp).and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.sync_all()
+    });
+    if let Err(e) = written.and_then(|_| fs::rename(&tmp, path)) {
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    // The rename itself, on disk too (best effort: not every file system
+    // lets a directory be opened for that).
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_whole_and_leaves_no_temporary_file() {
+        let dir = std::env::temp_dir().join(format!("dbdump-atomic-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("status.json");
+        replace(&path, b"{\"a\":1}").unwrap();
+        replace(&path, b"{\"a\":2}").unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "{\"a\":2}");
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+        let missing = dir.join("no/such/dir/x.json");
+        assert!(replace(&missing, b"x").is_err());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
