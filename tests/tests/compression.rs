@@ -83,7 +83,7 @@ fn curl_compressed_reads_the_same_stream_and_digest_as_a_plain_client() {
         if !path.contains("digest") {
             // Digests are mostly hashes, which do not compress.
             assert!(
-                body.len() * 3 < plain.len(),
+                body.len() * 2 < plain.len(),
                 "{path}: {} of {}",
                 body.len(),
                 plain.len()
@@ -143,7 +143,7 @@ fn the_puller_syncs_alike_with_and_without_compression() {
     assert_same(src, &db, dst, &copy, &["t"]);
     assert_same(src, &db, dst, &plain_copy, &["t"]);
     let (c, p) = (bytes(&compressed), bytes(&plain));
-    assert!(c * 3 < p, "compressed {c} bytes, plain {p}");
+    assert!(c * 2 < p, "compressed {c} bytes, plain {p}");
     let bad = puller(
         server.port,
         dst,
@@ -207,13 +207,16 @@ fn cutting_proxy(upstream: u16, keep: Keep) -> u16 {
 #[test]
 fn a_compressed_stream_cut_off_is_an_error_never_a_short_success() {
     let (src, dst) = pair();
-    let (db, copy, server) = setup("cutgz", 3000);
+    let (db, copy, server) = setup("cutgz", 2500);
     let cuts: [(&str, Keep); 3] = [
         ("half way", |len| len / 2),
         ("inside gzip's trailer", |len| len - 4),
         ("right before gzip's trailer", |len| len - 8),
     ];
-    for (what, keep) in cuts {
+    for (i, (what, keep)) in cuts.into_iter().enumerate() {
+        // A fresh copy each time: every cut is of a whole first sync.
+        let copy = format!("{copy}_{i}");
+        copy_schema(src, &db, dst, &copy);
         let port = cutting_proxy(server.port, keep);
         let run = puller(port, dst, &db, &copy, &[]);
         assert_eq!(
@@ -228,11 +231,11 @@ fn a_compressed_stream_cut_off_is_an_error_never_a_short_success() {
             run.stderr
         );
         assert!(
-            count(dst, &copy, "t") < 3000,
-            "cut {what}: the last batch is discarded"
+            count(dst, &copy, "t") < 2500,
+            "cut {what}: the last, incomplete batch is discarded"
         );
+        let run = puller(server.port, dst, &db, &copy, &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_same(src, &db, dst, &copy, &["t"]);
     }
-    let run = puller(server.port, dst, &db, &copy, &[]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_same(src, &db, dst, &copy, &["t"]);
 }
