@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 
 use mysql::prelude::Queryable;
 
-use dbdump_shared::changes::{self, ChangesAnswer};
+use dbdump_shared::changes::{self, ChangesAnswer, Resume};
 use dbdump_shared::http::percent_encode;
 use dbdump_shared::sql::take;
 use dbdump_shared::wire::TableInfo;
@@ -72,11 +72,12 @@ pub fn survey(
         let Ok(resume) = dest.resume_point(name, &info.timestamp_column, &info.key) else {
             continue;
         };
-        let entry = match &resume {
-            Some(r) => changes::resume_entry(name, Some((&r.since.to_string(), &r.after_key))),
-            None => changes::resume_entry(name, None),
+        // Excluded columns go along, to be checked as the stream would.
+        let point = Resume {
+            after: resume.map(|r| (r.since.to_string(), r.after_key)),
+            exclude_columns: cfg.excluded(name).iter().map(|c| c.to_string()).collect(),
         };
-        entries.push(percent_encode(&entry));
+        entries.push(percent_encode(&changes::resume_entry(name, &point)));
     }
     let base = format!(
         "/{}/?{}=",

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use mysql::prelude::Queryable;
 use mysql::Value;
 
-use dbdump_shared::changes::{self, ChangesAnswer, ResumePoints, TableChange};
+use dbdump_shared::changes::{self, ChangesAnswer, Resume, TableChange};
 use dbdump_shared::http as h;
 use dbdump_shared::since::UtcTime;
 use dbdump_shared::sql::take;
@@ -62,8 +62,8 @@ impl Probe<'_> {
     }
 }
 
-/// Parses `resume` (the only parameter) into resume points.
-fn parse(query: &str) -> Result<ResumePoints, ApiError> {
+/// Parses `resume` (the only parameter) into (table, resume) pairs.
+fn parse(query: &str) -> Result<Vec<(String, Resume)>, ApiError> {
     let bad = ApiError::BadRequest;
     let mut resume = None;
     for (k, v) in h::parse_query(query).map_err(bad)? {
@@ -77,12 +77,8 @@ fn parse(query: &str) -> Result<ResumePoints, ApiError> {
             }
         }
     }
-    let text = resume.unwrap_or_default();
-    let points: ResumePoints = serde_json::from_str(&text).map_err(|e| {
-        bad(format!(
-            "resume: not a JSON object of table names to null or [since, after_key]: {e}"
-        ))
-    })?;
+    let points = changes::parse_resume(&resume.unwrap_or_default())
+        .map_err(|e| bad(format!("resume: {e}")))?;
     if points.is_empty() || points.len() > changes::MAX_TABLES {
         return Err(bad(format!(
             "resume: name from 1 to {} tables, not {}",
@@ -115,17 +111,27 @@ pub fn answer(
         if let Some(reason) = table.unsyncable_reason() {
             return Err(ApiError::NotFound(reason));
         }
-        let resume = match resume {
+        let param = format!("resume of table `{name}`");
+        let in_words = |e: ApiError| ApiError::BadRequest(format!("{param}: {e}"));
+        // The columns are checked as the stream would: a copy that excludes
+        // its key learns it now, not once a row changes.
+        let columns = stream::Params {
+            exclude: resume.exclude_columns.clone(),
+            ..stream::Params::default()
+        };
+        stream::select_columns(table, &columns).map_err(in_words)?;
+        let after = match &resume.after {
             None => None,
             Some((since, key)) => {
-                let since = UtcTime::parse(since).map_err(|e| {
-                    ApiError::BadRequest(format!("resume of table `{name}`: since: {e}"))
-                })?;
-                let param = format!("resume of table `{name}`");
-                Some((since, stream::decode_key(table, key.get(), &param)?))
+                let since = UtcTime::parse(since)
+                    .map_err(|e| ApiError::BadRequest(format!("{param}: since: {e}")))?;
+                Some((since, stream::decode_key(table, key, &param)?))
             }
         };
-        probes.push(Probe { table, resume });
+        probes.push(Probe {
+            table,
+            resume: after,
+        });
     }
     let horizon = api.horizon.current(&mut conn)?.at;
     let source_time: String = conn
@@ -219,7 +225,7 @@ mod tests {
         assert!(!asked(""));
         assert!(!asked("since=2020-01-01"));
         let p = parse("resume=%7B%22t%22%3Anull%7D").unwrap();
-        assert!(p["t"].is_none());
+        assert_eq!(p, [("t".to_string(), Resume::default())]);
         for bad in [
             "resume=%7B%7D",
             "resume=x",

@@ -15,24 +15,76 @@ pub const PARAM: &str = "resume";
 /// Most tables one request may ask about.
 pub const MAX_TABLES: usize = 10_000;
 
-/// The request: per table, `null` (the copy has no row yet: any row
-/// counts, `NULL` timestamps included, as a stream without `since`) or
-/// `[since, after_key]` (rows after that point, as a stream with `since`
-/// and `after_key`).
-pub type ResumePoints = BTreeMap<String, Option<(String, Box<RawValue>)>>;
+/// Where a client's copy of one table stands, and which columns it leaves
+/// out: as a change stream's `since`, `after_key` and `exclude_columns`.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Resume {
+    /// `since` and `after_key` (the key array in wire encoding); none: the
+    /// copy has no row yet, and any row counts (`NULL` timestamps too).
+    pub after: Option<(String, String)>,
+    /// Checked as the stream would check them (a key or timestamp column,
+    /// or an unknown one, is a 400 naming the table).
+    pub exclude_columns: Vec<String>,
+}
 
-/// One table's entry of a request, as JSON: `"t":null` or
-/// `"t":["2026-11-26 05:00:00.123456",[42]]`; `after_key` is the key array
-/// in wire encoding, as a stream's `after_key`.
-pub fn resume_entry(table: &str, resume: Option<(&str, &str)>) -> String {
-    let name = serde_json::to_string(table).unwrap_or_default();
-    match resume {
-        None => format!("{name}:null"),
-        Some((since, after_key)) => format!(
-            "{name}:[{},{after_key}]",
-            serde_json::to_string(since).unwrap_or_default()
-        ),
-    }
+/// One table's entry of a request, as JSON: `"t":null` (an empty copy),
+/// `"t":["2026-11-26 05:00:00.123456",[42]]` (since and after_key), and
+/// with excluded columns a third element, `"t":[null,null,["avatar"]]`.
+pub fn resume_entry(table: &str, resume: &Resume) -> String {
+    let json = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    let (since, key) = match &resume.after {
+        Some((since, key)) => (json(since), key.clone()),
+        None => ("null".into(), "null".into()),
+    };
+    let value = match (&resume.after, resume.exclude_columns.as_slice()) {
+        (None, []) => "null".to_string(),
+        (Some(_), []) => format!("[{since},{key}]"),
+        (_, columns) => {
+            let columns: Vec<String> = columns.iter().map(|c| json(c)).collect();
+            format!("[{since},{key},[{}]]", columns.join(","))
+        }
+    };
+    format!("{}:{value}", json(table))
+}
+
+/// Parses a request's `resume` object into (table, resume) pairs, by name.
+pub fn parse_resume(text: &str) -> Result<Vec<(String, Resume)>, String> {
+    type Raw = BTreeMap<String, Option<Vec<Box<RawValue>>>>;
+    let shape = "a JSON object of table names to null or [since, after_key(, exclude_columns)]";
+    let raw: Raw = serde_json::from_str(text).map_err(|e| format!("not {shape}: {e}"))?;
+    raw.into_iter()
+        .map(|(table, entry)| {
+            let bad = |what: &str| format!("table `{table}`: {what}; expected {shape}");
+            let items = entry.unwrap_or_default();
+            if items.len() == 1 || items.len() > 3 {
+                return Err(bad("wrong number of elements"));
+            }
+            let since: Option<String> = match items.first() {
+                None => None,
+                Some(v) => {
+                    serde_json::from_str(v.get()).map_err(|_| bad("since is not a string"))?
+                }
+            };
+            let key = items.get(1).map(|k| k.get()).filter(|k| *k != "null");
+            let after = match (since, key) {
+                (Some(since), Some(key)) => Some((since, key.to_string())),
+                (None, None) => None,
+                _ => return Err(bad("since and after_key go together")),
+            };
+            let exclude_columns = match items.get(2) {
+                None => Vec::new(),
+                Some(v) => serde_json::from_str(v.get())
+                    .map_err(|_| bad("exclude_columns is not an array of column names"))?,
+            };
+            Ok((
+                table,
+                Resume {
+                    after,
+                    exclude_columns,
+                },
+            ))
+        })
+        .collect()
 }
 
 /// The answer.
@@ -65,17 +117,60 @@ pub struct TableChange {
 mod tests {
     use super::*;
 
+    fn resume(after: Option<(&str, &str)>, exclude: &[&str]) -> Resume {
+        Resume {
+            after: after.map(|(s, k)| (s.to_string(), k.to_string())),
+            exclude_columns: exclude.iter().map(|c| c.to_string()).collect(),
+        }
+    }
+
     #[test]
-    fn entries_parse_back_as_resume_points() {
+    fn entries_parse_back() {
+        let entries = [
+            (
+                "a \"b\"",
+                resume(Some(("2026-11-26 05:00:00.5", "[1,\"x\"]")), &[]),
+            ),
+            ("empty", resume(None, &[])),
+            ("secret", resume(None, &["pin", "pass\"word"])),
+            ("both", resume(Some(("2020-01-01", "[2]")), &["c"])),
+        ];
         let text = format!(
-            "{{{},{}}}",
-            resume_entry("a \"b\"", Some(("2026-11-26 05:00:00.5", "[1,\"x\"]"))),
-            resume_entry("empty", None)
+            "{{{}}}",
+            entries
+                .iter()
+                .map(|(t, r)| resume_entry(t, r))
+                .collect::<Vec<_>>()
+                .join(",")
         );
-        let points: ResumePoints = serde_json::from_str(&text).unwrap();
-        let (since, key) = points["a \"b\""].as_ref().unwrap();
-        assert_eq!(since, "2026-11-26 05:00:00.5");
-        assert_eq!(key.get(), "[1,\"x\"]");
-        assert!(points["empty"].is_none());
+        assert!(text.contains("\"empty\":null,"), "{text}");
+        let mut parsed = parse_resume(&text).unwrap();
+        let mut want: Vec<(String, Resume)> = entries
+            .into_iter()
+            .map(|(t, r)| (t.to_string(), r))
+            .collect();
+        parsed.sort_by(|a, b| a.0.cmp(&b.0));
+        want.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(parsed, want);
+    }
+
+    #[test]
+    fn malformed_entries_are_errors_naming_the_table() {
+        for bad in [
+            r#"{"t":1}"#,
+            r#"{"t":["2020-01-01"]}"#,
+            r#"{"t":[1,[1]]}"#,
+            r#"{"t":["2020-01-01",null]}"#,
+            r#"{"t":[null,[1]]}"#,
+            r#"{"t":[null,null,"c"]}"#,
+            r#"{"t":[null,null,[],4]}"#,
+        ] {
+            let err = parse_resume(bad).unwrap_err();
+            assert!(err.contains("JSON object of table names"), "{bad}: {err}");
+        }
+        assert!(parse_resume("[]")
+            .unwrap_err()
+            .starts_with("not a JSON object"));
+        assert_eq!(parse_resume("{}").unwrap(), vec![]);
     }
 }

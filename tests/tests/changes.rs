@@ -208,6 +208,16 @@ fn the_changes_question_by_hand() {
             "expected 1 key values",
         ),
         (r#"{"a":1}"#, 400, "not a JSON object"),
+        (
+            r#"{"a":[null,null,["id"]]}"#,
+            400,
+            "`id` cannot be excluded",
+        ),
+        (
+            r#"{"a":[null,null,["nope"]]}"#,
+            400,
+            "unknown column `nope`",
+        ),
         ("{}", 400, "from 1 to"),
     ] {
         let (got, _, body) = ask(resume);
