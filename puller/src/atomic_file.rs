@@ -17,6 +17,33 @@ fn temporary(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
 }
 
+/// Removes the temporary files of `path` left by pullers that were killed
+/// mid-write (their process is gone), so that they do not pile up.
+pub fn remove_stale(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let prefix = format!(".{}.", name.to_string_lossy());
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let pid = file
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.strip_suffix(".tmp"))
+            .and_then(|pid| pid.parse::<u32>().ok());
+        if pid.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Replaces `path` with `bytes`, atomically.
 pub fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let tmp = temporary(path);
@@ -53,6 +80,16 @@ mod tests {
         replace(&path, b"{\"a\":2}").unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap(), "{\"a\":2}");
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+        let stale = dir.join(".status.json.4000000000.tmp");
+        fs::write(&stale, "half").unwrap();
+        let ours = temporary(&path);
+        fs::write(&ours, "mine, being written").unwrap();
+        remove_stale(&path);
+        assert!(
+            !stale.exists() && ours.exists(),
+            "only a dead process's file goes"
+        );
+        fs::remove_file(&ours).unwrap();
         let missing = dir.join("no/such/dir/x.json");
         assert!(replace(&missing, b"x").is_err());
         fs::remove_dir_all(&dir).unwrap();

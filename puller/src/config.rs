@@ -68,7 +68,7 @@ static FLAGS: &[Flag] = &[
     flag("--resync-interval", None, Some("POLLS"), None, CONVERGE, "With --poll-interval: every POLLS polls, queue a --verify pass of every table (done one table per poll)"),
     flag("--max-delete-percent", None, Some("PERCENT"), Some("50"), CONVERGE, "Refuse a pass that would delete more than this share of a table's destination rows, or that finds the source table empty: that table stops with an error naming the numbers"),
     flag("--force-deletes", None, None, None, CONVERGE, "Delete even past --max-delete-percent or when the source table reads as empty"),
-    flag("--progress-interval", None, Some("SECONDS"), Some("10"), MONITOR, "A table sync running longer than this logs a progress line every SECONDS: rows so far, rate, the source's estimate of the total, percent and time left (on a terminal, one line updated in place from 2 s on)"),
+    flag("--progress-interval", None, Some("SECONDS"), Some("10"), MONITOR, "A table sync running longer than this logs a progress line every SECONDS: rows so far, rate, the source's estimate of the total, percent and time left (on a terminal, one line updated in place from 2 s on, or from SECONDS if shorter)"),
     flag("--status-file", None, Some("FILE"), None, MONITOR, "Keep a JSON status document in FILE, replaced atomically after tables and passes: per table its last success, horizon (complete up to that source time), lag, rows applied, last error and consecutive failures; per pass its start, end and outcome"),
     flag("--metrics-file", None, Some("FILE"), None, MONITOR, "Keep the same figures in FILE in Prometheus text format, for node_exporter's textfile collector (a *.prom file in its directory)"),
     flag("--debug", Some("-d"), None, None, GENERAL, "Enable debug mode"),

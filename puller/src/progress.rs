@@ -1,8 +1,9 @@
 //! Progress of one long table sync, so that a slow sync can be told from a
 //! hung one: rows so far, rate, the source's estimate of the total, percent
 //! and time left. On a terminal, one line updated in place from
-//! [`TTY_AFTER`] on; otherwise (a journal, a file) a log line every
-//! `--progress-interval` (10 s). A sync shorter than that shows nothing.
+//! [`TTY_AFTER`] on (or `--progress-interval`, if shorter); otherwise (a
+//! journal, a file) a log line every `--progress-interval` (10 s). A sync
+//! shorter than that shows nothing.
 //!
 //! Progress lines never start with "table `t`: ", which is the summary
 //! line's (scripts and tests parse it).
@@ -55,7 +56,12 @@ impl<'a> Progress<'a> {
             table,
             estimate,
             started,
-            next: started + if tty { TTY_AFTER } else { interval() },
+            next: started
+                + if tty {
+                    TTY_AFTER.min(interval())
+                } else {
+                    interval()
+                },
             tty,
             drawn: false,
         }

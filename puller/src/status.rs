@@ -154,6 +154,9 @@ impl Monitor {
             tables: BTreeMap::new(),
             database: cfg.dest_database.clone(),
         };
+        for path in cfg.status_file.iter().chain(&cfg.metrics_file) {
+            atomic_file::remove_stale(path);
+        }
         let mut monitor = Monitor {
             status_file: cfg.status_file.clone(),
             metrics_file: cfg.metrics_file.clone(),

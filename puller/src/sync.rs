@@ -1,7 +1,8 @@
-//! One pass over the tables: for each, resume from the destination's newest
-//! (timestamp, key), stream what changed from dbd_server and apply it, then
-//! converge it if the schedule says so. A table fails alone, with a
-//! one-line reason; the others go on.
+//! One pass over the tables: ask which have anything new (`changes`); for
+//! each that does, resume from the destination's newest (timestamp, key),
+//! stream what changed from dbd_server and apply it, then converge it if
+//! the schedule says so. A table fails alone, with a one-line reason; the
+//! others go on.
 
 use std::time::{Duration, Instant};
 
@@ -181,7 +182,8 @@ pub fn pass(
 }
 
 /// The summary line of a table: rows applied, time, rate; what its
-/// convergence pass compared and changed; bytes read from the server.
+/// convergence pass compared and changed; bytes read from the server; how
+/// fresh the copy is (scripts parse the parts in this order).
 fn summary(s: &Synced) -> String {
     let secs = s.elapsed.as_secs_f64();
     let rate = if secs > 0.0 {

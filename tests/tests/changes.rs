@@ -7,35 +7,6 @@ use std::time::Duration;
 
 use dbdump_tests::*;
 
-/// A source database with `ddl`, its copy on the destination, and a server
-/// with no settle margin.
-fn setup(prefix: &str, ddl: &str) -> (String, String, Server) {
-    let (src, dst) = pair();
-    let db = unique_name(prefix);
-    let copy = format!("{db}_copy");
-    src.exec(&format!("CREATE DATABASE {0}; USE {0}; {ddl}", ident(&db)));
-    copy_schema(src, &db, dst, &copy);
-    let server = Server::start(src, &["--source-databases", &db, "--settle", "0"]);
-    (db, copy, server)
-}
-
-fn pull_ok(server: &Server, db: &str, copy: &str, extra: &[&str]) -> PullerRun {
-    let run = puller(server.port, &pair().1, db, copy, extra);
-    assert_eq!(run.code, 0, "puller failed:\n{}", run.stderr);
-    run
-}
-
-/// Rows applied per table, from the puller's summary lines.
-fn applied(run: &PullerRun, table: &str) -> u64 {
-    let marker = format!("table `{table}`: ");
-    run.stderr
-        .lines()
-        .find_map(|l| l.split_once(&marker).map(|(_, rest)| rest))
-        .and_then(|rest| rest.split(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no summary for {table} in:\n{}", run.stderr))
-}
-
 /// Stream requests for tables of `db` in the server's log so far.
 fn streams(server: &Server, db: &str) -> usize {
     let prefix = format!("GET /{db}/");
@@ -75,11 +46,15 @@ fn a_pass_over_many_tables_streams_exactly_what_changed() {
             format!("CREATE TABLE {t} {TABLE}; {fill}")
         })
         .collect();
-    let (db, copy, server) = setup("many", &ddl);
+    let (db, copy, server) = database_pair("many", &ddl);
     wait_for_horizon();
     let first = pull_ok(&server, &db, &copy, &[]);
-    assert_eq!(applied(&first, "t00"), 3);
-    assert_eq!(applied(&first, "t39"), 0, "an empty table on both sides");
+    assert_eq!(rows_applied(&first, "t00"), 3);
+    assert_eq!(
+        rows_applied(&first, "t39"),
+        0,
+        "an empty table on both sides"
+    );
     assert_eq!(
         streams(&server, &db),
         39,
@@ -88,7 +63,7 @@ fn a_pass_over_many_tables_streams_exactly_what_changed() {
 
     let idle = pull_ok(&server, &db, &copy, &[]);
     for t in &names {
-        assert_eq!(applied(&idle, t), 0, "{t}");
+        assert_eq!(rows_applied(&idle, t), 0, "{t}");
     }
     assert_eq!(streams(&server, &db), 39, "an idle pass streams no table");
     assert!(
@@ -106,7 +81,7 @@ fn a_pass_over_many_tables_streams_exactly_what_changed() {
     let third = pull_ok(&server, &db, &copy, &[]);
     let moved: Vec<(&String, u64)> = names
         .iter()
-        .map(|t| (t, applied(&third, t)))
+        .map(|t| (t, rows_applied(&third, t)))
         .filter(|(_, n)| *n > 0)
         .collect();
     let want = ["t17", "t30", "t39"];
@@ -131,7 +106,7 @@ fn a_pass_over_many_tables_streams_exactly_what_changed() {
 #[test]
 fn the_changes_question_by_hand() {
     let (src, _) = pair();
-    let (db, _copy, server) = setup(
+    let (db, _copy, server) = database_pair(
         "question",
         &format!(
             "CREATE TABLE a {TABLE}; CREATE TABLE b (id VARCHAR(10) PRIMARY KEY,
@@ -238,7 +213,7 @@ fn the_changes_question_by_hand() {
 #[test]
 fn a_table_due_for_a_comparison_gets_its_pass_without_news() {
     let (src, dst) = pair();
-    let (db, copy, server) = setup(
+    let (db, copy, server) = database_pair(
         "duecompare",
         &format!(
             "CREATE TABLE item {TABLE}; CREATE TABLE other {TABLE};

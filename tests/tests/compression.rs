@@ -16,18 +16,13 @@ const TABLE: &str = "CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(60) NOT NU
 /// A source table of `rows` rows with timestamps in the past, its empty
 /// copy, and a server.
 fn setup(prefix: &str, rows: u32) -> (String, String, Server) {
-    let (src, dst) = pair();
-    let db = unique_name(prefix);
-    let copy = format!("{db}_copy");
-    src.exec(&format!(
-        "CREATE DATABASE {0}; USE {0}; {TABLE};
-         INSERT INTO t SELECT seq, CONCAT('customer ', seq % 97, ' ', MD5(seq)), seq / 7,
-           '2020-01-01' + INTERVAL seq SECOND FROM seq_1_to_{rows}",
-        ident(&db)
-    ));
-    copy_schema(src, &db, dst, &copy);
-    let server = Server::start(src, &["--source-databases", &db]);
-    (db, copy, server)
+    database_pair(
+        prefix,
+        &format!(
+            "{TABLE}; INSERT INTO t SELECT seq, CONCAT('customer ', seq % 97, ' ', MD5(seq)), seq / 7,
+               '2020-01-01' + INTERVAL seq SECOND FROM seq_1_to_{rows}"
+        ),
+    )
 }
 
 fn curl(args: &[&str]) -> Vec<u8> {

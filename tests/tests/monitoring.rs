@@ -17,18 +17,14 @@ const TABLE: &str = "(id INT PRIMARY KEY, v VARCHAR(40) NOT NULL,
 /// A source database with tables `big` (`big_rows` rows) and `small`, both
 /// with past timestamps, their copies, and a server.
 fn setup(prefix: &str, big_rows: u32, extra_ddl: &str) -> (String, String, Server) {
-    let (src, dst) = pair();
-    let db = unique_name(prefix);
-    let copy = format!("{db}_copy");
-    src.exec(&format!(
-        "CREATE DATABASE {0}; USE {0}; CREATE TABLE big {TABLE}; CREATE TABLE small {TABLE};
-         INSERT INTO big SELECT seq, MD5(seq), '2020-01-01' + INTERVAL seq SECOND FROM seq_1_to_{big_rows};
-         INSERT INTO small SELECT seq, 'x', '2020-01-01' FROM seq_1_to_5; {extra_ddl}",
-        ident(&db)
-    ));
-    copy_schema(src, &db, dst, &copy);
-    let server = Server::start(src, &["--source-databases", &db]);
-    (db, copy, server)
+    database_pair(
+        prefix,
+        &format!(
+            "CREATE TABLE big {TABLE}; CREATE TABLE small {TABLE};
+             INSERT INTO big SELECT seq, MD5(seq), '2020-01-01' + INTERVAL seq SECOND FROM seq_1_to_{big_rows};
+             INSERT INTO small SELECT seq, 'x', '2020-01-01' FROM seq_1_to_5; {extra_ddl}"
+        ),
+    )
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -83,6 +79,38 @@ fn progress_lines_for_a_long_table_and_not_for_a_short_one() {
         "{summary}"
     );
     assert_same(src, &db, dst, &copy, &["big", "small"]);
+
+    // On a terminal (`script` gives it one): one line redrawn in place,
+    // cleared before the summary.
+    let tty_copy = format!("{copy}_tty");
+    copy_schema(src, &db, dst, &tty_copy);
+    let command = puller_command(
+        server.port,
+        dst,
+        &db,
+        &tty_copy,
+        &["--progress-interval", "0.2"],
+    );
+    let line: Vec<String> = std::iter::once(command.get_program())
+        .chain(command.get_args())
+        .map(|a| format!("'{}'", a.to_string_lossy()))
+        .collect();
+    let out = Command::new("script")
+        .args(["-qefc", &line.join(" "), "/dev/null"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .stdin(Stdio::null())
+        .output()
+        .expect("script runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("\rprogress `big`: "), "{text}");
+    assert!(text.contains("\r\x1b[K"), "the line is cleared: {text}");
+    assert!(
+        !text.contains("INFO progress"),
+        "not logged on a terminal: {text}"
+    );
+    assert_same(src, &db, dst, &tty_copy, &["big", "small"]);
 }
 
 fn status_of(path: &Path) -> Option<serde_json::Value> {
@@ -102,9 +130,8 @@ fn random_wait() -> Duration {
 
 #[test]
 fn the_status_file_stays_whole_through_sigkills_and_tells_a_failing_table() {
-    let (src, dst) = pair();
+    let dst = &pair().1;
     let (db, copy, server) = setup("status", 20_000, &format!("CREATE TABLE broken {TABLE}"));
-    let _ = src;
     dst.exec(&format!("DROP TABLE {}", qualified(&copy, "broken")));
     let dir = scratch("status");
     let (status, metrics) = (dir.join("status.json"), dir.join("dbdump.prom"));
