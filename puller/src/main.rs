@@ -45,9 +45,7 @@ fn main() {
     let mut pass = |schedule: &mut schedule::Schedule| {
         monitor.pass_started();
         let report = sync::pass(&config, &client, schedule, &mut monitor);
-        let failed = report.tables.iter().any(|(_, r)| r.is_err());
-        let stopped = signals::stop_requested();
-        monitor.pass_ended(report.fatal.as_deref(), failed, stopped);
+        monitor.pass_ended(report.fatal.as_deref(), signals::stop_requested());
         report
     };
 

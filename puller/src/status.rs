@@ -187,8 +187,10 @@ impl Monitor {
         self.save(true);
     }
 
-    /// The tables this pass is about (the ones not seen yet are pending).
+    /// The tables this pass is about: the ones not seen yet are pending,
+    /// the ones no longer synced (dropped, or not in `-t` any more) go.
     pub fn expect_tables(&mut self, names: &[String]) {
+        self.status.tables.retain(|t, _| names.contains(t));
         for name in names {
             self.status
                 .tables
@@ -234,9 +236,11 @@ impl Monitor {
         self.save(false);
     }
 
-    /// The pass ended: `ok` unless `fatal` or a table failed; lags are
-    /// taken now, by the source's clock.
-    pub fn pass_ended(&mut self, fatal: Option<&str>, failed: bool, interrupted: bool) {
+    /// The pass ended: `ok` unless `fatal` or a table failed (one skipped
+    /// by `--ignore-database-errors` too); lags are taken now, by the
+    /// source's clock.
+    pub fn pass_ended(&mut self, fatal: Option<&str>, interrupted: bool) {
+        let failed = self.status.pass.as_ref().is_some_and(|p| p.failed > 0);
         for t in self.status.tables.values_mut() {
             if let Some(h) = &t.horizon {
                 t.lag_seconds = source_clock::lag_seconds(h);
