@@ -128,6 +128,24 @@ impl Api {
         }
     }
 
+    /// Says which session holds the horizon of a request for `what` back,
+    /// when it does for longer than the settle margin and a second, so that
+    /// a DBA can find it in `SHOW PROCESSLIST`.
+    pub fn tell_holder(&self, what: &str, hz: &horizon::Horizon) {
+        if let Some(holder) = &hz.held_by {
+            if holder.age > self.config.settle + Duration::from_secs(1) {
+                info!(
+                    "horizon for {what} held back {:.1}s by an open {} (thread {}: {}): rows newer than {} wait",
+                    holder.age.as_secs_f64(),
+                    holder.what,
+                    holder.thread_id,
+                    holder.who,
+                    hz.at.format(0)
+                );
+            }
+        }
+    }
+
     fn allowed(&self) -> Option<&[String]> {
         self.config.databases.as_deref()
     }
@@ -170,18 +188,7 @@ impl Api {
                 // Reject bad column lists before touching anything else.
                 stream::select_columns(&meta, &params)?;
                 let hz = self.horizon.current(&mut conn)?;
-                if let Some(holder) = &hz.held_by {
-                    if holder.age > self.config.settle + Duration::from_secs(1) {
-                        info!(
-                            "horizon for `{db}`.`{table}` held back {:.1}s by an open {} (thread {}: {}): rows newer than {} wait",
-                            holder.age.as_secs_f64(),
-                            holder.what,
-                            holder.thread_id,
-                            holder.who,
-                            hz.at.format(0)
-                        );
-                    }
-                }
+                self.tell_holder(&format!("`{db}`.`{table}`"), &hz);
                 let id = conn.connection_id();
                 let cancel = || self.cancel(id);
                 let rows = stream::run(&mut conn, db, &meta, &params, hz.at, resp, &cancel)?;

@@ -133,7 +133,9 @@ pub fn answer(
             resume: after,
         });
     }
-    let horizon = api.horizon.current(&mut conn)?.at;
+    let hz = api.horizon.current(&mut conn)?;
+    api.tell_holder(&format!("`{db}` (changes question)"), &hz);
+    let horizon = hz.at;
     let source_time: String = conn
         .query_first(sql::UTC_NOW)?
         .ok_or_else(|| ApiError::Internal("UTC_TIMESTAMP() returned nothing".into()))?;
