@@ -14,6 +14,7 @@ mod http;
 mod inspect;
 mod linger;
 mod notices;
+mod response;
 mod sql;
 mod stream;
 
