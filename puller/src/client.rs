@@ -15,6 +15,7 @@ use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 
 use dbdump_shared::debug;
+use dbdump_shared::gzip::{self, Decoded};
 use dbdump_shared::http::{self as h, Head, HeadError};
 use dbdump_shared::tls::MaybeTls;
 use dbdump_shared::wire::ErrorBody;
@@ -73,6 +74,8 @@ pub struct Client {
     /// Body bytes read from the server so far, for the summary lines.
     read: Arc<AtomicU64>,
     proxy: Option<Proxy>,
+    /// Ask for gzip (`--source-compress`).
+    compress: bool,
 }
 
 type Conn = MaybeTls<ClientConnection>;
@@ -91,8 +94,9 @@ pub struct Body<R> {
     counted: Arc<AtomicU64>,
 }
 
-/// What [`Client::get`] returns.
-pub type Response = BufReader<Body<BufReader<Conn>>>;
+/// What [`Client::get`] returns: the body, gunzipped when the server sent
+/// it compressed.
+pub type Response = BufReader<Decoded<Body<BufReader<Conn>>>>;
 
 /// Reads at most `left` bytes, counting them off; the peer closing early
 /// is an error (`short`), not an end.
@@ -198,6 +202,7 @@ impl Client {
                 .map(|(u, p)| h::basic_auth(u, p)),
             timeout: c.source_timeout,
             read: Arc::new(AtomicU64::new(0)),
+            compress: c.source_compress,
         })
     }
 
@@ -302,6 +307,9 @@ impl Client {
         if let Some(auth) = &self.authorization {
             request.push_str(&format!("Authorization: {auth}\r\n"));
         }
+        if self.compress {
+            request.push_str("Accept-Encoding: gzip\r\n");
+        }
         request.push_str("\r\n");
         conn.write_all(request.as_bytes())
             .and_then(|_| conn.flush())?;
@@ -315,11 +323,14 @@ impl Client {
         })?;
         let status = parse_status(&head)?;
         let framing = framing(&head)?;
-        let mut body = Body {
+        let gzip = gzip::is_gzip(head.header("content-encoding")).map_err(ClientError::Protocol)?;
+        // Bytes are counted as they arrive, before any gunzipping.
+        let body = Body {
             conn: reader,
             framing,
             counted: self.read.clone(),
         };
+        let mut body = Decoded::new(body, gzip);
         if status == 200 {
             return Ok(BufReader::with_capacity(256 * 1024, body));
         }
@@ -348,6 +359,21 @@ impl Client {
         body.read_to_string(&mut text)?;
         serde_json::from_str(&text).map_err(|e| ClientError::Protocol(format!("{path}: {e}")))
     }
+}
+
+/// After a stream's trailer nothing may follow but the end of the body.
+/// Reading up to it is also what checks a gzip body's CRC and length: a
+/// compressed stream cut after its trailer line is an error too, never
+/// taken as complete.
+pub fn expect_end(body: &mut Response) -> Result<(), String> {
+    let mut rest = Vec::new();
+    body.take(4096)
+        .read_to_end(&mut rest)
+        .map_err(|e| format!("stream broke off after its trailer: {e}"))?;
+    if rest.iter().any(|b| !b.is_ascii_whitespace()) {
+        return Err("the server sent more after the stream's trailer".into());
+    }
+    Ok(())
 }
 
 fn parse_status(head: &Head) -> Result<u16, ClientError> {

@@ -22,7 +22,7 @@ use dbdump_shared::value;
 use dbdump_shared::wire::{self, Column};
 
 use crate::apply::Destination;
-use crate::client::{Client, Response};
+use crate::client::{expect_end, Client, Response};
 use crate::digests::DestTable;
 use crate::repair::Guard;
 use crate::transfer::with_busy_retry;
@@ -197,6 +197,10 @@ fn next_line(body: &mut Response, line: &mut String) -> Result<DigestLine, Strin
     }
     match digest::parse_line(line.trim_end())? {
         DigestLine::Error(e) => Err(format!("server error {}: {}", e.status, e.error)),
+        DigestLine::Trailer(t) => {
+            expect_end(body).map_err(|e| format!("digest {e}"))?;
+            Ok(DigestLine::Trailer(t))
+        }
         other => Ok(other),
     }
 }

@@ -13,6 +13,7 @@ const SOURCE: usize = 1;
 const DEST: usize = 2;
 const SYNC: usize = 3;
 const CONVERGE: usize = 4;
+const MONITOR: usize = 5;
 
 static GROUPS: &[Group] = &[
     Group {
@@ -35,6 +36,10 @@ static GROUPS: &[Group] = &[
         title: "Convergence",
         about: "Deletes and drift: found by comparing digests of primary key ranges on both sides, so that only the rows that differ move",
     },
+    Group {
+        title: "Monitoring",
+        about: "Progress of long table syncs, and how fresh the copy is, for people and for monitors",
+    },
 ];
 
 static FLAGS: &[Flag] = &[
@@ -47,6 +52,7 @@ static FLAGS: &[Flag] = &[
     flag("--source-timeout", None, Some("SECONDS"), Some("15"), SOURCE, "Seconds to wait before timing out a connection attempt, or a stalled response"),
     flag("--source-ssl", None, None, None, SOURCE, "Talk HTTPS to the dbd_server"),
     flag("--source-ssl-ca", None, Some("FILE"), None, SOURCE, "PEM certificate(s) to trust for HTTPS: a server presenting one of them byte for byte is trusted as it is (pinned, like an SSH host key: the server's own ssl.crt, self-signed or made by the original's genkey); any other certificate must be signed by one of them and name the host (default: the system's CA bundle); implies --source-ssl"),
+    flag("--source-compress", None, Some("yes|no"), Some("yes"), SOURCE, "Ask dbd_server for gzip-compressed streams and digests (NDJSON shrinks to about a fifth: what a slow or metered link needs); --source-compress=no on a fast link where CPU is scarcer than bandwidth"),
     flag("--source-proxy", None, Some("URL"), None, SOURCE, "HTTP proxy to reach the dbd_server through, http://[USER:PASSWORD@]HOST:PORT, or 'direct' for none (default: https_proxy / http_proxy unless no_proxy names the server, as curl reads them)"),
     required(flag("--dest-host", None, Some("HOST_OR_IP"), None, DEST, "Database server host")),
     flag("--dest-port", None, Some("PORT"), Some("3306"), DEST, "Database server port"),
@@ -66,6 +72,9 @@ static FLAGS: &[Flag] = &[
     flag("--resync-interval", None, Some("POLLS"), None, CONVERGE, "With --poll-interval: every POLLS polls, queue a --verify pass of every table (done one table per poll)"),
     flag("--max-delete-percent", None, Some("PERCENT"), Some("50"), CONVERGE, "Refuse a pass that would delete more than this share of a table's destination rows, or that finds the source table empty: that table stops with an error naming the numbers"),
     flag("--force-deletes", None, None, None, CONVERGE, "Delete even past --max-delete-percent or when the source table reads as empty"),
+    flag("--progress-interval", None, Some("SECONDS"), Some("10"), MONITOR, "A table sync running longer than this logs a progress line every SECONDS: rows so far, rate, the source's estimate of the total, percent and time left (on a terminal, one line updated in place from 2 s on, or from SECONDS if shorter)"),
+    flag("--status-file", None, Some("FILE"), None, MONITOR, "Keep a JSON status document in FILE, replaced atomically after tables and passes: per table its last success, horizon (complete up to that source time), lag, rows applied, last error and consecutive failures; per pass its start, end and outcome"),
+    flag("--metrics-file", None, Some("FILE"), None, MONITOR, "Keep the same figures in FILE in Prometheus text format, for node_exporter's textfile collector (a *.prom file in its directory)"),
     flag("--debug", Some("-d"), None, None, GENERAL, "Enable debug mode"),
 ];
 
@@ -93,6 +102,8 @@ pub struct Config {
     pub source_ca: Option<PathBuf>,
     /// `--source-proxy` as given (it may hold credentials: never log it).
     pub source_proxy: Option<String>,
+    /// Ask for gzip-compressed answers.
+    pub source_compress: bool,
     pub dest_host: String,
     pub dest_port: u16,
     pub dest_username: String,
@@ -116,6 +127,10 @@ pub struct Config {
     pub create_tables: bool,
     /// Skip a table the destination refuses (see the flag's help).
     pub ignore_database_errors: bool,
+    /// How often a long table sync logs its progress.
+    pub progress_interval: Duration,
+    pub status_file: Option<PathBuf>,
+    pub metrics_file: Option<PathBuf>,
     pub debug: bool,
 }
 
@@ -155,6 +170,10 @@ impl std::fmt::Debug for Config {
             .field("force_deletes", &self.force_deletes)
             .field("create_tables", &self.create_tables)
             .field("ignore_database_errors", &self.ignore_database_errors)
+            .field("source_compress", &self.source_compress)
+            .field("progress_interval", &self.progress_interval)
+            .field("status_file", &self.status_file)
+            .field("metrics_file", &self.metrics_file)
             .finish()
     }
 }
@@ -225,6 +244,7 @@ impl Config {
             source_tls: v.switch("--source-ssl") || source_ca.is_some(),
             source_ca,
             source_proxy: v.get("--source-proxy").map(str::to_string),
+            source_compress: v.boolean("--source-compress")?.unwrap_or(true),
             dest_host: v.get("--dest-host").unwrap_or_default().to_string(),
             dest_port: v.parsed("--dest-port", "a port number")?.unwrap_or(3306),
             dest_username: v.get("--dest-username").unwrap_or_default().to_string(),
@@ -242,6 +262,11 @@ impl Config {
             resync_interval,
             max_delete_share: percent / 100.0,
             force_deletes: v.switch("--force-deletes"),
+            progress_interval: v
+                .seconds("--progress-interval", 0.1, 86_400.0)?
+                .unwrap_or(Duration::from_secs(10)),
+            status_file: v.get("--status-file").map(PathBuf::from),
+            metrics_file: v.get("--metrics-file").map(PathBuf::from),
             debug: v.switch("--debug"),
         })
     }

@@ -3,6 +3,8 @@
 //! destination is the only state. See `--help` and the README.
 
 mod apply;
+mod atomic_file;
+mod changes;
 mod client;
 mod compare;
 mod config;
@@ -10,12 +12,16 @@ mod converge;
 mod ddl;
 mod digests;
 mod failure;
+mod metrics;
+mod progress;
 mod proxy;
 mod repair;
 mod schedule;
 mod schema;
+mod source_clock;
 mod sql;
 mod sqlcheck;
+mod status;
 mod stream;
 mod sync;
 mod tables;
@@ -36,12 +42,20 @@ fn main() {
     let config = Config::from_env();
     logging::set_debug(config.debug);
     dbdump_shared::debug!("configuration: {config:?}");
-    let client =
-        client::Client::new(&config).unwrap_or_else(|e| cli::exit_usage(&SPEC, &cli::CliError(e)));
+    let usage = |e: String| -> ! { cli::exit_usage(&SPEC, &cli::CliError(e)) };
+    let client = client::Client::new(&config).unwrap_or_else(|e| usage(e));
+    progress::set_interval(config.progress_interval);
+    let mut monitor = status::Monitor::new(&config, client.base()).unwrap_or_else(|e| usage(e));
+    let mut pass = |schedule: &mut schedule::Schedule| {
+        monitor.pass_started();
+        let report = sync::pass(&config, &client, schedule, &mut monitor);
+        monitor.pass_ended(report.fatal.as_deref(), signals::stop_requested());
+        report
+    };
 
     let mut schedule = schedule::Schedule::new();
     let Some(interval) = config.poll_interval else {
-        let report = sync::pass(&config, &client, &mut schedule);
+        let report = pass(&mut schedule);
         if let Some(fatal) = &report.fatal {
             error!("{fatal}");
         }
@@ -71,7 +85,7 @@ fn main() {
     );
     let mut failures = 0u32;
     while !signals::stop_requested() {
-        let report = sync::pass(&config, &client, &mut schedule);
+        let report = pass(&mut schedule);
         if let Some(fatal) = &report.fatal {
             error!("{fatal}");
         }

@@ -133,7 +133,8 @@ pub fn refetch(
             "{stream_path}{separator}keys={}&{before}",
             percent_encode(&list)
         );
-        written += transfer::apply_stream(client, dest, table, &path, &mut |_, _| Ok(()))?.rows;
+        written +=
+            transfer::apply_stream(client, dest, table, &path, &mut |_, _| Ok(()), None)?.rows;
         start = end;
     }
     Ok(written)

@@ -25,6 +25,17 @@ pub const TABLE_COLUMNS: &str =
     "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS \
      WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION";
 
+/// The base tables of one destination database: which tables a changes
+/// question can ask about (a missing one gets its stream, and its error).
+pub const TABLE_NAMES: &str = "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES \
+     WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE'";
+
+/// Every column of the destination database, table by table in order,
+/// with its full type and EXTRA (generated or not).
+pub const DATABASE_COLUMNS: &str =
+    "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, EXTRA FROM information_schema.COLUMNS \
+     WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME, ORDINAL_POSITION";
+
 /// Name, data type, character set and full type of each column of one
 /// destination table: what its digests hash, and how.
 pub const COLUMN_TYPES: &str =

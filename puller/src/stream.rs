@@ -11,7 +11,7 @@ use dbdump_shared::value;
 use dbdump_shared::wire::{self, Column, Header, Line};
 
 use crate::apply::{Batch, Limits};
-use crate::client::Response;
+use crate::client::{expect_end, Response};
 
 /// How reading a stream ended, when it did not fail.
 #[derive(Debug, PartialEq, Eq)]
@@ -108,6 +108,7 @@ pub fn read_rows(
                             format!("trailer counts {} rows but {received} arrived", t.rows);
                         return Err(fail(reason, received, &batch));
                     }
+                    expect_end(body).map_err(|e| fail(e, received, &batch))?;
                     batches
                         .send(batch)
                         .map_err(|_| fail(gone, received, &Batch::default()))?;

@@ -1,7 +1,8 @@
-//! One pass over the tables: for each, resume from the destination's newest
-//! (timestamp, key), stream what changed from dbd_server and apply it, then
-//! converge it if the schedule says so. A table fails alone, with a
-//! one-line reason; the others go on.
+//! One pass over the tables: ask which have anything new (`changes`); for
+//! each that does, resume from the destination's newest (timestamp, key),
+//! stream what changed from dbd_server and apply it, then converge it if
+//! the schedule says so. A table fails alone, with a one-line reason; the
+//! others go on.
 
 use std::time::{Duration, Instant};
 
@@ -10,12 +11,15 @@ use dbdump_shared::wire::{Header, TableInfo, TableList};
 use dbdump_shared::{debug, error, info, signals, warn};
 
 use crate::apply::{Destination, Resume};
+use crate::changes;
 use crate::client::Client;
 use crate::config::Config;
 use crate::converge::{self, Converged, Mode};
 use crate::failure::TableError;
 use crate::schedule::Schedule;
 use crate::schema;
+use crate::source_clock;
+use crate::status::Monitor;
 use crate::tables::{self, Planned};
 use crate::transfer::{self, with_busy_retry};
 
@@ -33,6 +37,20 @@ pub struct Synced {
     pub bytes: u64,
     /// Columns `--create-tables` added to the destination in this pass.
     pub columns_added: Vec<String>,
+}
+
+impl Synced {
+    /// A table the changes question found with nothing new.
+    fn unchanged(horizon: &str) -> Synced {
+        Synced {
+            rows: 0,
+            elapsed: Duration::ZERO,
+            horizon: horizon.to_string(),
+            converged: None,
+            bytes: 0,
+            columns_added: Vec::new(),
+        }
+    }
 }
 
 /// The outcome of a pass: per table, rows applied or why it failed.
@@ -58,7 +76,12 @@ impl PassReport {
     }
 }
 
-pub fn pass(cfg: &Config, client: &Client, schedule: &mut Schedule) -> PassReport {
+pub fn pass(
+    cfg: &Config,
+    client: &Client,
+    schedule: &mut Schedule,
+    monitor: &mut Monitor,
+) -> PassReport {
     let mut report = PassReport {
         tables: Vec::new(),
         fatal: None,
@@ -99,6 +122,8 @@ pub fn pass(cfg: &Config, client: &Client, schedule: &mut Schedule) -> PassRepor
         }
     }
     let plan = schedule.next(cfg, &names);
+    monitor.expect_tables(&names);
+    let survey = changes::survey(cfg, client, &mut dest, &tables);
     for Planned { name, info, cursor } in tables {
         let cursor = cursor.as_deref();
         if signals::stop_requested() {
@@ -106,17 +131,37 @@ pub fn pass(cfg: &Config, client: &Client, schedule: &mut Schedule) -> PassRepor
         }
         let before = client.bytes_read();
         let mut mode = plan.mode_for(&name);
+        // Nothing new and no comparison due: complete up to the horizon
+        // the server answered, without a stream.
+        if let Some(horizon) = survey.unchanged(&name).filter(|_| mode.is_none()) {
+            let synced = Synced::unchanged(horizon);
+            info!("table `{name}`: {}", summary(&synced));
+            monitor.table_done(&name, Some((0, horizon)), None);
+            report.tables.push((name, Ok(synced)));
+            continue;
+        }
+        let estimate = survey.estimate(&name);
         let created = if cfg.create_tables && info.is_some() {
             schema::create_if_missing(cfg, client, &mut dest, &name, cursor)
                 .map_err(TableError::from)
         } else {
             Ok(false)
         };
-        let synced =
-            created.and_then(|_| sync_table(cfg, client, &mut dest, &name, info.as_ref(), cursor));
+        let synced = created.and_then(|_| {
+            sync_table(
+                cfg,
+                client,
+                &mut dest,
+                &name,
+                info.as_ref(),
+                cursor,
+                estimate,
+            )
+        });
         let mut synced = match synced {
             Ok(s) => s,
             Err(e) => {
+                monitor.table_done(&name, None, Some(&e.message));
                 // Its comparison is owed still: a queued one waits its turn.
                 if mode.is_some() {
                     schedule.missed(&plan, cfg);
@@ -142,14 +187,17 @@ pub fn pass(cfg: &Config, client: &Client, schedule: &mut Schedule) -> PassRepor
             .map(|m| converge::converge(cfg, client, &mut dest, &name, cursor, m, &synced.horizon))
             .transpose();
         synced.bytes = client.bytes_read() - before;
+        let applied = Some((synced.rows, synced.horizon.as_str()));
         match compared {
             Ok(c) => {
                 synced.converged = c;
                 info!("table `{name}`: {}", summary(&synced));
+                monitor.table_done(&name, applied, None);
                 report.tables.push((name, Ok(synced)));
             }
             Err(e) => {
                 info!("table `{name}`: {}", summary(&synced));
+                monitor.table_done(&name, applied, Some(&e));
                 error!("table `{name}` failed: {e}");
                 report.comparisons_failed += 1;
                 report.tables.push((name, Err(e)));
@@ -160,7 +208,8 @@ pub fn pass(cfg: &Config, client: &Client, schedule: &mut Schedule) -> PassRepor
 }
 
 /// The summary line of a table: rows applied, time, rate; what its
-/// convergence pass compared and changed; bytes read from the server.
+/// convergence pass compared and changed; bytes read from the server; how
+/// fresh the copy is (scripts parse the parts in this order).
 fn summary(s: &Synced) -> String {
     let secs = s.elapsed.as_secs_f64();
     let rate = if secs > 0.0 {
@@ -181,6 +230,7 @@ fn summary(s: &Synced) -> String {
         ));
     }
     line.push_str(&format!("; {} bytes read", s.bytes));
+    line.push_str(&format!("; {}", source_clock::freshness(&s.horizon)));
     line
 }
 
@@ -224,6 +274,7 @@ fn sync_table(
     table: &str,
     info: Option<&TableInfo>,
     cursor: Option<&str>,
+    estimate: Option<u64>,
 ) -> Result<Synced, TableError> {
     let started = Instant::now();
     // Without the server's description (a -t table it does not list) there
@@ -244,7 +295,7 @@ fn sync_table(
         }
         Ok(())
     };
-    let applied = transfer::apply_stream(client, dest, table, &path, &mut reconcile)?;
+    let applied = transfer::apply_stream(client, dest, table, &path, &mut reconcile, estimate)?;
     Ok(Synced {
         rows: applied.rows,
         elapsed: started.elapsed(),

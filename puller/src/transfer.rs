@@ -12,6 +12,7 @@ use dbdump_shared::{debug, signals, warn};
 use crate::apply::{Batch, Destination};
 use crate::client::{Client, ClientError};
 use crate::failure::TableError;
+use crate::progress::Progress;
 use crate::stream::{self, End, Failure};
 
 /// How often a 503 (server busy) is retried before the table fails.
@@ -51,13 +52,16 @@ pub fn with_busy_retry<T>(mut f: impl FnMut() -> Result<T, ClientError>) -> Resu
 /// columns, before any row is written (`--create-tables` adds columns).
 pub type BeforeRows<'a> = &'a mut dyn FnMut(&mut Destination, &Header) -> Result<(), TableError>;
 
-/// GETs the change stream at `path` and upserts its rows into `table`.
+/// GETs the change stream at `path` and upserts its rows into `table`;
+/// `estimate`, the source's guess of its rows, makes a long one's progress
+/// tell percent and time left.
 pub fn apply_stream(
     client: &Client,
     dest: &mut Destination,
     table: &str,
     path: &str,
     before_rows: BeforeRows<'_>,
+    estimate: Option<u64>,
 ) -> Result<Applied, TableError> {
     let mut body = with_busy_retry(|| client.get(path)).map_err(|e| e.to_string())?;
     let header = stream::read_header(&mut body)?;
@@ -71,12 +75,15 @@ pub fn apply_stream(
     let (read, written) = std::thread::scope(|s| {
         let reader = s.spawn(|| stream::read_rows(&mut body, &header.columns, limits, tx));
         let mut written = Ok(());
+        let mut progress = Progress::start(table, estimate);
         for batch in rx {
             if let Err(e) = writer.write(batch) {
                 written = Err(e);
                 break; // drops the receiver: the reader stops at its next send
             }
+            progress.update(writer.applied());
         }
+        drop(progress);
         let read = reader.join().unwrap_or_else(|_| {
             Err(Failure {
                 reason: "the stream reader panicked".into(),

@@ -1,5 +1,6 @@
-//! Routing and authentication: `GET /`, `GET /<db>/`, `GET /<db>/<table>/`,
-//! `GET /<db>/<table>/digest` and `GET /<db>/<table>/schema`.
+//! Routing and authentication: `GET /`, `GET /<db>/` (and its changes
+//! question, `?resume=`), `GET /<db>/<table>/`, `GET /<db>/<table>/digest`
+//! and `GET /<db>/<table>/schema`.
 //! Path segments are percent-decoded one by one, so names holding `/`, `?`
 //! or `%` work when the client encodes them.
 
@@ -12,6 +13,7 @@ use dbdump_shared::dberror::describe;
 use dbdump_shared::wire::DatabaseList;
 use dbdump_shared::{error, http as h, info, warn};
 
+use crate::changes;
 use crate::config::Config;
 use crate::cursor;
 use crate::digest;
@@ -109,7 +111,7 @@ impl Api {
         }
     }
 
-    fn conn(&self) -> Result<PooledConn, ApiError> {
+    pub fn conn(&self) -> Result<PooledConn, ApiError> {
         Ok(self.pool.try_get_conn(self.connection_wait)?)
     }
 
@@ -128,12 +130,35 @@ impl Api {
         }
     }
 
+    /// Says which session holds the horizon of a request for `what` back,
+    /// when it does for longer than the settle margin and a second, so that
+    /// a DBA can find it in `SHOW PROCESSLIST`.
+    pub fn tell_holder(&self, what: &str, hz: &horizon::Horizon) {
+        if let Some(holder) = &hz.held_by {
+            if holder.age > self.config.settle + Duration::from_secs(1) {
+                info!(
+                    "horizon for {what} held back {:.1}s by an open {} (thread {}: {}): rows newer than {} wait",
+                    holder.age.as_secs_f64(),
+                    holder.what,
+                    holder.thread_id,
+                    holder.who,
+                    hz.at.format(0)
+                );
+            }
+        }
+    }
+
     fn allowed(&self) -> Option<&[String]> {
         self.config.databases.as_deref()
     }
 
     fn route(&self, req: &Request, resp: &mut Response<'_>) -> Result<Outcome, ApiError> {
         let segs = segments(&req.path)?;
+        if let [db] = segs.as_slice() {
+            if changes::asked(&req.query) {
+                return changes::answer(self, db, &req.query, resp);
+            }
+        }
         if segs.len() < 2 && !req.query.is_empty() {
             return Err(ApiError::BadRequest(
                 "this endpoint takes no query parameters".into(),
@@ -163,18 +188,7 @@ impl Api {
                 // Reject bad column lists before touching anything else.
                 stream::select_columns(&meta, &params)?;
                 let hz = self.horizon.current(&mut conn)?;
-                if let Some(holder) = &hz.held_by {
-                    if holder.age > self.config.settle + Duration::from_secs(1) {
-                        info!(
-                            "horizon for `{db}`.`{table}` held back {:.1}s by an open {} (thread {}: {}): rows newer than {} wait",
-                            holder.age.as_secs_f64(),
-                            holder.what,
-                            holder.thread_id,
-                            holder.who,
-                            hz.at.format(0)
-                        );
-                    }
-                }
+                self.tell_holder(&format!("`{db}`.`{table}`"), &hz);
                 let at = wallclock::cursor_horizon(
                     &mut conn,
                     &meta,

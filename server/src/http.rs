@@ -2,15 +2,16 @@
 //! all and per client address, see `admission`), optional TLS (rustls), one
 //! request per connection, hard limits on the request head, a deadline for
 //! the whole head (`deadline`), read and write timeouts so a stalled client
-//! cannot pin a thread or a database connection. Responses are either small
-//! JSON bodies with a length, or a stream that ends when the connection
-//! closes.
+//! cannot pin a thread or a database connection. Responses (`response`) are
+//! either small JSON bodies with a length, or a stream that ends when the
+//! connection closes.
 
-use std::io::{self, BufWriter, Write};
+use std::io::Write;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use dbdump_shared::gzip;
 use dbdump_shared::http::{self as h, Head, HeadError};
 use dbdump_shared::tls::MaybeTls;
 use dbdump_shared::{debug, info, signals, warn};
@@ -21,6 +22,7 @@ use crate::deadline;
 use crate::error::ApiError;
 use crate::linger::Linger;
 use crate::notices::{self, Event, Notices};
+pub use crate::response::Response;
 
 /// A parsed request. The target is kept raw; the router decodes it.
 #[derive(Debug)]
@@ -39,116 +41,6 @@ pub struct Outcome {
 
 pub trait Handler: Send + Sync + 'static {
     fn handle(&self, req: &Request, resp: &mut Response<'_>) -> Outcome;
-}
-
-type Conn = MaybeTls<ServerConnection>;
-
-/// Counts what goes out, for the log, and notes a failed write (a client
-/// gone or stalled past the write timeout).
-struct Counting<W: Write> {
-    inner: W,
-    bytes: u64,
-    failed: bool,
-}
-
-impl<W: Write> Write for Counting<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let result = self.inner.write(buf);
-        match &result {
-            Ok(n) => self.bytes += *n as u64,
-            Err(e) => self.failed |= e.kind() != io::ErrorKind::Interrupted,
-        }
-        result
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-/// The response side of one connection.
-pub struct Response<'a> {
-    out: BufWriter<Counting<&'a mut Conn>>,
-    status: u16,
-    started: bool,
-    head_only: bool,
-}
-
-impl Response<'_> {
-    fn head(
-        &mut self,
-        status: u16,
-        content_type: &str,
-        length: Option<usize>,
-        extra: &[(&str, String)],
-    ) -> io::Result<()> {
-        self.status = status;
-        self.started = true;
-        let mut head = format!(
-            "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\nConnection: close\r\nCache-Control: no-store\r\nDate: {}\r\nServer: dbd_server/{}\r\n",
-            h::reason(status),
-            httpdate::fmt_http_date(std::time::SystemTime::now()),
-            dbdump_shared::VERSION
-        );
-        if let Some(len) = length {
-            head.push_str(&format!("Content-Length: {len}\r\n"));
-        }
-        for (k, v) in extra {
-            head.push_str(&format!("{k}: {v}\r\n"));
-        }
-        head.push_str("\r\n");
-        self.out.write_all(head.as_bytes())
-    }
-
-    /// A complete JSON response.
-    pub fn json<T: serde::Serialize>(&mut self, status: u16, body: &T, extra: &[(&str, String)]) {
-        let mut bytes = serde_json::to_vec(body).unwrap_or_default();
-        bytes.push(b'\n');
-        let head_only = self.head_only;
-        let _ = self
-            .head(status, "application/json", Some(bytes.len()), extra)
-            .and_then(|_| {
-                if head_only {
-                    Ok(())
-                } else {
-                    self.out.write_all(&bytes)
-                }
-            })
-            .and_then(|_| self.out.flush());
-    }
-
-    /// The error body `{"error": ..., "status": ...}` with the error's status.
-    pub fn error(&mut self, err: &ApiError) {
-        let body = dbdump_shared::wire::ErrorBody {
-            error: err.to_string(),
-            status: err.status(),
-        };
-        self.json(err.status(), &body, &err.headers());
-    }
-
-    /// Starts a 200 stream of unknown length; the body ends when the
-    /// connection closes (hence the trailer line in the protocol).
-    pub fn stream(&mut self, content_type: &str) -> io::Result<&mut dyn Write> {
-        self.head(200, content_type, None, &[])?;
-        Ok(&mut self.out)
-    }
-
-    pub fn is_started(&self) -> bool {
-        self.started
-    }
-
-    /// Sends what is buffered; returns the status, the bytes sent and
-    /// whether a write failed. Once one failed, nothing more is tried: each
-    /// try could wait the whole write timeout again on a client that
-    /// stopped reading.
-    fn finish(mut self) -> (u16, u64, bool) {
-        if !self.out.get_ref().failed {
-            let _ = self.out.flush();
-        }
-        let &Counting { bytes, failed, .. } = self.out.get_ref();
-        // Not through `drop`, which would try to flush once more.
-        let _unsent = self.out.into_parts();
-        (self.status, bytes, failed)
-    }
 }
 
 pub struct ServerOptions {
@@ -299,19 +191,7 @@ fn handle_connection<H: Handler>(
     let head = deadline::read_head(&mut conn, head_until, opts.client_timeout);
     // Mid-handshake there is no channel to answer on.
     let handshaking = matches!(&conn, MaybeTls::Tls(t) if t.conn.is_handshaking());
-    let mut resp = Response {
-        out: BufWriter::with_capacity(
-            64 * 1024,
-            Counting {
-                inner: &mut conn,
-                bytes: 0,
-                failed: false,
-            },
-        ),
-        status: 0,
-        started: false,
-        head_only: false,
-    };
+    let mut resp = Response::new(&mut conn);
     let mut outcome = Outcome::default();
     // `None`: no access log line (the notice about the client says it).
     let label = match head {
@@ -319,7 +199,8 @@ fn handle_connection<H: Handler>(
             Ok(req) => {
                 let label = (req.method.clone(), request_label(&req));
                 // A HEAD answer has no body (RFC 9110 9.3.2), whatever it says.
-                resp.head_only = req.method == "HEAD";
+                resp.set_head_only(req.method == "HEAD");
+                resp.set_gzip(gzip::accepts_gzip(req.head.header("accept-encoding")));
                 outcome = shared.handler.handle(&req, &mut resp);
                 Some(label)
             }

@@ -208,7 +208,8 @@ pub fn tables(
     let exact = |s: &str, t: &str| s == db && only.is_none_or(|o| o == t);
 
     let mut by_name: BTreeMap<String, TableMeta> = BTreeMap::new();
-    for mut r in rows(conn, &sql::columns(one), params.clone())? {
+    let with_schema_again = params.iter().cloned().chain([Value::from(db)]).collect();
+    for mut r in rows(conn, &sql::columns(one), with_schema_again)? {
         let (schema, table) = (text(&mut r, 0)?, text(&mut r, 1)?);
         if !exact(&schema, &table) {
             continue;

@@ -4,6 +4,7 @@
 
 mod admission;
 mod api;
+mod changes;
 mod config;
 mod cursor;
 mod deadline;
@@ -14,6 +15,7 @@ mod http;
 mod inspect;
 mod linger;
 mod notices;
+mod response;
 mod schema;
 mod sql;
 mod stream;

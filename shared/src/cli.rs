@@ -244,6 +244,23 @@ impl Values {
         }
     }
 
+    /// A yes/no value (`yes`/`no`, `true`/`false`, `1`/`0`, `on`/`off`), for
+    /// a flag that is on by default and so cannot be a switch:
+    /// `--source-compress=no`.
+    pub fn boolean(&self, long: &str) -> Result<Option<bool>, CliError> {
+        let Some(v) = self.values.get(long) else {
+            return Ok(None);
+        };
+        match v.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Ok(Some(true)),
+            "0" | "false" | "no" | "off" => Ok(Some(false)),
+            _ => Err(CliError(format!(
+                "{} must be yes or no (or true/false, 1/0, on/off), not {v:?}",
+                self.sources[long]
+            ))),
+        }
+    }
+
     /// A duration in (possibly fractional) seconds within `min..=max`.
     pub fn seconds(
         &self,
@@ -528,6 +545,18 @@ mod tests {
         assert!(values(&["--host", "h"], &[("DBD_SSL", "yes")]).switch("--ssl"));
         assert!(!values(&["--host", "h"], &[("DBD_SSL", "0")]).switch("--ssl"));
         assert!(run(&["--host", "h"], &[("DBD_SSL", "maybe")]).is_err());
+    }
+
+    #[test]
+    fn yes_no_values() {
+        let v = values(&["--host", "h", "--password=no"], &[]);
+        assert_eq!(v.boolean("--password").unwrap(), Some(false));
+        let v = values(&["--host", "h"], &[("DBD_PASSWORD", "On")]);
+        assert_eq!(v.boolean("--password").unwrap(), Some(true));
+        assert_eq!(v.boolean("--password-file").unwrap(), None);
+        let v = values(&["--host", "h", "--password", "maybe"], &[]);
+        let err = v.boolean("--password").unwrap_err();
+        assert!(err.0.contains("--password must be yes or no"), "{err}");
     }
 
     #[test]

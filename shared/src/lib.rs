@@ -6,9 +6,11 @@
 //! The format itself is documented for people in `shared/PROTOCOL.md`.
 
 pub mod base64;
+pub mod changes;
 pub mod cli;
 pub mod dberror;
 pub mod digest;
+pub mod gzip;
 pub mod http;
 pub mod logging;
 pub mod pin;

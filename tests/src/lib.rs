@@ -751,6 +751,33 @@ pub fn database_pair(
     (db, copy, server)
 }
 
+/// [`database_pair`] on the shared [`pair`], the server with no settle
+/// margin (tests wait out the timestamps' precision instead).
+pub fn setup_pair(prefix: &str, ddl: &str) -> (String, String, Server) {
+    let (src, dst) = pair();
+    database_pair(src, dst, prefix, ddl, &["--settle", "0"])
+}
+
+/// Runs `dbd_puller` from `server` into the shared [`pair`]'s destination
+/// and asserts that it succeeded.
+pub fn pull_ok(server: &Server, db: &str, copy: &str, extra: &[&str]) -> PullerRun {
+    let run = puller(server.port, &pair().1, db, copy, extra);
+    assert_eq!(run.code, 0, "puller failed:\n{}", run.stderr);
+    run
+}
+
+/// The rows applied to `table`, from a puller's summary line
+/// (`table `t`: N rows applied in …`).
+pub fn rows_applied(run: &PullerRun, table: &str) -> u64 {
+    let marker = format!("table `{table}`: ");
+    run.stderr
+        .lines()
+        .find_map(|l| l.split_once(&marker).map(|(_, rest)| rest))
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no summary for {table} in:\n{}", run.stderr))
+}
+
 /// Creates `dst_db` on `dst` with every base table of `src_db` (dropped and
 /// recreated if present): the puller writes rows, never DDL. Foreign key
 /// checks are off so that tables can come in any order.

@@ -7,28 +7,11 @@
 
 use std::time::Duration;
 
+use dbdump_tests::setup_pair as setup;
 use dbdump_tests::*;
-
-/// A source database made from `ddl`, the same tables in a fresh
-/// destination database, and a server exposing it with no settle margin.
-fn setup(prefix: &str, ddl: &str) -> (String, String, Server) {
-    let (src, dst) = pair();
-    let db = unique_name(prefix);
-    let copy = format!("{db}_copy");
-    src.exec(&format!("CREATE DATABASE {0}; USE {0}; {ddl}", ident(&db)));
-    copy_schema(src, &db, dst, &copy);
-    let server = Server::start(src, &["--source-databases", &db, "--settle", "0"]);
-    (db, copy, server)
-}
 
 fn pull(server: &Server, db: &str, copy: &str, extra: &[&str]) -> PullerRun {
     puller(server.port, &pair().1, db, copy, extra)
-}
-
-fn pull_ok(server: &Server, db: &str, copy: &str, extra: &[&str]) -> PullerRun {
-    let run = pull(server, db, copy, extra);
-    assert_eq!(run.code, 0, "puller failed:\n{}", run.stderr);
-    run
 }
 
 /// Rows written now are below the horizon a second later.

@@ -45,8 +45,8 @@ fn plain_http_goes_through_the_proxy_in_absolute_form() {
         .collect();
     assert_eq!(
         through.len(),
-        1 + SAKILA_TABLES.len(),
-        "the listing and every table: {through:#?}"
+        2 + SAKILA_TABLES.len(),
+        "the listing, the changes question and every table: {through:#?}"
     );
     assert!(
         stderr.contains(&format!("through proxy {} (from http_proxy)", proxy.url())),
@@ -75,8 +75,8 @@ fn https_goes_through_a_connect_tunnel_and_checks_the_certificate_end_to_end() {
     let tunnels = || proxy.requests().iter().filter(|r| **r == tunnel).count();
     assert_eq!(
         tunnels(),
-        1 + SAKILA_TABLES.len(),
-        "{:#?}",
+        2 + SAKILA_TABLES.len(),
+        "the listing, the changes question and every table: {:#?}",
         proxy.requests()
     );
     assert!(
@@ -90,7 +90,7 @@ fn https_goes_through_a_connect_tunnel_and_checks_the_certificate_end_to_end() {
     let (code, stderr) = run(&other_ca, &[("HTTPS_PROXY", &url)]);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.to_lowercase().contains("certificate"), "{stderr}");
-    assert_eq!(tunnels(), 2 + SAKILA_TABLES.len());
+    assert_eq!(tunnels(), 3 + SAKILA_TABLES.len());
 
     // http_proxy is for plain HTTP only, as in curl.
     let dead = dead_proxy();

@@ -5,23 +5,7 @@
 use std::time::Duration;
 
 use dbdump_tests::*;
-
-/// A source database made from `ddl` (statements run inside it), the same
-/// tables in a fresh destination database, and a server exposing it with
-/// no settle margin (tests wait out the timestamp granularity instead).
-fn setup(prefix: &str, ddl: &str) -> (String, String, Server) {
-    let (src, dst) = pair();
-    let db = unique_name(prefix);
-    let copy = format!("{db}_copy");
-    src.exec(&format!(
-        "CREATE DATABASE {}; USE {}; {ddl}",
-        ident(&db),
-        ident(&db)
-    ));
-    copy_schema(src, &db, dst, &copy);
-    let server = Server::start(src, &["--source-databases", &db, "--settle", "0"]);
-    (db, copy, server)
-}
+use dbdump_tests::{rows_applied as applied, setup_pair as setup};
 
 /// Rows written in the current second are below no horizon yet; after this
 /// they are.
@@ -31,23 +15,6 @@ fn wait_for_horizon() {
 
 fn pull(server: &Server, db: &str, copy: &str, extra: &[&str]) -> PullerRun {
     puller(server.port, &pair().1, db, copy, extra)
-}
-
-fn pull_ok(server: &Server, db: &str, copy: &str, extra: &[&str]) -> PullerRun {
-    let run = pull(server, db, copy, extra);
-    assert_eq!(run.code, 0, "puller failed:\n{}", run.stderr);
-    run
-}
-
-/// Rows applied per table, from the puller's summary lines.
-fn applied(run: &PullerRun, table: &str) -> u64 {
-    let marker = format!("table `{table}`: ");
-    run.stderr
-        .lines()
-        .find_map(|l| l.split_once(&marker).map(|(_, rest)| rest))
-        .and_then(|rest| rest.split(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no summary for {table} in:\n{}", run.stderr))
 }
 
 const ITEMS: &str = "CREATE TABLE item (
