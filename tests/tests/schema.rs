@@ -194,8 +194,13 @@ fn a_column_added_on_the_source_arrives_with_its_values() {
     assert_eq!(schema_dump(src, &db), schema_dump(dst, &copy));
     assert_same(src, &db, dst, &copy, &["t"]);
 
-    // Without the flag the missing column stays an error.
-    src.exec(&format!("ALTER TABLE {}.t ADD COLUMN d INT", ident(&db)));
+    // Without the flag the missing column stays an error (once a row of
+    // the table changes: an unchanged table gets no stream to tell it).
+    src.exec(&format!(
+        "USE {}; ALTER TABLE t ADD COLUMN d INT; UPDATE t SET b = b + 1 WHERE id = 1",
+        ident(&db)
+    ));
+    std::thread::sleep(Duration::from_millis(1100));
     let run = pull(&server, &db, &copy, &[]);
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("has no column `d`"), "{}", run.stderr);
