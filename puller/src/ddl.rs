@@ -245,20 +245,7 @@ mod tests {
     use dbdump_shared::schema::Generated;
 
     fn col(name: &str, ty: &str) -> ColumnDefinition {
-        ColumnDefinition {
-            name: name.into(),
-            sql_type: ty.into(),
-            nullable: true,
-            default: None,
-            charset: None,
-            collation: None,
-            auto_increment: false,
-            on_update: None,
-            generated: None,
-            invisible: false,
-            comment: String::new(),
-            check: None,
-        }
+        ColumnDefinition::plain(name, ty)
     }
 
     #[test]

@@ -258,18 +258,8 @@ mod tests {
 
     fn col(name: &str, nullable: bool) -> ColumnDefinition {
         ColumnDefinition {
-            name: name.into(),
-            sql_type: "int(11)".into(),
             nullable,
-            default: None,
-            charset: None,
-            collation: None,
-            auto_increment: false,
-            on_update: None,
-            generated: None,
-            invisible: false,
-            comment: String::new(),
-            check: None,
+            ..ColumnDefinition::plain(name, "int(11)")
         }
     }
 

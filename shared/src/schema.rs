@@ -54,6 +54,27 @@ pub struct ColumnDefinition {
     pub check: Option<String>,
 }
 
+impl ColumnDefinition {
+    /// A nullable column of `sql_type` with nothing else to it: no default,
+    /// character set or comment (what a definition adds to).
+    pub fn plain(name: &str, sql_type: &str) -> ColumnDefinition {
+        ColumnDefinition {
+            name: name.into(),
+            sql_type: sql_type.into(),
+            nullable: true,
+            default: None,
+            charset: None,
+            collation: None,
+            auto_increment: false,
+            on_update: None,
+            generated: None,
+            invisible: false,
+            comment: String::new(),
+            check: None,
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct Generated {
     pub expression: String,
