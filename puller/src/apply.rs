@@ -223,7 +223,6 @@ impl Destination {
         };
         Ok(TableWriter {
             table: table.to_string(),
-            key: header.key.clone(),
             columns,
             limits,
             full: None,
@@ -261,7 +260,6 @@ pub struct TableWriter<'a> {
     dest: &'a mut Destination,
     table: String,
     columns: Vec<String>,
-    key: Vec<String>,
     limits: Limits,
     /// Prepared statement for a full batch, reused for every one.
     full: Option<Statement>,
@@ -288,7 +286,7 @@ impl TableWriter<'_> {
         let conn = &mut self.dest.conn;
         if rows == self.limits.rows {
             if self.full.is_none() {
-                let text = sql::upsert(db, &self.table, &self.columns, &self.key, rows);
+                let text = sql::upsert(db, &self.table, &self.columns, rows);
                 self.full = Some(conn.prep(text).map_err(context)?);
             }
             if let Some(stmt) = &self.full {
@@ -297,7 +295,7 @@ impl TableWriter<'_> {
         } else {
             // A short batch (the end of a stream, or big rows): prepare,
             // run, forget.
-            let text = sql::upsert(db, &self.table, &self.columns, &self.key, rows);
+            let text = sql::upsert(db, &self.table, &self.columns, rows);
             let stmt = conn.prep(text).map_err(context)?;
             let result = conn.exec_drop(&stmt, batch.params).map_err(context);
             let _ = conn.close(stmt);

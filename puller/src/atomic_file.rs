@@ -44,10 +44,33 @@ pub fn remove_stale(path: &Path) {
     }
 }
 
+/// Creates the temporary file anew: never through something already at
+/// its (predictable) name, such as a symbolic link another account planted
+/// to have this process overwrite a file of its choosing.
+fn create_new(tmp: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let open = || {
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .open(tmp)
+    };
+    match open() {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            // Our own leftover, or a planted link: remove the name (never
+            // what a link points to) and try once more.
+            fs::remove_file(tmp)?;
+            open()
+        }
+        other => other,
+    }
+}
+
 /// Replaces `path` with `bytes`, atomically.
 pub fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let tmp = temporary(path);
-    let written = File::create(&tmp).and_then(|mut f| {
+    let written = create_new(&tmp).and_then(|mut f| {
         f.write_all(bytes)?;
         f.sync_all()
     });

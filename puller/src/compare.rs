@@ -449,12 +449,15 @@ impl Comparison<'_> {
                 .enumerate()
                 .map(|(i, r)| (r.json.as_str(), (r.hash, i)))
                 .collect();
+            // Source keys no destination key spells the same way.
+            let mut unmatched: Vec<&[Value]> = Vec::new();
             for (key, row) in &rows {
-                let theirs = unseen.remove(key.json.as_str());
-                let same = match (self.kind, theirs) {
-                    (Kind::Key, _) => true,
-                    (Kind::Row, Some((hash, _))) => hash == row.digest.xor,
-                    (Kind::Row, None) => false,
+                let same = match unseen.remove(key.json.as_str()) {
+                    Some((hash, _)) => self.kind == Kind::Key || hash == row.digest.xor,
+                    None => {
+                        unmatched.push(&key.values);
+                        self.kind == Kind::Key
+                    }
                 };
                 if !same {
                     found.repair.push(key.json.clone());
@@ -462,10 +465,17 @@ impl Comparison<'_> {
             }
             let mut extra: Vec<usize> = unseen.into_values().map(|(_, i)| i).collect();
             extra.sort_unstable();
-            for (i, row) in theirs.into_iter().enumerate() {
-                if extra.binary_search(&i).is_ok() {
-                    found.extra.push(row.key);
-                }
+            // A destination key spelled unlike every source key can still be
+            // one of them to the destination's collation (`Bob` and `bob`
+            // to a case-insensitive one): that row is on the source, and is
+            // not deleted. The destination decides.
+            if !extra.is_empty() && !unmatched.is_empty() {
+                let mine: Vec<&[Value]> = extra.iter().map(|&i| theirs[i].key.as_slice()).collect();
+                let equal = dt.equal_keys(dest, &mine, &unmatched)?;
+                extra.retain(|&i| !equal.contains(&theirs[i].key));
+            }
+            for i in extra {
+                found.extra.push(theirs[i].key.clone());
             }
         }
         Ok(())

@@ -152,6 +152,36 @@ impl DestTable {
         Ok(out)
     }
 
+    /// Which of the destination keys `mine` equal one of the source keys
+    /// `theirs` by the destination's own comparison (its collation).
+    pub fn equal_keys(
+        &self,
+        dest: &mut Destination,
+        mine: &[&[Value]],
+        theirs: &[&[Value]],
+    ) -> Result<Vec<Vec<Value>>, String> {
+        let query = sql::keys_equal_to(
+            &dest.database,
+            &self.table,
+            &self.key_names(),
+            mine.len(),
+            theirs.len(),
+        );
+        let params: Vec<Value> = mine
+            .iter()
+            .chain(theirs)
+            .flat_map(|k| k.iter().cloned())
+            .collect();
+        let rows: Vec<mysql::Row> = dest.conn().exec(query, params).map_err(|e| {
+            format!(
+                "comparing keys of destination table `{}`: {}",
+                self.table,
+                describe(&e)
+            )
+        })?;
+        Ok(rows.into_iter().map(mysql::Row::unwrap).collect())
+    }
+
     /// Every row of `(after, until]`, in key order, with its hash.
     pub fn rows(
         &self,

@@ -1,7 +1,7 @@
 //! Every SQL text dbd_puller sends to the destination, built in one place.
 //! Identifiers are quoted here; values are always `?` placeholders.
 
-use dbdump_shared::sql::{key_at_most, key_range, quote_ident, quote_list, quote_table};
+use dbdump_shared::sql::{key_at_most, key_in, key_range, quote_ident, quote_list, quote_table};
 
 /// Session set-up of the destination connection:
 /// - UTC, so TIMESTAMP values mean the same instant as on the source;
@@ -125,17 +125,25 @@ pub fn row_hashes(
 /// Deletes `n` rows by primary key: `k IN (?, …)` for a one-column key,
 /// else a flat OR of equalities. Parameters: each key's values in order.
 pub fn delete_keys(db: &str, table: &str, key: &[&str], n: usize) -> String {
-    let filter = if let [k] = key {
-        format!("{} IN ({})", quote_ident(k), vec!["?"; n].join(", "))
-    } else {
-        let one = key
-            .iter()
-            .map(|k| format!("{} = ?", quote_ident(k)))
-            .collect::<Vec<_>>()
-            .join(" AND ");
-        vec![format!("({one})"); n].join(" OR ")
-    };
-    format!("DELETE FROM {} WHERE {filter}", quote_table(db, table))
+    format!(
+        "DELETE FROM {} WHERE {}",
+        quote_table(db, table),
+        key_in(key, n)
+    )
+}
+
+/// Which of `mine` destination keys equal one of `theirs` source keys by
+/// the destination's own comparison (its collation: `'Bob'` and `'bob'`
+/// are one key to a case-insensitive one, and so are `'a'` and `'a '` to a
+/// PAD SPACE one). Parameters: `mine`'s values, then `theirs`'.
+pub fn keys_equal_to(db: &str, table: &str, key: &[&str], mine: usize, theirs: usize) -> String {
+    format!(
+        "SELECT {} FROM {} WHERE {} AND {}",
+        quote_list(key),
+        quote_table(db, table),
+        key_in(key, mine),
+        key_in(key, theirs)
+    )
 }
 
 /// The destination's newest (timestamp, key): where the next stream starts.
@@ -157,16 +165,14 @@ pub fn resume_point(db: &str, table: &str, ts: &str, key: &[String]) -> String {
 
 /// Multi-row upsert of `rows` rows. Every column the stream carries is
 /// assigned on update, the timestamp included, so the destination's own
-/// ON UPDATE CURRENT_TIMESTAMP never fires for synced rows. Key columns are
-/// left alone on update unless nothing else is there to set.
-pub fn upsert(db: &str, table: &str, columns: &[String], key: &[String], rows: usize) -> String {
+/// ON UPDATE CURRENT_TIMESTAMP never fires for synced rows. The key columns
+/// too: a row met by a key its collation finds equal (`'bob'` for `'Bob'`)
+/// takes the source's spelling, and one met by another unique key takes
+/// the source's key, instead of keeping a key the source no longer has.
+pub fn upsert(db: &str, table: &str, columns: &[String], rows: usize) -> String {
     let one = format!("({})", vec!["?"; columns.len()].join(", "));
     let values = vec![one.as_str(); rows].join(", ");
-    let mut update: Vec<&String> = columns.iter().filter(|c| !key.contains(c)).collect();
-    if update.is_empty() {
-        update = columns.iter().collect();
-    }
-    let assignments = update
+    let assignments = columns
         .iter()
         .map(|c| {
             let q = quote_ident(c);
@@ -228,29 +234,28 @@ mod tests {
             "SELECT `id`, H FROM `d`.`t` WHERE `id` <= ? ORDER BY `id`"
         );
         assert_eq!(
+            keys_equal_to("d", "t", &["id"], 1, 2),
+            "SELECT `id` FROM `d`.`t` WHERE `id` IN (?) AND `id` IN (?, ?)"
+        );
+        assert_eq!(
             delete_keys("d", "t", &["id"], 3),
             "DELETE FROM `d`.`t` WHERE `id` IN (?, ?, ?)"
         );
         assert_eq!(
             delete_keys("d`", "t", &["a", "b"], 2),
-            "DELETE FROM `d```.`t` WHERE (`a` = ? AND `b` = ?) OR (`a` = ? AND `b` = ?)"
+            "DELETE FROM `d```.`t` WHERE ((`a` = ? AND `b` = ?) OR (`a` = ? AND `b` = ?))"
         );
     }
 
     #[test]
     fn upserts() {
-        let q = upsert("d", "t", &s(&["id", "v", "ts"]), &s(&["id"]), 2);
+        let q = upsert("d", "t", &s(&["id", "v", "ts"]), 2);
         assert_eq!(
             q,
             "INSERT INTO `d`.`t` (`id`, `v`, `ts`) VALUES (?, ?, ?), (?, ?, ?) \
-             ON DUPLICATE KEY UPDATE `v` = VALUES(`v`), `ts` = VALUES(`ts`)"
+             ON DUPLICATE KEY UPDATE `id` = VALUES(`id`), `v` = VALUES(`v`), `ts` = VALUES(`ts`)"
         );
-        let q = upsert("d", "t", &s(&["a", "ts"]), &s(&["a", "ts"]), 1);
-        assert!(
-            q.ends_with("UPDATE `a` = VALUES(`a`), `ts` = VALUES(`ts`)"),
-            "{q}"
-        );
-        let q = upsert("d`x", "t", &s(&["c`"]), &s(&["c`"]), 1);
+        let q = upsert("d`x", "t", &s(&["c`"]), 1);
         assert!(q.starts_with("INSERT INTO `d``x`.`t` (`c```)"), "{q}");
     }
 }

@@ -31,6 +31,9 @@ pub struct Synced {
     /// The horizon of the stream applied: every source row older than it
     /// is now on the destination.
     pub horizon: String,
+    /// The horizon in UTC, when `horizon` is an application's wall-clock
+    /// time (freshness is told by this one).
+    pub horizon_utc: Option<String>,
     /// The convergence pass, if one ran.
     pub converged: Option<Converged>,
     /// Bytes read from the server for this table.
@@ -40,12 +43,18 @@ pub struct Synced {
 }
 
 impl Synced {
+    /// The UTC time the copy is complete up to.
+    fn fresh_to(&self) -> &str {
+        self.horizon_utc.as_deref().unwrap_or(&self.horizon)
+    }
+
     /// A table the changes question found with nothing new.
     fn unchanged(horizon: &str) -> Synced {
         Synced {
             rows: 0,
             elapsed: Duration::ZERO,
             horizon: horizon.to_string(),
+            horizon_utc: None,
             converged: None,
             bytes: 0,
             columns_added: Vec::new(),
@@ -187,7 +196,8 @@ pub fn pass(
             .map(|m| converge::converge(cfg, client, &mut dest, &name, cursor, m, &synced.horizon))
             .transpose();
         synced.bytes = client.bytes_read() - before;
-        let applied = Some((synced.rows, synced.horizon.as_str()));
+        let fresh_to = synced.fresh_to().to_string();
+        let applied = Some((synced.rows, fresh_to.as_str()));
         match compared {
             Ok(c) => {
                 synced.converged = c;
@@ -199,6 +209,8 @@ pub fn pass(
                 info!("table `{name}`: {}", summary(&synced));
                 monitor.table_done(&name, applied, Some(&e));
                 error!("table `{name}` failed: {e}");
+                // A queued resync of it is owed still (behind the others).
+                schedule.missed(&plan, cfg);
                 report.comparisons_failed += 1;
                 report.tables.push((name, Err(e)));
             }
@@ -230,7 +242,7 @@ fn summary(s: &Synced) -> String {
         ));
     }
     line.push_str(&format!("; {} bytes read", s.bytes));
-    line.push_str(&format!("; {}", source_clock::freshness(&s.horizon)));
+    line.push_str(&format!("; {}", source_clock::freshness(s.fresh_to())));
     line
 }
 
@@ -300,6 +312,7 @@ fn sync_table(
         rows: applied.rows,
         elapsed: started.elapsed(),
         horizon: applied.horizon,
+        horizon_utc: applied.horizon_utc,
         converged: None,
         bytes: 0,
         columns_added,

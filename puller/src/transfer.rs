@@ -22,8 +22,11 @@ const BUSY_RETRIES: u32 = 60;
 #[derive(Debug)]
 pub struct Applied {
     pub rows: u64,
-    /// The stream's horizon (UTC): it holds every source row older.
+    /// The stream's horizon: it holds every source row older (on the
+    /// application's wall clock for a DATETIME cursor in another zone).
     pub horizon: String,
+    /// The horizon in UTC when it differs: what freshness is told by.
+    pub horizon_utc: Option<String>,
 }
 
 /// Retries `f` while the server answers 503, waiting as it asks.
@@ -98,6 +101,7 @@ pub fn apply_stream(
         Ok(End::Complete) => Ok(Applied {
             rows: writer.applied(),
             horizon: header.horizon.clone(),
+            horizon_utc: header.horizon_utc.clone(),
         }),
         Ok(End::Interrupted) => {
             warn!(

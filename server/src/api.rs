@@ -197,7 +197,8 @@ impl Api {
                 )?;
                 let id = conn.connection_id();
                 let cancel = || self.cancel(id);
-                let rows = stream::run(&mut conn, db, &meta, &params, at, resp, &cancel)?;
+                let instant = (at != hz.at).then_some(hz.at);
+                let rows = stream::run(&mut conn, db, &meta, &params, at, instant, resp, &cancel)?;
                 Ok(Outcome { rows: Some(rows) })
             }
             [db, table, verb] if verb == "schema" => {

@@ -157,15 +157,49 @@ pub fn run(
         chunk_rows: p.chunk_rows,
         ranges: ranges.len(),
     };
-    for q in sql::START_SNAPSHOT {
-        conn.query_drop(q)?;
+    let mut snapshot = Snapshot::open(conn)?;
+    write_digests(
+        snapshot.conn(),
+        db,
+        t,
+        &key,
+        &hash,
+        &ranges,
+        &header,
+        resp,
+        cancel,
+    )
+}
+
+/// The digest's transaction: rolled back when dropped, on every path,
+/// unwinding from a panic included. A session must never go back to the
+/// pool inside it: the next stream served on it would read the old
+/// snapshot under a new horizon (and purge would be held back). A killed
+/// session fails the rollback, and the pool replaces it.
+struct Snapshot<'a, Q: Queryable> {
+    conn: &'a mut Q,
+}
+
+impl<'a, Q: Queryable> Snapshot<'a, Q> {
+    fn open(conn: &'a mut Q) -> Result<Self, ApiError> {
+        for q in sql::START_SNAPSHOT {
+            if let Err(e) = conn.query_drop(q) {
+                let _ = conn.query_drop(sql::ROLLBACK);
+                return Err(e.into());
+            }
+        }
+        Ok(Snapshot { conn })
     }
-    let result = write_digests(conn, db, t, &key, &hash, &ranges, &header, resp, cancel);
-    // Never hand a session back to the pool inside a transaction (its
-    // snapshot would hold back purge); a killed session fails here, and
-    // the pool replaces it.
-    let _ = conn.query_drop(sql::ROLLBACK);
-    result
+
+    fn conn(&mut self) -> &mut Q {
+        self.conn
+    }
+}
+
+impl<Q: Queryable> Drop for Snapshot<'_, Q> {
+    fn drop(&mut self) {
+        let _ = self.conn.query_drop(sql::ROLLBACK);
+    }
 }
 
 /// The part of [`run`] inside the snapshot.

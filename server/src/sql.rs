@@ -2,7 +2,7 @@
 //! the builders were found in `information_schema` first and are quoted
 //! here; values are always `?` placeholders.
 
-use dbdump_shared::sql::{key_range, quote_ident, quote_list, quote_table};
+use dbdump_shared::sql::{key_in, key_range, quote_ident, quote_list, quote_table};
 
 /// Session set-up of every source connection: UTC so that TIMESTAMP values
 /// are unambiguous whatever the hosts' zones; UTF-8 for all text; reads only.
@@ -304,20 +304,6 @@ pub fn stream_select(
         filter,
         quote_list(&order)
     )
-}
-
-/// `key IN (…)` for `n` keys: `k IN (?, …)` for a one-column key, else a
-/// flat OR of equalities (which the optimizer turns into point ranges).
-fn key_in(key: &[&str], n: usize) -> String {
-    if let [k] = key {
-        return format!("{} IN ({})", quote_ident(k), vec!["?"; n].join(", "));
-    }
-    let one = key
-        .iter()
-        .map(|k| format!("{} = ?", quote_ident(k)))
-        .collect::<Vec<_>>()
-        .join(" AND ");
-    format!("({})", vec![format!("({one})"); n].join(" OR "))
 }
 
 /// Parameter order for the key part of [`Bound::After`]: after `since` and

@@ -208,17 +208,22 @@ fn keys_values(t: &TableMeta, raw: &str) -> Result<Vec<Vec<Value>>, ApiError> {
 /// caller's job); errors after it end the stream with an error line. When
 /// the client goes away, or the server stops, `cancel` ends the query on the
 /// source instead of reading the rest of it.
+/// `instant` is the horizon in UTC when `horizon` is on an application's
+/// wall clock (told in the header, for freshness).
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     conn: &mut impl Queryable,
     db: &str,
     t: &TableMeta,
     p: &Params,
     horizon: UtcTime,
+    instant: Option<UtcTime>,
     resp: &mut Response<'_>,
     cancel: &dyn Fn(),
 ) -> Result<u64, ApiError> {
     let selected = select_columns(t, p)?;
     let ts_fsp = t.ts().fsp;
+    let instant = instant.filter(|_| p.before.is_none_or(|b| b >= horizon));
     let horizon = match p.before {
         Some(before) if before < horizon => before,
         _ => horizon,
@@ -282,6 +287,7 @@ pub fn run(
             .as_ref()
             .and_then(|k| RawValue::from_string(k.clone()).ok()),
         horizon: horizon.format(ts_fsp),
+        horizon_utc: instant.map(|i| i.format(6)),
     };
     let mut rows = 0u64;
     // Once every row is read there is no query left to cancel, and the

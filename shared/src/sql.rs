@@ -183,6 +183,21 @@ pub fn key_range(key: &[&str], after: bool, until: bool) -> String {
     }
 }
 
+/// `key IN (…)` for `n` keys: `k IN (?, …)` for a one-column key, else a
+/// flat OR of equalities (which the optimizer turns into point ranges).
+/// Parameters: each key's values, in key order.
+pub fn key_in(key: &[&str], n: usize) -> String {
+    if let [k] = key {
+        return format!("{} IN ({})", quote_ident(k), vec!["?"; n].join(", "));
+    }
+    let one = key
+        .iter()
+        .map(|k| format!("{} = ?", quote_ident(k)))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    format!("({})", vec![format!("({one})"); n].join(" OR "))
+}
+
 fn key_compare(key: &[&str], inner: &str, last: &str) -> String {
     let alternatives: Vec<String> = (0..key.len())
         .map(|i| {
@@ -252,6 +267,15 @@ mod tests {
         assert_eq!(HashClass::of("json", None), HashClass::Text);
         assert_eq!(HashClass::of("decimal", None), HashClass::Plain);
         assert_eq!(HashClass::of("float", None), HashClass::Float);
+    }
+
+    #[test]
+    fn key_lists() {
+        assert_eq!(key_in(&["id"], 3), "`id` IN (?, ?, ?)");
+        assert_eq!(
+            key_in(&["a", "b"], 2),
+            "((`a` = ? AND `b` = ?) OR (`a` = ? AND `b` = ?))"
+        );
     }
 
     #[test]

@@ -53,6 +53,11 @@ pub struct Header {
     pub after_key: Option<Box<RawValue>>,
     /// Rows with a timestamp at or after this are left for the next request.
     pub horizon: String,
+    /// The same instant in UTC, when `horizon` is on an application's wall
+    /// clock (a DATETIME cursor written in another zone): what freshness
+    /// is told by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub horizon_utc: Option<String>,
 }
 
 /// Last line of a complete stream: `{"trailer": {...}}`. Without it a stream
@@ -226,6 +231,7 @@ mod tests {
             since: None,
             after_key: None,
             horizon: "2020-01-01 00:00:00".into(),
+            horizon_utc: None,
         };
         let line = String::from_utf8(header_line(&h)).unwrap();
         assert!(line.ends_with('\n') && line.starts_with("{\"header\":"));

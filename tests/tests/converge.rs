@@ -420,3 +420,34 @@ fn a_refused_comparison_does_not_slow_the_other_tables_polls() {
     assert!(!text.contains("next attempt in"), "no back-off:\n{text}");
     assert_eq!(count(dst, &copy, "item"), 10, "nothing deleted");
 }
+
+#[test]
+fn a_key_spelled_differently_but_equal_by_collation_is_never_deleted() {
+    // To a case-insensitive, PAD SPACE collation `BOB@X` is `Bob@x` and
+    // `pad ` is `pad`: the same rows, which the source still has.
+    let (src, dst) = pair();
+    let (db, copy, server) = setup(
+        "collation",
+        "CREATE TABLE u (email VARCHAR(40) COLLATE utf8mb4_general_ci NOT NULL PRIMARY KEY, n INT,
+           ts TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP);
+         INSERT INTO u VALUES ('Bob@x', 1, '2024-01-01'), ('pad', 2, '2024-01-01'),
+           ('gone', 3, '2024-01-01'), ('zed', 4, '2024-01-01');",
+    );
+    pull_ok(&server, &db, &copy, &[]);
+    dst.exec(&format!(
+        "USE {}; UPDATE u SET email = 'BOB@X', ts = ts WHERE email = 'Bob@x';
+         UPDATE u SET email = 'pad ', ts = ts WHERE email = 'pad';",
+        ident(&copy)
+    ));
+    src.exec(&format!(
+        "DELETE FROM {}.u WHERE email = 'gone'",
+        ident(&db)
+    ));
+    let run = pull_ok(&server, &db, &copy, &["--deletes"]);
+    assert_eq!(figure(&run, "u", "rows deleted"), 1, "{}", run.stderr);
+    assert_eq!(count(dst, &copy, "u"), 3);
+    // --verify brings the source's spelling.
+    let run = pull_ok(&server, &db, &copy, &["--verify"]);
+    assert_eq!(figure(&run, "u", "rows deleted"), 0, "{}", run.stderr);
+    assert_same(src, &db, dst, &copy, &["u"]);
+}

@@ -501,3 +501,40 @@ fn bad_cursors_are_refused_in_words() {
         assert!(run.stderr.contains("usage: dbd_puller"), "{}", run.stderr);
     }
 }
+
+#[test]
+fn freshness_of_a_wall_clock_cursor_is_told_in_utc() {
+    // The application writes DATETIMEs five hours ahead of UTC: the
+    // stream's horizon is on that clock, the summary's "complete to" (and
+    // the lag) must still be UTC, not five hours in the future.
+    let (src, _) = pair();
+    let (db, copy, server) = setup(
+        "wallfresh",
+        "CREATE TABLE ev (id INT PRIMARY KEY, at DATETIME(6) NOT NULL, KEY (at));
+         INSERT INTO ev VALUES (1, UTC_TIMESTAMP(6) + INTERVAL 5 HOUR - INTERVAL 1 HOUR);",
+        &["--settle", "0"],
+    );
+    let run = pull_ok(
+        &server,
+        &db,
+        &copy,
+        &["-t", "ev.at", "--app-time-zone", "+05:00"],
+    );
+    let told = run
+        .stderr
+        .split("complete to ")
+        .nth(1)
+        .and_then(|rest| rest.get(..19))
+        .unwrap_or_else(|| panic!("no freshness in:\n{}", run.stderr))
+        .to_string();
+    let behind = src.scalar(&format!(
+        "SELECT ABS(TIMESTAMPDIFF(SECOND, {}, UTC_TIMESTAMP()))",
+        literal(&told)
+    ));
+    let behind: i64 = behind.and_then(|b| b.parse().ok()).unwrap_or(i64::MAX);
+    assert!(
+        behind < 120,
+        "complete to {told} UTC is not now:\n{}",
+        run.stderr
+    );
+}
