@@ -136,3 +136,24 @@ impl Drop for CertDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// A rustls client session for 127.0.0.1 that trusts only the PEM
+/// certificates in `ca`: a plain TLS client, for talking to dbd_server by
+/// hand.
+pub fn tls_client(ca: &str) -> rustls::ClientConnection {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_file_iter(ca).expect("read PEM") {
+        roots
+            .add(cert.expect("PEM certificate"))
+            .expect("usable certificate");
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").expect("server name");
+    rustls::ClientConnection::new(std::sync::Arc::new(config), name).expect("TLS session")
+}

@@ -9,7 +9,6 @@ use std::net::{Ipv4Addr, TcpStream};
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 
 use crate::{copy_schema, ident, pair, scratch_dir, unique_name, workspace_root, Sandbox, Server};
 
@@ -257,22 +256,7 @@ impl Certificate {
     /// A rustls client session for 127.0.0.1 that trusts only this
     /// certificate.
     pub fn client(&self) -> rustls::ClientConnection {
-        use rustls::pki_types::pem::PemObject;
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in rustls::pki_types::CertificateDer::pem_file_iter(self.crt()).expect("read PEM")
-        {
-            roots
-                .add(cert.expect("PEM certificate"))
-                .expect("usable certificate");
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("TLS versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let name = rustls::pki_types::ServerName::try_from("127.0.0.1").expect("server name");
-        rustls::ClientConnection::new(Arc::new(config), name).expect("TLS session")
+        crate::certs::tls_client(&self.crt())
     }
 }
 

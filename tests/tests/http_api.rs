@@ -8,12 +8,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dbdump_tests::*;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::{json, Value};
 
 // ---------------------------------------------------------------- helpers
@@ -253,20 +250,7 @@ fn split_response(raw: &[u8]) -> (u16, String, String) {
 
 /// `GET path` over HTTPS with a plain rustls client that trusts only `ca`.
 fn https_get(port: u16, ca: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(ca).expect("read CA file") {
-        roots
-            .add(cert.expect("PEM certificate"))
-            .expect("usable CA");
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("TLS versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let name = ServerName::try_from("127.0.0.1").expect("server name");
-    let session = rustls::ClientConnection::new(Arc::new(config), name).expect("TLS session");
+    let session = dbdump_tests::certs::tls_client(ca);
     let tcp = TcpStream::connect(("127.0.0.1", port)).expect("connect to the HTTPS port");
     tcp.set_read_timeout(Some(Duration::from_secs(30)))
         .expect("timeout");
