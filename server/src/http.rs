@@ -246,9 +246,9 @@ fn handle_connection<H: Handler>(
             Some(("-".to_string(), "-".to_string()))
         }
     };
-    let (status, bytes, failed) = resp.finish();
+    let sent = resp.finish();
     match &mut conn {
-        MaybeTls::Tls(tls) if !failed && !tls.conn.is_handshaking() => {
+        MaybeTls::Tls(tls) if !sent.failed && !tls.conn.is_handshaking() => {
             tls.conn.send_close_notify();
             let _ = tls.flush();
         }
@@ -265,8 +265,14 @@ fn handle_connection<H: Handler>(
         .rows
         .map(|r| format!(" rows={r}"))
         .unwrap_or_default();
+    let gzip = sent
+        .gzip_level
+        .map(|l| format!(" gzip={l}"))
+        .unwrap_or_default();
     info!(
-        "{peer} {method} {target} {status}{rows} bytes={bytes} ms={}",
+        "{peer} {method} {target} {}{rows} bytes={}{gzip} ms={}",
+        sent.status,
+        sent.bytes,
         accepted.elapsed().as_millis()
     );
 }

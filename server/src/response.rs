@@ -183,28 +183,41 @@ impl<'a> Response<'a> {
         self.started
     }
 
-    /// Sends what is buffered; returns the status, the bytes sent and
-    /// whether a write failed. Once one failed, nothing more is tried: each
-    /// try could wait the whole write timeout again on a client that
+    /// Sends what is buffered. Once a write failed, nothing more is tried:
+    /// each try could wait the whole write timeout again on a client that
     /// stopped reading.
-    pub fn finish(self) -> (u16, u64, bool) {
-        let status = self.status;
-        let Some(out) = self.out else {
-            return (status, 0, true);
+    pub fn finish(self) -> Sent {
+        let mut sent = Sent {
+            status: self.status,
+            bytes: 0,
+            failed: true,
+            gzip_level: None,
         };
-        let sent_before = out.get_ref().get_ref().get_ref().bytes;
+        let Some(out) = self.out else {
+            return sent;
+        };
+        sent.bytes = out.get_ref().get_ref().get_ref().bytes;
+        sent.gzip_level = out.get_ref().gzip_level();
         // A compressed body's last block and CRC trailer go out here.
-        match out.into_inner().finish() {
-            Ok(mut buffered) => {
-                let _ = buffered.flush();
-                let &Counting { bytes, failed, .. } = buffered.get_ref();
-                // Not through `drop`, which would try to flush once more.
-                let _unsent = buffered.into_parts();
-                (status, bytes, failed)
-            }
-            Err(_) => (status, sent_before, true),
+        if let Ok(mut buffered) = out.into_inner().finish() {
+            let _ = buffered.flush();
+            let &Counting { bytes, failed, .. } = buffered.get_ref();
+            (sent.bytes, sent.failed) = (bytes, failed);
+            // Not through `drop`, which would try to flush once more.
+            let _unsent = buffered.into_parts();
         }
+        sent
     }
+}
+
+/// What a finished response sent, for the access log.
+pub struct Sent {
+    pub status: u16,
+    pub bytes: u64,
+    /// A write failed (the client went away or stalled).
+    pub failed: bool,
+    /// A compressed stream: the highest gzip level it used.
+    pub gzip_level: Option<u32>,
 }
 
 /// Smaller JSON answers are not worth compressing.

@@ -1,23 +1,17 @@
 //! gzip on the wire: which side asked for it (`Accept-Encoding`), which
 //! answer carries it (`Content-Encoding`), the server's streaming encoder
-//! that flushes on a clock so that a slow trickle of rows is not held back,
-//! and the client's decoder. A compressed stream is still read line by line
-//! as it arrives; memory stays flat on both sides (flate2's pure-Rust
-//! backend, a window of 32 KiB).
+//! that flushes on a clock so that a slow trickle of rows is not held back
+//! (its level follows the link: [`crate::adaptive_gzip`]), and the client's
+//! decoder. A compressed stream is still read line by line as it arrives;
+//! memory stays flat on both sides (flate2's pure-Rust backend, a window of
+//! 32 KiB).
 
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
 use flate2::read::GzDecoder;
-use flate2::write::GzEncoder;
-use flate2::Compression;
 
-/// Compression level of the server's streams: 1, the fastest, keeps the
-/// full sync's wall time on a fast link within a few per cent of an
-/// uncompressed one (`make bench` measures both), while NDJSON rows still
-/// shrink to about a fifth; higher levels cost the server several times the
-/// CPU for a few per cent less.
-pub const LEVEL: u32 = 1;
+use crate::adaptive_gzip::AdaptiveGzip;
 
 /// How long written bytes may wait in the encoder (and the socket buffer)
 /// while rows keep coming; the end of a stream is always flushed at once.
@@ -56,13 +50,13 @@ pub fn is_gzip(content_encoding: Option<&str>) -> Result<bool, String> {
 /// A response body as it goes out: as written, or gzip-compressed.
 pub enum Encoded<W: Write> {
     Plain(W),
-    Gzip(GzEncoder<W>),
+    Gzip(AdaptiveGzip<W>),
 }
 
 impl<W: Write> Encoded<W> {
     pub fn new(inner: W, gzip: bool) -> Encoded<W> {
         if gzip {
-            Encoded::Gzip(GzEncoder::new(inner, Compression::new(LEVEL)))
+            Encoded::Gzip(AdaptiveGzip::new(inner))
         } else {
             Encoded::Plain(inner)
         }
@@ -84,6 +78,14 @@ impl<W: Write> Encoded<W> {
         }
     }
 
+    /// gzip: the highest compression level used so far.
+    pub fn gzip_level(&self) -> Option<u32> {
+        match self {
+            Encoded::Plain(_) => None,
+            Encoded::Gzip(g) => Some(g.picker().highest()),
+        }
+    }
+
     pub fn get_mut(&mut self) -> &mut W {
         match self {
             Encoded::Plain(w) => w,
@@ -101,7 +103,7 @@ impl<W: Write> Write for Encoded<W> {
     }
 
     /// gzip: a sync flush, so that everything written so far can be
-    /// decompressed by the client now.
+    /// decompressed by the client now (and the level for what follows).
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Encoded::Plain(w) => w.flush(),

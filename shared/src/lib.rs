@@ -5,6 +5,7 @@
 //!
 //! The format itself is documented for people in `shared/PROTOCOL.md`.
 
+pub mod adaptive_gzip;
 pub mod base64;
 pub mod changes;
 pub mod cli;

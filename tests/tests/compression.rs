@@ -1,12 +1,15 @@
 //! gzip on the wire: curl `--compressed` reads the same stream and digest as
 //! a plain client gets, the puller syncs alike compressed or not (and reads
-//! far fewer bytes compressed), and a compressed stream cut off anywhere,
-//! even right before gzip's own trailer, is an error, never a short success.
+//! far fewer bytes compressed), a slow client gets harder compression of
+//! the same rows, and a compressed stream cut off anywhere, even right
+//! before gzip's own trailer, is an error, never a short success.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use dbdump_shared::gzip::Decoded;
 
 use dbdump_tests::*;
 
@@ -233,4 +236,86 @@ fn a_compressed_stream_cut_off_is_an_error_never_a_short_success() {
         assert_eq!(run.code, 0, "{}", run.stderr);
         assert_same(src, &db, dst, &copy, &["t"]);
     }
+}
+
+/// Reads a compressed stream at about `rate` bytes a second, as a client
+/// at the far end of a slow link does; returns the raw body.
+fn slow_compressed_body(port: u16, path: &str, rate: f64) -> Vec<u8> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n"
+    )
+    .expect("request");
+    let started = Instant::now();
+    let (mut raw, mut buf) = (Vec::new(), vec![0u8; 32 * 1024]);
+    loop {
+        let n = s.read(&mut buf).expect("read");
+        if n == 0 {
+            break;
+        }
+        raw.extend_from_slice(&buf[..n]);
+        let due = Duration::from_secs_f64(raw.len() as f64 / rate);
+        if let Some(ahead) = due.checked_sub(started.elapsed()) {
+            std::thread::sleep(ahead);
+        }
+    }
+    let at = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a head")
+        + 4;
+    assert!(
+        String::from_utf8_lossy(&raw[..at]).contains("Content-Encoding: gzip"),
+        "a compressed answer"
+    );
+    raw.split_off(at)
+}
+
+#[test]
+fn a_slow_client_gets_harder_compression_of_the_same_rows() {
+    let (db, _copy, server) = setup("slowgz", 250_000);
+    let path = format!("/{db}/t/?before=2021-01-01");
+    let plain = curl(&[&server.url(&path)]);
+    // Kernel buffers take the first few MB at once; after that the server
+    // waits on the client and raises the level step by step.
+    let body = slow_compressed_body(server.port, &path, 1_200_000.0);
+    // The server writes the line once the client has closed.
+    let line = || {
+        server
+            .log_text()
+            .lines()
+            .find(|l| l.contains(&path) && l.contains(" gzip="))
+            .map(str::to_string)
+    };
+    wait_until("an access log line", Duration::from_secs(10), || {
+        line().is_some()
+    });
+    let line = line().unwrap_or_default();
+    let level: u32 = line
+        .split(" gzip=")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|l| l.parse().ok())
+        .expect("a level");
+    assert!(level >= 2, "the level rose on a slow client: {line}");
+    // The puller's decoder and gzip(1) both read the stream, whose
+    // compressor changed midway, as the plain rows.
+    let mut unpacked = Vec::new();
+    Decoded::new(&body[..], true)
+        .read_to_end(&mut unpacked)
+        .expect("the puller's decoder reads it");
+    assert!(unpacked == plain, "the puller's decoder: same rows");
+    let mut gzip = Command::new("gzip")
+        .arg("-dc")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("gzip runs");
+    let mut stdin = gzip.stdin.take().expect("stdin");
+    let feeder = std::thread::spawn(move || stdin.write_all(&body));
+    let out = gzip.wait_with_output().expect("gzip -dc");
+    feeder.join().expect("feeder").expect("fed");
+    assert!(out.status.success(), "gzip -dc: {}", out.status);
+    assert!(out.stdout == plain, "gzip -dc: same rows");
 }
