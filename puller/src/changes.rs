@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 
 use mysql::prelude::Queryable;
 
-use dbdump_shared::changes::{self, ChangesAnswer, Resume};
+use dbdump_shared::changes::{self, ChangesAnswer, NamedCursor, Resume};
 use dbdump_shared::http::percent_encode;
 use dbdump_shared::sql::take;
 use dbdump_shared::{debug, warn};
@@ -30,16 +30,20 @@ const QUERY_BUDGET: usize = 12 * 1024;
 /// What the server said about the tables of one pass.
 #[derive(Default)]
 pub struct Survey {
-    /// Tables with nothing new, and the horizon each is complete up to.
-    unchanged: HashMap<String, String>,
+    /// Tables with nothing new, and the horizon each is complete up to
+    /// (with, for a wall-clock cursor, that horizon in UTC).
+    unchanged: HashMap<String, (String, Option<String>)>,
     /// The source's estimate of the rows of each changed table's stream.
     estimates: HashMap<String, u64>,
 }
 
 impl Survey {
-    /// The horizon `table` is complete up to, if it has nothing new.
-    pub fn unchanged(&self, table: &str) -> Option<&str> {
-        self.unchanged.get(table).map(String::as_str)
+    /// The horizon `table` is complete up to, if it has nothing new, and
+    /// for a wall-clock cursor that horizon in UTC.
+    pub fn unchanged(&self, table: &str) -> Option<(&str, Option<&str>)> {
+        self.unchanged
+            .get(table)
+            .map(|(h, utc)| (h.as_str(), utc.as_deref()))
     }
 
     pub fn estimate(&self, table: &str) -> Option<u64> {
@@ -47,9 +51,8 @@ impl Survey {
     }
 }
 
-/// Asks about every listed table that exists on the destination and is
-/// synced by its auto-updating column (a table synced by a named cursor gets
-/// its stream each pass).
+/// Asks about every listed table that exists on the destination, by its
+/// auto-updating column or by the cursor it is read by.
 pub fn survey(cfg: &Config, client: &Client, dest: &mut Destination, tables: &[Planned]) -> Survey {
     let mut survey = Survey::default();
     let existing = match existing_tables(dest) {
@@ -61,8 +64,7 @@ pub fn survey(cfg: &Config, client: &Client, dest: &mut Destination, tables: &[P
     };
     let mut entries = Vec::new();
     for Planned { name, info, cursor } in tables {
-        let asked = cursor.is_none() && existing.contains(name);
-        let Some(info) = info.as_ref().filter(|_| asked) else {
+        let Some(info) = info.as_ref().filter(|_| existing.contains(name)) else {
             continue;
         };
         // A table whose resume point cannot be read gets its stream, which
@@ -70,10 +72,14 @@ pub fn survey(cfg: &Config, client: &Client, dest: &mut Destination, tables: &[P
         let Ok(resume) = dest.resume_point(name, &info.timestamp_column, &info.key) else {
             continue;
         };
-        // Excluded columns go along, to be checked as the stream would.
+        // Excluded columns and the cursor go along, as in the stream.
         let point = Resume {
             after: resume.map(|r| (r.since.to_string(), r.after_key)),
             exclude_columns: cfg.excluded(name).iter().map(|c| c.to_string()).collect(),
+            cursor: cursor.as_ref().map(|c| NamedCursor {
+                cursor: c.clone(),
+                cursor_zone: Some(cfg.app_time_zone.clone()),
+            }),
         };
         entries.push(percent_encode(&changes::resume_entry(name, &point)));
     }
@@ -127,7 +133,7 @@ impl Survey {
                     self.estimates.insert(t.table, n);
                 }
             } else {
-                self.unchanged.insert(t.table, t.horizon);
+                self.unchanged.insert(t.table, (t.horizon, t.horizon_utc));
             }
         }
     }

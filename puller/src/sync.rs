@@ -49,12 +49,12 @@ impl Synced {
     }
 
     /// A table the changes question found with nothing new.
-    fn unchanged(horizon: &str) -> Synced {
+    fn unchanged(horizon: &str, horizon_utc: Option<&str>) -> Synced {
         Synced {
             rows: 0,
             elapsed: Duration::ZERO,
             horizon: horizon.to_string(),
-            horizon_utc: None,
+            horizon_utc: horizon_utc.map(str::to_string),
             converged: None,
             bytes: 0,
             columns_added: Vec::new(),
@@ -142,10 +142,10 @@ pub fn pass(
         let mut mode = plan.mode_for(&name);
         // Nothing new and no comparison due: complete up to the horizon
         // the server answered, without a stream.
-        if let Some(horizon) = survey.unchanged(&name).filter(|_| mode.is_none()) {
-            let synced = Synced::unchanged(horizon);
+        if let Some((horizon, utc)) = survey.unchanged(&name).filter(|_| mode.is_none()) {
+            let synced = Synced::unchanged(horizon, utc);
             info!("table `{name}`: {}", summary(&synced));
-            monitor.table_done(&name, Some((0, horizon)), None);
+            monitor.table_done(&name, Some((0, synced.fresh_to())), None);
             report.tables.push((name, Ok(synced)));
             continue;
         }

@@ -4,7 +4,8 @@
 //! under one horizon, truncated to each timestamp column's precision), one
 //! index probe each, many tables per statement; so "unchanged" means
 //! exactly "the stream would be empty", and a copy at that resume point is
-//! complete up to the horizon the answer gives.
+//! complete up to the horizon the answer gives. A table read by a named
+//! cursor is asked about by it, under the horizon its stream would have.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -17,11 +18,13 @@ use dbdump_shared::since::UtcTime;
 use dbdump_shared::sql::take;
 
 use crate::api::Api;
+use crate::cursor;
 use crate::error::ApiError;
 use crate::http::{Outcome, Response};
 use crate::inspect::{self, TableMeta};
 use crate::sql::{self, Bound};
 use crate::stream;
+use crate::wallclock;
 
 /// Tables probed per statement.
 const PROBES_PER_STATEMENT: usize = 50;
@@ -31,26 +34,30 @@ pub fn asked(query: &str) -> bool {
     h::parse_query(query).is_ok_and(|pairs| pairs.iter().any(|(k, _)| k == changes::PARAM))
 }
 
-/// One table to probe: its metadata and where the client stands.
-struct Probe<'a> {
-    table: &'a TableMeta,
+/// One table to probe: its metadata (with a named cursor as its timestamp
+/// column), where the client stands and the horizon its stream would have.
+struct Probe {
+    table: TableMeta,
     /// `(since, after_key)`; none: any row counts.
     resume: Option<(UtcTime, Vec<Value>)>,
     /// The fingerprint of the columns its stream sends.
     columns: u64,
+    /// In the terms of its timestamp column: for a DATETIME cursor in
+    /// another zone, that zone's wall clock at the horizon.
+    horizon: UtcTime,
 }
 
 fn date_value(t: UtcTime) -> Value {
     Value::Date(t.year, t.month, t.day, t.hour, t.minute, t.second, t.micro)
 }
 
-impl Probe<'_> {
+impl Probe {
     /// The table's change-stream query from the resume point (selecting
-    /// the timestamp only) and its parameters, under `horizon`.
-    fn query(&self, db: &str, horizon: UtcTime) -> (String, Vec<Value>) {
-        let t = self.table;
+    /// the timestamp only) and its parameters, under its horizon.
+    fn query(&self, db: &str) -> (String, Vec<Value>) {
+        let t = &self.table;
         let ts = t.ts().name.as_str();
-        let horizon = date_value(horizon.truncate(t.ts().fsp));
+        let horizon = date_value(self.horizon.truncate(t.ts().fsp));
         let (bound, params) = match &self.resume {
             None => (Bound::All, vec![horizon]),
             Some((since, key)) => (
@@ -101,18 +108,14 @@ pub fn answer(
     let points = parse(query)?;
     let mut conn = api.conn()?;
     inspect::require_database(&mut conn, db, api.config.databases.as_deref())?;
-    let metas: BTreeMap<String, TableMeta> = inspect::tables(&mut conn, db, None)?
-        .into_iter()
-        .map(|t| (t.name.clone(), t))
-        .collect();
+    let tables = read_as_asked(&mut conn, db, &points)?;
+    let hz = api.horizon.current(&mut conn)?;
+    api.tell_holder(&format!("`{db}` (changes question)"), &hz);
+    // A DATETIME cursor's horizon is its zone's wall clock at the horizon:
+    // one look per zone.
+    let mut walls: BTreeMap<String, UtcTime> = BTreeMap::new();
     let mut probes = Vec::with_capacity(points.len());
-    for (name, resume) in &points {
-        let table = metas
-            .get(name)
-            .ok_or_else(|| ApiError::NotFound(format!("table `{db}`.`{name}` not found")))?;
-        if let Some(reason) = table.unsyncable_reason() {
-            return Err(ApiError::NotFound(reason));
-        }
+    for ((name, resume), table) in points.iter().zip(tables) {
         let param = format!("resume of table `{name}`");
         let in_words = |e: ApiError| ApiError::BadRequest(format!("{param}: {e}"));
         // The columns are checked as the stream would: a copy that excludes
@@ -121,31 +124,44 @@ pub fn answer(
             exclude: resume.exclude_columns.clone(),
             ..stream::Params::default()
         };
-        let sent = stream::select_columns(table, &columns).map_err(in_words)?;
+        let sent = stream::select_columns(&table, &columns).map_err(in_words)?;
         let after = match &resume.after {
             None => None,
             Some((since, key)) => {
                 let since = UtcTime::parse(since)
                     .map_err(|e| ApiError::BadRequest(format!("{param}: since: {e}")))?;
-                Some((since, stream::decode_key(table, key, &param)?))
+                Some((since, stream::decode_key(&table, key, &param)?))
             }
         };
+        let zone = resume
+            .cursor
+            .as_ref()
+            .and_then(|c| c.cursor_zone.as_deref());
+        let horizon = match zone.filter(|_| table.ts().data_type.eq_ignore_ascii_case("datetime")) {
+            Some(z) if walls.contains_key(z) => walls[z],
+            _ => {
+                let at = wallclock::cursor_horizon(&mut conn, &table, zone, hz.at)?;
+                if let Some(z) = zone.filter(|_| at != hz.at) {
+                    walls.insert(z.to_string(), at);
+                }
+                at
+            }
+        };
+        let columns = changes::columns_fingerprint(sent.iter().map(|&i| {
+            let c = &table.columns[i];
+            (c.name.as_str(), c.column_type.as_str())
+        }));
         probes.push(Probe {
             table,
             resume: after,
-            columns: changes::columns_fingerprint(sent.iter().map(|&i| {
-                let c = &table.columns[i];
-                (c.name.as_str(), c.column_type.as_str())
-            })),
+            columns,
+            horizon,
         });
     }
-    let hz = api.horizon.current(&mut conn)?;
-    api.tell_holder(&format!("`{db}` (changes question)"), &hz);
-    let horizon = hz.at;
     let source_time: String = conn
         .query_first(sql::UTC_NOW)?
         .ok_or_else(|| ApiError::Internal("UTC_TIMESTAMP() returned nothing".into()))?;
-    let changed = changed(&mut conn, db, &probes, horizon)?;
+    let changed = changed(&mut conn, db, &probes)?;
     let tables = probes
         .iter()
         .enumerate()
@@ -155,10 +171,9 @@ pub fn answer(
             TableChange {
                 table: p.table.name.clone(),
                 changed,
-                horizon: horizon.truncate(fsp).format(fsp),
-                estimated_rows: changed
-                    .then(|| estimate(&mut conn, db, p, horizon))
-                    .flatten(),
+                horizon: p.horizon.truncate(fsp).format(fsp),
+                horizon_utc: (p.horizon != hz.at).then(|| hz.at.format(6)),
+                estimated_rows: changed.then(|| estimate(&mut conn, db, p)).flatten(),
                 columns: Some(p.columns),
             }
         })
@@ -173,20 +188,60 @@ pub fn answer(
     Ok(Outcome { rows: Some(count) })
 }
 
+/// Each table asked about as its stream would read it: by its
+/// auto-updating column, or by the cursor its entry names.
+fn read_as_asked(
+    conn: &mut impl Queryable,
+    db: &str,
+    points: &[(String, Resume)],
+) -> Result<Vec<TableMeta>, ApiError> {
+    let mut metas: BTreeMap<String, TableMeta> = inspect::tables(conn, db, None)?
+        .into_iter()
+        .map(|t| (t.name.clone(), t))
+        .collect();
+    let mut found = Vec::with_capacity(points.len());
+    for (name, _) in points {
+        let table = metas
+            .remove(name)
+            .ok_or_else(|| ApiError::NotFound(format!("table `{db}`.`{name}` not found")))?;
+        found.push(table);
+    }
+    let mut named = Vec::new();
+    let mut read = Vec::with_capacity(points.len());
+    for (i, ((_, resume), table)) in points.iter().zip(found).enumerate() {
+        match &resume.cursor {
+            Some(c) => {
+                named.push((i, (table, c.cursor.as_str())));
+                read.push(None);
+            }
+            None => {
+                if let Some(reason) = table.unsyncable_reason() {
+                    return Err(ApiError::NotFound(reason));
+                }
+                read.push(Some(table));
+            }
+        }
+    }
+    let (at, named): (Vec<usize>, Vec<(TableMeta, &str)>) = named.into_iter().unzip();
+    for (i, table) in at.into_iter().zip(cursor::by_cursors(conn, db, named)?) {
+        read[i] = Some(table);
+    }
+    Ok(read.into_iter().flatten().collect())
+}
+
 /// The indexes of the probes whose stream would hold a row.
 fn changed(
     conn: &mut impl Queryable,
     db: &str,
-    probes: &[Probe<'_>],
-    horizon: UtcTime,
+    probes: &[Probe],
 ) -> Result<BTreeSet<usize>, ApiError> {
     let mut found = BTreeSet::new();
-    let numbered: Vec<(usize, &Probe<'_>)> = probes.iter().enumerate().collect();
+    let numbered: Vec<(usize, &Probe)> = probes.iter().enumerate().collect();
     for batch in numbered.chunks(PROBES_PER_STATEMENT) {
         let mut queries = Vec::with_capacity(batch.len());
         let mut params = Vec::new();
         for (i, probe) in batch {
-            let (query, p) = probe.query(db, horizon);
+            let (query, p) = probe.query(db);
             queries.push((*i, query));
             params.extend(p);
         }
@@ -203,8 +258,8 @@ fn changed(
 
 /// The optimizer's estimate of the rows a changed table's stream holds
 /// (none if it will not say): for progress reports, never for decisions.
-fn estimate(conn: &mut impl Queryable, db: &str, p: &Probe<'_>, horizon: UtcTime) -> Option<u64> {
-    let (query, params) = p.query(db, horizon);
+fn estimate(conn: &mut impl Queryable, db: &str, p: &Probe) -> Option<u64> {
+    let (query, params) = p.query(db);
     let mut result = conn.exec_iter(sql::explain(&query), params).ok()?;
     let column = result
         .columns()

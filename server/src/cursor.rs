@@ -64,12 +64,39 @@ pub fn syncable(
         return syncable_as_is(t);
     };
     let mut t = choose(t, name)?;
-    t.timestamp_index = index_leaders(conn, db, Some(&t.name))?
-        .into_iter()
-        .filter(|l| l.table == t.name && l.leader == name)
-        .min_by(|a, b| (a.width, &a.index).cmp(&(b.width, &b.index)))
-        .map(|l| l.index);
+    let leaders = index_leaders(conn, db, Some(&t.name))?;
+    t.timestamp_index = cursor_index(&leaders, &t.name, name);
     Ok(t)
+}
+
+/// Tables of `db` read by the cursors named, as [`syncable`] takes each,
+/// with one look at the indexes for all.
+pub fn by_cursors(
+    conn: &mut impl Queryable,
+    db: &str,
+    named: Vec<(TableMeta, &str)>,
+) -> Result<Vec<TableMeta>, ApiError> {
+    if named.is_empty() {
+        return Ok(Vec::new());
+    }
+    let leaders = index_leaders(conn, db, None)?;
+    named
+        .into_iter()
+        .map(|(t, name)| {
+            let mut t = choose(t, name)?;
+            t.timestamp_index = cursor_index(&leaders, &t.name, name);
+            Ok(t)
+        })
+        .collect()
+}
+
+/// The narrowest index of `table` that starts with its cursor `column`.
+fn cursor_index(leaders: &[Leader], table: &str, column: &str) -> Option<String> {
+    leaders
+        .iter()
+        .filter(|l| l.table == table && l.leader == column)
+        .min_by(|a, b| (a.width, &a.index).cmp(&(b.width, &b.index)))
+        .map(|l| l.index.clone())
 }
 
 /// `t` with its column `name` as the cursor, if that column can be one.

@@ -15,8 +15,9 @@ pub const PARAM: &str = "resume";
 /// Most tables one request may ask about.
 pub const MAX_TABLES: usize = 10_000;
 
-/// Where a client's copy of one table stands, and which columns it leaves
-/// out: as a change stream's `since`, `after_key` and `exclude_columns`.
+/// Where a client's copy of one table stands, which columns it leaves out
+/// and which cursor it reads the table by: as a change stream's `since`,
+/// `after_key`, `exclude_columns`, `cursor` and `cursor_zone`.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Resume {
     /// `since` and `after_key` (the key array in wire encoding); none: the
@@ -25,24 +26,48 @@ pub struct Resume {
     /// Checked as the stream would check them (a key or timestamp column,
     /// or an unknown one, is a 400 naming the table).
     pub exclude_columns: Vec<String>,
+    /// The named cursor, for a table read by one; `since` is then a value
+    /// of that column.
+    pub cursor: Option<NamedCursor>,
+}
+
+/// A table's named cursor, as a change stream's `cursor` and `cursor_zone`.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedCursor {
+    pub cursor: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor_zone: Option<String>,
 }
 
 /// One table's entry of a request, as JSON: `"t":null` (an empty copy),
-/// `"t":["2026-11-26 05:00:00.123456",[42]]` (since and after_key), and
-/// with excluded columns a third element, `"t":[null,null,["avatar"]]`.
+/// `"t":["2026-11-26 05:00:00.123456",[42]]` (since and after_key), with
+/// excluded columns a third element, `"t":[null,null,["avatar"]]`, and for
+/// a table read by a named cursor a fourth,
+/// `"t":[null,null,[],{"cursor":"updated_at","cursor_zone":"+01:00"}]`.
 pub fn resume_entry(table: &str, resume: &Resume) -> String {
     let json = |s: &str| serde_json::to_string(s).unwrap_or_default();
     let (since, key) = match &resume.after {
         Some((since, key)) => (json(since), key.clone()),
         None => ("null".into(), "null".into()),
     };
-    let value = match (&resume.after, resume.exclude_columns.as_slice()) {
-        (None, []) => "null".to_string(),
-        (Some(_), []) => format!("[{since},{key}]"),
-        (_, columns) => {
-            let columns: Vec<String> = columns.iter().map(|c| json(c)).collect();
-            format!("[{since},{key},[{}]]", columns.join(","))
-        }
+    let columns = || {
+        let columns: Vec<String> = resume.exclude_columns.iter().map(|c| json(c)).collect();
+        format!("[{}]", columns.join(","))
+    };
+    let value = match (
+        &resume.after,
+        resume.exclude_columns.as_slice(),
+        &resume.cursor,
+    ) {
+        (None, [], None) => "null".to_string(),
+        (Some(_), [], None) => format!("[{since},{key}]"),
+        (_, _, None) => format!("[{since},{key},{}]", columns()),
+        (_, _, Some(cursor)) => format!(
+            "[{since},{key},{},{}]",
+            columns(),
+            serde_json::to_string(cursor).unwrap_or_default()
+        ),
     };
     format!("{}:{value}", json(table))
 }
@@ -50,13 +75,14 @@ pub fn resume_entry(table: &str, resume: &Resume) -> String {
 /// Parses a request's `resume` object into (table, resume) pairs, by name.
 pub fn parse_resume(text: &str) -> Result<Vec<(String, Resume)>, String> {
     type Raw = BTreeMap<String, Option<Vec<Box<RawValue>>>>;
-    let shape = "a JSON object of table names to null or [since, after_key(, exclude_columns)]";
+    let shape = "a JSON object of table names to null or \
+                 [since, after_key(, exclude_columns(, {\"cursor\", \"cursor_zone\"}))]";
     let raw: Raw = serde_json::from_str(text).map_err(|e| format!("not {shape}: {e}"))?;
     raw.into_iter()
         .map(|(table, entry)| {
             let bad = |what: &str| format!("table `{table}`: {what}; expected {shape}");
             let items = entry.unwrap_or_default();
-            if items.len() == 1 || items.len() > 3 {
+            if items.len() == 1 || items.len() > 4 {
                 return Err(bad("wrong number of elements"));
             }
             let since: Option<String> = match items.first() {
@@ -76,11 +102,18 @@ pub fn parse_resume(text: &str) -> Result<Vec<(String, Resume)>, String> {
                 Some(v) => serde_json::from_str(v.get())
                     .map_err(|_| bad("exclude_columns is not an array of column names"))?,
             };
+            let cursor = match items.get(3) {
+                None => None,
+                Some(v) => Some(serde_json::from_str(v.get()).map_err(|_| {
+                    bad("the fourth element is not {\"cursor\": column(, \"cursor_zone\": zone)}")
+                })?),
+            };
             Ok((
                 table,
                 Resume {
                     after,
                     exclude_columns,
+                    cursor,
                 },
             ))
         })
@@ -104,9 +137,14 @@ pub struct TableChange {
     /// Whether the table's change stream from the resume point given
     /// would hold at least one row (below `horizon`).
     pub changed: bool,
-    /// The horizon, at the precision of the table's timestamp column.
-    /// Without a change, a copy at the resume point is complete up to it.
+    /// The horizon, at the precision of the table's timestamp column (for
+    /// a named DATETIME cursor, on its application's wall clock). Without a
+    /// change, a copy at the resume point is complete up to it.
     pub horizon: String,
+    /// For a named DATETIME cursor in another zone than UTC: the horizon
+    /// as the instant it is, in UTC (as a stream header's `horizon_utc`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub horizon_utc: Option<String>,
     /// For a changed table, the source's estimate of the rows its stream
     /// holds (the optimizer's, from the index), for progress reports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -140,7 +178,16 @@ mod tests {
         Resume {
             after: after.map(|(s, k)| (s.to_string(), k.to_string())),
             exclude_columns: exclude.iter().map(|c| c.to_string()).collect(),
+            cursor: None,
         }
+    }
+
+    fn by_cursor(mut r: Resume, cursor: &str, zone: Option<&str>) -> Resume {
+        r.cursor = Some(NamedCursor {
+            cursor: cursor.to_string(),
+            cursor_zone: zone.map(str::to_string),
+        });
+        r
     }
 
     #[test]
@@ -153,6 +200,15 @@ mod tests {
             ("empty", resume(None, &[])),
             ("secret", resume(None, &["pin", "pass\"word"])),
             ("both", resume(Some(("2020-01-01", "[2]")), &["c"])),
+            ("rails", by_cursor(resume(None, &[]), "updated_at", None)),
+            (
+                "django",
+                by_cursor(
+                    resume(Some(("2020-01-01", "[3]")), &["c"]),
+                    "modified",
+                    Some("Europe/Berlin"),
+                ),
+            ),
         ];
         let text = format!(
             "{{{}}}",
@@ -163,6 +219,10 @@ mod tests {
                 .join(",")
         );
         assert!(text.contains("\"empty\":null,"), "{text}");
+        assert!(
+            text.contains(r#""rails":[null,null,[],{"cursor":"updated_at"}]"#),
+            "{text}"
+        );
         let mut parsed = parse_resume(&text).unwrap();
         let mut want: Vec<(String, Resume)> = entries
             .into_iter()
@@ -183,6 +243,9 @@ mod tests {
             r#"{"t":[null,[1]]}"#,
             r#"{"t":[null,null,"c"]}"#,
             r#"{"t":[null,null,[],4]}"#,
+            r#"{"t":[null,null,[],{"cursor":1}]}"#,
+            r#"{"t":[null,null,[],{"cursor":"c","zone":"UTC"}]}"#,
+            r#"{"t":[null,null,[],{"cursor":"c"},5]}"#,
         ] {
             let err = parse_resume(bad).unwrap_err();
             assert!(err.contains("JSON object of table names"), "{bad}: {err}");

@@ -1,23 +1,38 @@
 //! Cheap polls over many tables: the changes question (`GET /<db>/?resume=`)
 //! by hand, a pass over many tables that streams exactly the tables that
-//! changed and moves exactly their rows, and a table due for a comparison
-//! that still gets its pass when nothing in it changed.
+//! changed and moves exactly their rows, tables read by named cursors
+//! polled the same way (their application's clock in another zone), and a
+//! table due for a comparison that still gets its pass when nothing in it
+//! changed.
 
 use std::time::Duration;
 
 use dbdump_tests::*;
 
-/// Stream requests for tables of `db` in the server's log so far.
+/// Stream requests for tables of `db` in the server's log so far. The
+/// server writes a request's line once the client has closed, which may be
+/// a moment after the puller exits: the count is read until it holds still.
 fn streams(server: &Server, db: &str) -> usize {
     let prefix = format!("GET /{db}/");
-    server
-        .log_text()
-        .lines()
-        .filter(|l| {
-            l.split_once(&prefix)
-                .is_some_and(|(_, rest)| !rest.starts_with('?') && !rest.starts_with(' '))
-        })
-        .count()
+    let count = || {
+        server
+            .log_text()
+            .lines()
+            .filter(|l| {
+                l.split_once(&prefix)
+                    .is_some_and(|(_, rest)| !rest.starts_with('?') && !rest.starts_with(' '))
+            })
+            .count()
+    };
+    let mut last = count();
+    loop {
+        std::thread::sleep(Duration::from_millis(150));
+        let now = count();
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
 }
 
 /// Microsecond timestamps, so that rows are below the horizon (settle 0)
@@ -232,4 +247,93 @@ fn a_table_due_for_a_comparison_gets_its_pass_without_news() {
         run.stderr
     );
     assert_same(src, &db, dst, &copy, &["item", "other"]);
+}
+
+#[test]
+fn tables_read_by_named_cursors_are_streamed_only_when_they_changed() {
+    let (src, dst) = pair();
+    // The application writes `users.updated_at` on a clock five hours
+    // ahead of UTC; `posts` keeps instants; `audit` updates itself.
+    let (db, copy, server) = setup_pair(
+        "cursorpoll",
+        &format!(
+            "CREATE TABLE users (id INT PRIMARY KEY, name VARCHAR(20), updated_at DATETIME(6) NOT NULL,
+               KEY (updated_at));
+             CREATE TABLE posts (id INT PRIMARY KEY, title VARCHAR(20), updated_at TIMESTAMP(6) NULL);
+             CREATE TABLE audit {TABLE};
+             INSERT INTO users SELECT seq, CONCAT('u', seq),
+               UTC_TIMESTAMP(6) + INTERVAL 5 HOUR - INTERVAL seq MINUTE FROM seq_1_to_5;
+             INSERT INTO posts SELECT seq, CONCAT('p', seq), NOW(6) - INTERVAL seq MINUTE FROM seq_1_to_5;
+             INSERT INTO audit (id, v) VALUES (1, 1);"
+        ),
+    );
+    let args = [
+        "-t",
+        "users.updated_at,posts.updated_at,audit",
+        "--app-time-zone",
+        "+05:00",
+    ];
+    wait_for_horizon();
+    pull_ok(&server, &db, &copy, &args);
+    assert_eq!(streams(&server, &db), 3);
+
+    let idle = pull_ok(&server, &db, &copy, &args);
+    assert_eq!(streams(&server, &db), 3, "an idle pass streams no table");
+    for t in ["users", "posts", "audit"] {
+        let line = idle
+            .stderr
+            .lines()
+            .find(|l| l.contains(&format!("table `{t}`: ")))
+            .unwrap_or_else(|| panic!("no summary for {t}:\n{}", idle.stderr));
+        assert!(line.contains("; 0 bytes read; complete to "), "{line}");
+        // Freshness in UTC, the wall-clock cursor's included.
+        let told = line.split("complete to ").nth(1).and_then(|r| r.get(..19));
+        let behind: Option<i64> = told.and_then(|told| {
+            src.scalar(&format!(
+                "SELECT ABS(TIMESTAMPDIFF(SECOND, {}, UTC_TIMESTAMP()))",
+                literal(told)
+            ))
+            .and_then(|b| b.parse().ok())
+        });
+        assert!(behind.is_some_and(|b| b < 120), "{line}");
+    }
+
+    src.exec(&format!(
+        "USE {}; UPDATE users SET name = 'renamed', updated_at = UTC_TIMESTAMP(6) + INTERVAL 5 HOUR
+           WHERE id = 3;
+         INSERT INTO posts VALUES (6, 'p6', NOW(6))",
+        ident(&db)
+    ));
+    wait_for_horizon();
+    let third = pull_ok(&server, &db, &copy, &args);
+    assert_eq!(
+        ["users", "posts", "audit"].map(|t| rows_applied(&third, t)),
+        [1, 1, 0],
+        "{}",
+        third.stderr
+    );
+    assert_eq!(streams(&server, &db), 5, "one stream per changed table");
+    assert_same(src, &db, dst, &copy, &["users", "posts", "audit"]);
+
+    // By hand: the entry names the cursor; a column that cannot be one is
+    // refused as a stream refuses it.
+    let ask = |resume: &str| {
+        let path = format!(
+            "/{db}/?resume={}",
+            dbdump_shared::http::percent_encode(resume)
+        );
+        http_get(server.port, &path, &[])
+    };
+    let (status, _, body) = ask(
+        r#"{"users":[null,null,[],{"cursor":"updated_at","cursor_zone":"+05:00"}],"posts":null}"#,
+    );
+    assert_eq!(status, 404, "posts has no auto-updating column: {body}");
+    let (status, _, body) =
+        ask(r#"{"users":[null,null,[],{"cursor":"updated_at","cursor_zone":"+05:00"}]}"#);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(r#""changed":true"#), "{body}");
+    assert!(body.contains(r#""horizon_utc":""#), "{body}");
+    let (status, _, body) = ask(r#"{"users":[null,null,[],{"cursor":"name"}]}"#);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("not DATETIME or TIMESTAMP"), "{body}");
 }
