@@ -62,9 +62,19 @@ pub fn survey(cfg: &Config, client: &Client, dest: &mut Destination, tables: &[P
             return survey;
         }
     };
-    let mut entries = Vec::new();
+    // A table planned twice (by two cursors) gets both its streams: one
+    // answer per name could not tell them apart.
+    let mut planned: HashMap<&str, usize> = HashMap::new();
+    for t in tables {
+        *planned.entry(t.name.as_str()).or_default() += 1;
+    }
+    // Tables read by a cursor are asked about in requests of their own,
+    // after the others: a server from before cursors were asked about
+    // refuses their entries, and the answers to earlier requests count.
+    let (mut entries, mut by_cursor) = (Vec::new(), Vec::new());
     for Planned { name, info, cursor } in tables {
-        let Some(info) = info.as_ref().filter(|_| existing.contains(name)) else {
+        let once = planned.get(name.as_str()) == Some(&1);
+        let Some(info) = info.as_ref().filter(|_| once && existing.contains(name)) else {
             continue;
         };
         // A table whose resume point cannot be read gets its stream, which
@@ -81,7 +91,11 @@ pub fn survey(cfg: &Config, client: &Client, dest: &mut Destination, tables: &[P
                 cursor_zone: Some(cfg.app_time_zone.clone()),
             }),
         };
-        entries.push(percent_encode(&changes::resume_entry(name, &point)));
+        let entry = percent_encode(&changes::resume_entry(name, &point));
+        match cursor {
+            None => entries.push(entry),
+            Some(_) => by_cursor.push(entry),
+        }
     }
     let base = format!(
         "/{}/?{}=",
@@ -101,7 +115,9 @@ pub fn survey(cfg: &Config, client: &Client, dest: &mut Destination, tables: &[P
     } else {
         None
     };
-    for batch in batches(&entries, QUERY_BUDGET) {
+    let mut requests = batches(&entries, QUERY_BUDGET);
+    requests.extend(batches(&by_cursor, QUERY_BUDGET));
+    for batch in requests {
         let path = format!("{base}%7B{}%7D", batch.join("%2C"));
         match with_busy_retry(|| client.get_json::<ChangesAnswer>(&path)) {
             Ok(answer) => survey.absorb(answer, shapes.as_ref()),

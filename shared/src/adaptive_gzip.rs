@@ -175,33 +175,41 @@ impl<W: Write> AdaptiveGzip<W> {
         let mut out = std::mem::take(&mut self.out);
         out.clear();
         let taken_before = self.deflate.total_in();
-        let status = self
-            .deflate
-            .compress_vec(input, &mut out, flush)
-            .map_err(|e| io::Error::other(format!("gzip compression failed: {e}")))?;
-        let ran = Ran {
-            taken: (self.deflate.total_in() - taken_before) as usize,
-            produced: out.len(),
-            full: out.len() == out.capacity(),
-            status,
-        };
+        let status = self.deflate.compress_vec(input, &mut out, flush);
+        let taken = (self.deflate.total_in() - taken_before) as usize;
+        let produced = out.len();
+        let full = produced > 0 && produced == out.capacity();
         let sent = self.send(&out);
+        // Back before anything can fail: a lost buffer has no room for output.
         self.out = out;
-        sent.map(|_| ran)
+        let status =
+            status.map_err(|e| io::Error::other(format!("gzip compression failed: {e}")))?;
+        sent.map(|_| Ran {
+            taken,
+            produced,
+            full,
+            status,
+        })
     }
 
     /// Ends the compressor's output at a byte boundary (a sync flush) and
     /// sends it all: the client can read everything written so far.
     fn sync(&mut self) -> io::Result<()> {
         self.send_header()?;
-        // Output still held from an earlier call goes first: miniz_oxide,
-        // asked to flush while it holds some, only hands that over and does
-        // not flush. (A level change after such a non-flush would cut a
-        // deflate block in two: a damaged stream.)
-        while self.run(&[], FlushCompress::None)?.full {}
-        // The flush, and whatever of it did not fit into one call's space.
-        while self.run(&[], FlushCompress::Sync)?.full {}
-        Ok(())
+        // miniz_oxide, asked to flush while it holds output from an earlier
+        // call, only hands that over and does not flush; and a flush that
+        // first compresses held input may fill a block, hand over part of
+        // it and stop there. So: hand over what it holds, ask for the
+        // flush, and again until a flush asked of a compressor that held
+        // nothing fits into one call's space, which is when it was done.
+        // (A level change after a flush not done would cut a deflate block
+        // in two, and lose held input: a damaged stream.)
+        loop {
+            while self.run(&[], FlushCompress::None)?.full {}
+            if !self.run(&[], FlushCompress::Sync)?.full {
+                return Ok(());
+            }
+        }
     }
 
     /// Ends the member: the final block, the CRC and the length, and gives
@@ -362,6 +370,24 @@ mod tests {
         }
         assert!(flushes >= 2, "{flushes} flushes");
         assert_eq!(gunzip(&enc.finish().unwrap()).unwrap(), text);
+    }
+
+    #[test]
+    fn a_flush_that_first_fills_a_block_with_held_input_still_ends_at_a_sync_point() {
+        // Level 1 holds up to 4 KiB of input uncompressed; incompressible
+        // input fills a block of more than one call's space at the flush.
+        for n in [60_000, 61_000, 62_000, 63_000, 64_000, 65_000] {
+            let mut enc = AdaptiveGzip::new(Vec::new());
+            let text = noise(n, 7);
+            enc.write_all(&text).unwrap();
+            enc.flush().unwrap();
+            assert!(enc.get_ref().ends_with(&SYNC_MARKER), "{n} bytes");
+            let mut readable = vec![0u8; n];
+            GzDecoder::new(&enc.get_ref()[..])
+                .read_exact(&mut readable)
+                .expect("all written so far is readable at once");
+            assert!(readable == text, "{n} bytes");
+        }
     }
 
     #[test]

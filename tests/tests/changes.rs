@@ -337,3 +337,27 @@ fn tables_read_by_named_cursors_are_streamed_only_when_they_changed() {
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("not DATETIME or TIMESTAMP"), "{body}");
 }
+
+#[test]
+fn a_table_read_by_two_cursors_gets_both_its_streams() {
+    // One answer per table name could not tell the two apart: a change
+    // that only one cursor shows must still arrive.
+    let (src, dst) = pair();
+    let (db, copy, server) = setup_pair(
+        "twocursors",
+        "CREATE TABLE r (id INT PRIMARY KEY, name VARCHAR(20), created_at DATETIME(6) NOT NULL,
+           updated_at DATETIME(6) NOT NULL);
+         INSERT INTO r SELECT seq, CONCAT('r', seq), UTC_TIMESTAMP(6) - INTERVAL 1 HOUR,
+           UTC_TIMESTAMP(6) - INTERVAL 1 HOUR FROM seq_1_to_3;",
+    );
+    let args = ["-t", "r.updated_at,r.created_at"];
+    wait_for_horizon();
+    pull_ok(&server, &db, &copy, &args);
+    src.exec(&format!(
+        "UPDATE {}.r SET name = 'renamed', updated_at = UTC_TIMESTAMP(6) WHERE id = 2",
+        ident(&db)
+    ));
+    wait_for_horizon();
+    pull_ok(&server, &db, &copy, &args);
+    assert_same(src, &db, dst, &copy, &["r"]);
+}
