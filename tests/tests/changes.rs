@@ -35,6 +35,15 @@ fn streams(server: &Server, db: &str) -> usize {
     }
 }
 
+/// The changes question about `db` with `resume` (JSON): status, head, body.
+fn ask(server: &Server, db: &str, resume: &str) -> (u16, String, String) {
+    let path = format!(
+        "/{db}/?resume={}",
+        dbdump_shared::http::percent_encode(resume)
+    );
+    http_get(server.port, &path, &[])
+}
+
 /// Microsecond timestamps, so that rows are below the horizon (settle 0)
 /// a moment after they are written; the horizon is read at most every
 /// 0.11 s.
@@ -130,13 +139,7 @@ fn the_changes_question_by_hand() {
              INSERT INTO a (id, v, ts) VALUES (1, 1, '2020-01-01 00:00:00.5'), (2, 2, '2020-01-01 00:00:00.5');"
         ),
     );
-    let ask = |resume: &str| {
-        let path = format!(
-            "/{db}/?resume={}",
-            dbdump_shared::http::percent_encode(resume)
-        );
-        http_get(server.port, &path, &[])
-    };
+    let ask = |resume: &str| ask(&server, &db, resume);
     let (status, _, body) = ask(r#"{"a":null,"b":null}"#);
     assert_eq!(status, 200, "{body}");
     let answer: serde_json::Value = serde_json::from_str(&body).expect("JSON answer");
@@ -317,13 +320,7 @@ fn tables_read_by_named_cursors_are_streamed_only_when_they_changed() {
 
     // By hand: the entry names the cursor; a column that cannot be one is
     // refused as a stream refuses it.
-    let ask = |resume: &str| {
-        let path = format!(
-            "/{db}/?resume={}",
-            dbdump_shared::http::percent_encode(resume)
-        );
-        http_get(server.port, &path, &[])
-    };
+    let ask = |resume: &str| ask(&server, &db, resume);
     let (status, _, body) = ask(
         r#"{"users":[null,null,[],{"cursor":"updated_at","cursor_zone":"+05:00"}],"posts":null}"#,
     );
