@@ -1,6 +1,6 @@
 //! The server's gzip encoder, whose compression level follows the link.
 //!
-//! A fast link (a LAN, loopback) is best served by the cheapest level: the
+//! A fast link (a LAN, loopback) is best served by a cheap level: the
 //! CPU, not the wire, is what limits the sync there. A slow link leaves the
 //! server waiting on the client most of the time; that time is better spent
 //! compressing harder, so fewer bytes cross the link. The encoder measures
