@@ -240,7 +240,9 @@ impl Certificate {
         self.path("ssl.crt")
     }
 
-    fn path(&self, name: &str) -> String {
+    /// A file of the certificate's directory (`ssl.key`, or one that is
+    /// not there).
+    pub fn path(&self, name: &str) -> String {
         let path = self.dir.join(name);
         path.to_str().expect("UTF-8 scratch path").to_string()
     }

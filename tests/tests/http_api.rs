@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use dbdump_tests::edge::Certificate;
 use dbdump_tests::*;
 use serde_json::{json, Value};
 
@@ -219,22 +220,6 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-/// A self-signed `ssl.crt`/`ssl.key` pair made by `scripts/generate-ssl-cert`.
-fn make_cert() -> TempDir {
-    let dir = TempDir::new("dbdump_tls");
-    let out = Command::new(workspace_root().join("scripts/generate-ssl-cert"))
-        .arg(&dir.0)
-        .stdin(Stdio::null())
-        .output()
-        .expect("cannot run scripts/generate-ssl-cert");
-    assert!(
-        out.status.success(),
-        "generate-ssl-cert: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    dir
 }
 
 /// Splits a raw HTTP response like `http_raw` does.
@@ -1109,26 +1094,11 @@ fn password_from_a_file_is_its_first_line() {
 
 // ---------------------------------------------------------------- TLS
 
-/// `-s` with the generated certificate.
-fn tls_args(cert: &TempDir) -> Vec<String> {
-    let mut args = vec!["-s".to_string()];
-    args.extend(["--ssl-private-key".into(), cert.path("ssl.key")]);
-    args.extend(["--ssl-public-key".into(), cert.path("ssl.crt")]);
-    args
-}
-
-fn start_tls(cert: &TempDir, extra: &[&str]) -> Server {
-    let args = tls_args(cert);
-    let mut all: Vec<&str> = args.iter().map(String::as_str).collect();
-    all.extend(extra);
-    Server::start(src(), &all)
-}
-
 #[test]
 fn https_serves_a_rustls_client_that_trusts_the_certificate() {
     let db = db_with_rows("api_tls", &[(1, "2020-01-01 00:00:00")]);
-    let cert = make_cert();
-    let server = start_tls(&cert, &["-u", "foo", "-p", "bar"]);
+    let cert = Certificate::new();
+    let server = cert.server(src(), &["-u", "foo", "-p", "bar"]);
     let ca = cert.path("ssl.crt");
     let auth = basic("foo", "bar");
     let (code, head, body) = https_get(server.port, &ca, "/", &[("Authorization", &auth)]);
@@ -1167,8 +1137,8 @@ fn https_serves_a_rustls_client_that_trusts_the_certificate() {
 
 #[test]
 fn plain_http_to_the_https_port_is_refused_and_the_server_goes_on() {
-    let cert = make_cert();
-    let server = start_tls(&cert, &[]);
+    let cert = Certificate::new();
+    let server = cert.server(src(), &[]);
     let ca = cert.path("ssl.crt");
     for _ in 0..3 {
         let (code, head, body) = get(&server, "/");
@@ -1195,15 +1165,15 @@ fn plain_http_to_the_https_port_is_refused_and_the_server_goes_on() {
 /// instead, which curl reports as "Received HTTP/0.9 when not allowed".
 #[test]
 fn plain_http_get_to_the_https_port_gets_a_400_saying_so() {
-    let cert = make_cert();
-    let server = start_tls(&cert, &[]);
+    let cert = Certificate::new();
+    let server = cert.server(src(), &[]);
     assert_error(&get(&server, "/"), 400, "https");
 }
 
 #[test]
 fn https_without_certificate_files_exits_1_naming_the_file() {
-    let cert = make_cert();
-    let other = make_cert();
+    let cert = Certificate::new();
+    let other = Certificate::new();
     let base = |key: &str, crt: &str| -> Vec<String> {
         let fixed = format!(
             "-a 127.0.0.1 -P {} --source-host 127.0.0.1 --source-port {} --source-username root -s",
@@ -1260,8 +1230,8 @@ fn puller_syncs_over_https_when_given_the_certificate() {
         "api_tls_pull",
         &[(1, "2020-01-01 00:00:00"), (2, "2020-01-02 00:00:00")],
     );
-    let cert = make_cert();
-    let server = start_tls(&cert, &["-u", "foo", "-p", "bar"]);
+    let cert = Certificate::new();
+    let server = cert.server(src, &["-u", "foo", "-p", "bar"]);
     let creds = ["--source-username", "foo", "--source-password", "bar"];
     copy_schema(src, &db, dst, &db);
     let ca = cert.path("ssl.crt");
@@ -1272,7 +1242,7 @@ fn puller_syncs_over_https_when_given_the_certificate() {
     assert_same(src, &db, dst, &db, &["t"]);
 
     // Without that certificate (trusting only an unrelated one) it must fail.
-    let other = make_cert();
+    let other = Certificate::new();
     let mut args = vec!["--source-ssl"];
     args.extend(creds);
     let out = puller_command(server.port, dst, &db, &db, &args)
