@@ -1,7 +1,9 @@
 //! Every SQL text dbd_puller sends to the destination, built in one place.
 //! Identifiers are quoted here; values are always `?` placeholders.
 
-use dbdump_shared::sql::{key_at_most, key_in, key_range, quote_ident, quote_list, quote_table};
+use dbdump_shared::sql::{
+    key_at_most, key_in, key_range, key_range_hashes, quote_ident, quote_list, quote_table,
+};
 
 /// Session set-up of the destination connection:
 /// - UTC, so TIMESTAMP values mean the same instant as on the source;
@@ -113,13 +115,7 @@ pub fn row_hashes(
     after: bool,
     until: bool,
 ) -> String {
-    format!(
-        "SELECT {}, {hash} FROM {}{} ORDER BY {}",
-        quote_list(key),
-        quote_table(db, table),
-        key_range(key, after, until),
-        quote_list(key)
-    )
+    key_range_hashes(db, table, key, hash, after, until, false)
 }
 
 /// Deletes `n` rows by primary key: `k IN (?, …)` for a one-column key,

@@ -2,7 +2,7 @@
 //! the builders were found in `information_schema` first and are quoted
 //! here; values are always `?` placeholders.
 
-use dbdump_shared::sql::{key_in, key_range, quote_ident, quote_list, quote_table};
+use dbdump_shared::sql::{key_in, key_range_hashes, quote_ident, quote_list, quote_table};
 
 /// Session set-up of every source connection: UTC so that TIMESTAMP values
 /// are unambiguous whatever the hosts' zones; UTF-8 for all text; reads only.
@@ -223,13 +223,7 @@ pub fn digest_select(
     after: bool,
     until: bool,
 ) -> String {
-    format!(
-        "SELECT {}, {hash} FROM {} FORCE INDEX (PRIMARY){} ORDER BY {}",
-        quote_list(key),
-        quote_table(db, table),
-        key_range(key, after, until),
-        quote_list(key)
-    )
+    key_range_hashes(db, table, key, hash, after, until, true)
 }
 
 /// Ends another session of ours (its id comes from the driver, not a request).

@@ -183,6 +183,34 @@ pub fn key_range(key: &[&str], after: bool, until: bool) -> String {
     }
 }
 
+/// The key and `hash` of every row whose key lies in `(after, until]`, in
+/// key order: what both sides fold into digests, over the same ranges.
+/// `force_primary` reads through the primary key (the source's snapshot
+/// reads); without it the optimizer chooses (the destination).
+/// Parameters: as for [`key_range`].
+pub fn key_range_hashes(
+    db: &str,
+    table: &str,
+    key: &[&str],
+    hash: &str,
+    after: bool,
+    until: bool,
+    force_primary: bool,
+) -> String {
+    format!(
+        "SELECT {}, {hash} FROM {}{}{} ORDER BY {}",
+        quote_list(key),
+        quote_table(db, table),
+        if force_primary {
+            " FORCE INDEX (PRIMARY)"
+        } else {
+            ""
+        },
+        key_range(key, after, until),
+        quote_list(key)
+    )
+}
+
 /// `key IN (…)` for `n` keys: `k IN (?, …)` for a one-column key, else a
 /// flat OR of equalities (which the optimizer turns into point ranges).
 /// Parameters: each key's values, in key order.
