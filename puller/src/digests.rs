@@ -9,7 +9,7 @@ use mysql::Value;
 
 use dbdump_shared::dberror::describe;
 use dbdump_shared::digest::{Digest, DigestHeader, Kind};
-use dbdump_shared::sql::{key_params, row_hash, HashClass};
+use dbdump_shared::sql::{key_params, key_range_hashes, row_hash, HashClass};
 use dbdump_shared::value::{self, ValueCodec};
 use dbdump_shared::warn;
 
@@ -189,13 +189,15 @@ impl DestTable {
         after: Option<&[Value]>,
         until: Option<&[Value]>,
     ) -> Result<Vec<DestRow>, String> {
-        let query = sql::row_hashes(
+        // Left to the destination's optimizer.
+        let query = key_range_hashes(
             &dest.database,
             &self.table,
             &self.key_names(),
             &self.hash,
             after.is_some(),
             until.is_some(),
+            false,
         );
         let mut params = after.map(key_params).unwrap_or_default();
         params.extend(until.map(key_params).unwrap_or_default());

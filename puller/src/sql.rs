@@ -1,9 +1,7 @@
 //! Every SQL text dbd_puller sends to the destination, built in one place.
 //! Identifiers are quoted here; values are always `?` placeholders.
 
-use dbdump_shared::sql::{
-    key_at_most, key_in, key_range, key_range_hashes, quote_ident, quote_list, quote_table,
-};
+use dbdump_shared::sql::{key_at_most, key_in, key_range, quote_ident, quote_list, quote_table};
 
 /// Session set-up of the destination connection:
 /// - UTC, so TIMESTAMP values mean the same instant as on the source;
@@ -103,19 +101,6 @@ pub fn bucket_case_order(bounds: usize) -> Vec<usize> {
     let mut out = Vec::with_capacity(bounds);
     walk(0, bounds, &mut out);
     out
-}
-
-/// The key and hash of each destination row in `(after, until]`, in key
-/// order. Parameters: `after`'s values, then `until`'s.
-pub fn row_hashes(
-    db: &str,
-    table: &str,
-    key: &[&str],
-    hash: &str,
-    after: bool,
-    until: bool,
-) -> String {
-    key_range_hashes(db, table, key, hash, after, until, false)
 }
 
 /// Deletes `n` rows by primary key: `k IN (?, …)` for a one-column key,
@@ -224,10 +209,6 @@ mod tests {
         assert_eq!(
             q,
             "SELECT 0, H FROM `d`.`t` WHERE (`a` > ? OR `a` = ? AND `b` > ?) AND (`a` < ? OR `a` = ? AND `b` <= ?)"
-        );
-        assert_eq!(
-            row_hashes("d", "t", &["id"], "H", false, true),
-            "SELECT `id`, H FROM `d`.`t` WHERE `id` <= ? ORDER BY `id`"
         );
         assert_eq!(
             keys_equal_to("d", "t", &["id"], 1, 2),

@@ -12,7 +12,7 @@ use dbdump_shared::dberror::describe;
 use dbdump_shared::digest::{
     self, chunk_line, Digest, DigestHeader, DigestTrailer, Kind, DEFAULT_CHUNK_ROWS, MAX_CHUNK_ROWS,
 };
-use dbdump_shared::sql::{key_params, row_hash, HashClass};
+use dbdump_shared::sql::{key_params, key_range_hashes, row_hash, HashClass};
 use dbdump_shared::value::{self, ValueCodec};
 use dbdump_shared::wire::{self, Column};
 use dbdump_shared::{http as h, signals};
@@ -230,7 +230,16 @@ fn write_digests(
     let (mut chunks, mut rows) = (0u64, 0u64);
     let mut line = Vec::with_capacity(256);
     for (index, (after, until)) in ranges.iter().enumerate() {
-        let query = sql::digest_select(db, &t.name, key, hash, after.is_some(), until.is_some());
+        // Through the primary key, in key order: chunks fold as rows stream by.
+        let query = key_range_hashes(
+            db,
+            &t.name,
+            key,
+            hash,
+            after.is_some(),
+            until.is_some(),
+            true,
+        );
         dbdump_shared::debug!("digest query: {query}");
         let mut params = after.as_deref().map(key_params).unwrap_or_default();
         params.extend(until.as_deref().map(key_params).unwrap_or_default());

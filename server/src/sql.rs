@@ -2,7 +2,7 @@
 //! the builders were found in `information_schema` first and are quoted
 //! here; values are always `?` placeholders.
 
-use dbdump_shared::sql::{key_in, key_range_hashes, quote_ident, quote_list, quote_table};
+use dbdump_shared::sql::{key_in, quote_ident, quote_list, quote_table};
 
 /// Session set-up of every source connection: UTC so that TIMESTAMP values
 /// are unambiguous whatever the hosts' zones; UTF-8 for all text; reads only.
@@ -211,21 +211,6 @@ pub const START_SNAPSHOT: &[&str] = &[
     "START TRANSACTION WITH CONSISTENT SNAPSHOT",
 ];
 
-/// The key and hash of every row of one key range, in key order, through
-/// the primary key: dbd_server folds them into chunk digests as they
-/// stream by. Parameters: the `after` key's then the `until` key's, each
-/// laid out by `key_params`.
-pub fn digest_select(
-    db: &str,
-    table: &str,
-    key: &[&str],
-    hash: &str,
-    after: bool,
-    until: bool,
-) -> String {
-    key_range_hashes(db, table, key, hash, after, until, true)
-}
-
 /// Ends another session of ours (its id comes from the driver, not a request).
 pub fn kill_connection(connection_id: u32) -> String {
     format!("KILL CONNECTION {connection_id}")
@@ -420,24 +405,6 @@ mod tests {
         assert_eq!(marker_time("SELECT 1"), None);
         // Cut to 80 characters by the query, the marker is still whole.
         assert_eq!(marker_time(&q[..80]), Some(1_764_000_000_123_456));
-    }
-
-    #[test]
-    fn digest_queries_read_key_ranges_in_key_order() {
-        let q = digest_select("d", "t", &["a", "b"], "H", true, true);
-        assert_eq!(
-            q,
-            "SELECT `a`, `b`, H FROM `d`.`t` FORCE INDEX (PRIMARY) WHERE (`a` > ? OR `a` = ? AND `b` > ?) \
-             AND (`a` < ? OR `a` = ? AND `b` <= ?) ORDER BY `a`, `b`"
-        );
-        let q = digest_select("d", "t", &["id"], "H", false, false);
-        assert_eq!(
-            q,
-            "SELECT `id`, H FROM `d`.`t` FORCE INDEX (PRIMARY) ORDER BY `id`"
-        );
-        assert!(
-            digest_select("d", "t", &["id"], "H", false, true).contains("WHERE `id` <= ? ORDER")
-        );
     }
 
     #[test]

@@ -324,4 +324,26 @@ mod tests {
             key_params(&[1, 2]).len()
         );
     }
+
+    #[test]
+    fn digest_queries_read_key_ranges_in_key_order() {
+        let q = key_range_hashes("d", "t", &["a", "b"], "H", true, true, true);
+        assert_eq!(
+            q,
+            "SELECT `a`, `b`, H FROM `d`.`t` FORCE INDEX (PRIMARY) WHERE (`a` > ? OR `a` = ? AND `b` > ?) \
+             AND (`a` < ? OR `a` = ? AND `b` <= ?) ORDER BY `a`, `b`"
+        );
+        let q = key_range_hashes("d", "t", &["id"], "H", false, false, true);
+        assert_eq!(
+            q,
+            "SELECT `id`, H FROM `d`.`t` FORCE INDEX (PRIMARY) ORDER BY `id`"
+        );
+        assert!(key_range_hashes("d", "t", &["id"], "H", false, true, true)
+            .contains("WHERE `id` <= ? ORDER"));
+        // The destination's, left to its optimizer.
+        assert_eq!(
+            key_range_hashes("d", "t", &["id"], "H", false, true, false),
+            "SELECT `id`, H FROM `d`.`t` WHERE `id` <= ? ORDER BY `id`"
+        );
+    }
 }
