@@ -261,15 +261,7 @@ mod tests {
     use super::*;
 
     fn col(name: &str, data_type: &str, extra: &str) -> ColumnMeta {
-        ColumnMeta {
-            name: name.into(),
-            column_type: data_type.into(),
-            data_type: data_type.into(),
-            charset: None,
-            extra: extra.into(),
-            fsp: 0,
-            generated: false,
-        }
+        ColumnMeta::plain(name, data_type, extra)
     }
 
     fn table(columns: Vec<ColumnMeta>, auto: Option<usize>) -> TableMeta {

@@ -31,6 +31,20 @@ pub struct ColumnMeta {
 }
 
 impl ColumnMeta {
+    /// A column of the given type and `extra`, as the tests spell one.
+    #[cfg(test)]
+    pub fn plain(name: &str, data_type: &str, extra: &str) -> ColumnMeta {
+        ColumnMeta {
+            name: name.into(),
+            column_type: data_type.into(),
+            data_type: data_type.into(),
+            charset: None,
+            extra: extra.into(),
+            fsp: 0,
+            generated: false,
+        }
+    }
+
     /// The auto-updating TIMESTAMP forms of MySQL 8 (`DEFAULT_GENERATED on
     /// update CURRENT_TIMESTAMP[(n)]`) and MariaDB (`on update
     /// current_timestamp([n])`).
@@ -408,15 +422,7 @@ mod tests {
     }
 
     fn col(data_type: &str, extra: &str) -> ColumnMeta {
-        ColumnMeta {
-            name: "c".into(),
-            column_type: data_type.into(),
-            data_type: data_type.into(),
-            charset: None,
-            extra: extra.into(),
-            fsp: 0,
-            generated: false,
-        }
+        ColumnMeta::plain("c", data_type, extra)
     }
 
     #[test]

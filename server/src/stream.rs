@@ -388,15 +388,7 @@ mod tests {
     use crate::inspect::ColumnMeta;
 
     fn table() -> TableMeta {
-        let col = |name: &str, ty: &str| ColumnMeta {
-            name: name.into(),
-            column_type: ty.into(),
-            data_type: ty.into(),
-            charset: None,
-            extra: String::new(),
-            fsp: 0,
-            generated: false,
-        };
+        let col = |name: &str, ty: &str| ColumnMeta::plain(name, ty, "");
         TableMeta {
             name: "t".into(),
             columns: vec![
