@@ -1,6 +1,7 @@
 //! Harness for the end-to-end tests in `tests/tests/*.rs`: real throwaway
 //! MariaDB servers (`scripts/mariadb-sandbox`), the real `dbd_server` and
-//! `dbd_puller` binaries, and ways to compare databases and poke at HTTP.
+//! `dbd_puller` binaries; comparing databases (`compare`) and poking at HTTP
+//! (`http`) are re-exported from their own files.
 //!
 //! Helpers panic with a message instead of returning errors: a failing
 //! helper means a failing test, and the message is the diagnosis.
@@ -11,7 +12,7 @@
 //! shell that destroys it once the test process is gone, and [`pair`] also
 //! sweeps away leftovers of dead processes (e.g. after a SIGKILL of all).
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -22,9 +23,14 @@ use std::time::{Duration, Instant};
 use mysql::prelude::Queryable;
 
 pub mod certs;
+mod compare;
 pub mod edge;
 pub mod fixtures;
+mod http;
 pub mod messages;
+
+pub use compare::*;
+pub use http::*;
 
 /// A child process killed when this goes out of scope, so that a failing
 /// test does not leave a polling puller or a server behind.
@@ -91,12 +97,12 @@ fn next_id() -> String {
     format!("{}-{n}", std::process::id())
 }
 
-fn lossy(bytes: &[u8]) -> String {
+pub(crate) fn lossy(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// Column `col` of the first row, if any and not NULL.
-fn cell(rows: Rows, col: usize) -> Option<String> {
+pub(crate) fn cell(rows: Rows, col: usize) -> Option<String> {
     rows.into_iter().next()?.into_iter().nth(col)?
 }
 
@@ -163,7 +169,7 @@ pub fn literal(s: &str) -> String {
 /// Runs `sql` and returns the first result set with columns. Reads every
 /// result set: `query_drop` would silently ignore an error in any statement
 /// but the first.
-fn run_sql(conn: &mut mysql::Conn, sql: &str) -> mysql::Result<Rows> {
+pub(crate) fn run_sql(conn: &mut mysql::Conn, sql: &str) -> mysql::Result<Rows> {
     let text = |v| match v {
         mysql::Value::NULL => None,
         mysql::Value::Bytes(b) => Some(lossy(&b)),
@@ -608,129 +614,6 @@ pub fn puller(port: u16, dst: &Sandbox, src_db: &str, dst_db: &str, extra: &[&st
     }
 }
 
-/// The rows of `database.table` as `mariadb-dump` INSERTs, one line per
-/// row, in primary key order, binary as hex and TIMESTAMPs in UTC.
-pub fn dump(db: &Sandbox, database: &str, table: &str) -> String {
-    let flags = format!(
-        "--no-defaults -h127.0.0.1 -P{} -uroot --no-create-info --skip-extended-insert \
-         --order-by-primary --hex-blob --tz-utc --skip-comments --skip-dump-date --compact",
-        db.port
-    );
-    let out = Command::new("mariadb-dump")
-        .args(flags.split(' '))
-        .args([database, table])
-        .stdin(Stdio::null())
-        .output()
-        .expect("cannot run mariadb-dump");
-    let err = lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "mariadb-dump {database}.{table}: {err}"
-    );
-    // MariaDB >= 10.5.25 starts every dump with a "sandbox mode" guard
-    // comment, even with --compact; dropping it leaves rows only.
-    let text = lossy(&out.stdout);
-    let rows = text.lines().filter(|l| !l.starts_with("/*M!999999"));
-    rows.map(|l| format!("{l}\n")).collect()
-}
-
-/// `CHECKSUM TABLE`; `None` when the table does not exist.
-pub fn checksum(db: &Sandbox, database: &str, table: &str) -> Option<String> {
-    let sql = format!("CHECKSUM TABLE {}", qualified(database, table));
-    cell(db.query_strings(&sql), 1)
-}
-
-/// Number of rows in `database.table`.
-pub fn count(db: &Sandbox, database: &str, table: &str) -> u64 {
-    let n = db.scalar(&format!(
-        "SELECT COUNT(*) FROM {}",
-        qualified(database, table)
-    ));
-    n.and_then(|n| n.parse().ok())
-        .expect("COUNT(*) gave a number")
-}
-
-/// The lines around the first difference: enough to see what went wrong
-/// without pasting a million-row dump into the test output.
-fn first_difference(a: &str, b: &str) -> String {
-    let (a, b): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
-    let i = (0..a.len().max(b.len()))
-        .find(|&i| a.get(i) != b.get(i))
-        .unwrap_or(0);
-    let (na, nb) = (a.len(), b.len());
-    let mut text = format!("{na} vs {nb} lines; first difference at line {}:\n", i + 1);
-    for j in i.saturating_sub(1)..i + 3 {
-        for (side, lines) in [("src", &a), ("dst", &b)] {
-            if let Some(line) = lines.get(j) {
-                let clipped: String = line.chars().take(300).collect();
-                text.push_str(&format!("{side} {:>6}: {clipped}\n", j + 1));
-            }
-        }
-    }
-    text
-}
-
-/// Asserts that each table holds the same rows in both databases, by dump
-/// (readable diff) and by `CHECKSUM TABLE` (catches what text might hide).
-pub fn assert_same(src: &Sandbox, src_db: &str, dst: &Sandbox, dst_db: &str, tables: &[&str]) {
-    for table in tables {
-        let (a, b) = (dump(src, src_db, table), dump(dst, dst_db, table));
-        assert!(a == b, "{table} differs: {}", first_difference(&a, &b));
-        let (ca, cb) = (checksum(src, src_db, table), checksum(dst, dst_db, table));
-        assert_eq!(ca, cb, "CHECKSUM TABLE {table} differs, dumps do not");
-    }
-}
-
-/// Sends `request` as-is on a new connection and reads until the server
-/// closes it (30 s at most). Returns the status (0 when no status line came
-/// back: nothing listening, or the connection was dropped), the head without
-/// the blank line, and the body as sent (dbd_server never uses chunked
-/// encoding). Write and read errors end the exchange without failing it:
-/// what arrived before them is returned, as tests of refused requests need.
-pub fn http_raw(port: u16, request: &[u8]) -> (u16, String, String) {
-    match TcpStream::connect(("127.0.0.1", port)) {
-        Ok(stream) => http_on(stream, request),
-        Err(_) => (0, String::new(), String::new()),
-    }
-}
-
-/// As [`http_raw`], on a connection the caller made (e.g. from another
-/// client address, see [`edge::connect_from`]).
-pub fn http_on(mut stream: TcpStream, request: &[u8]) -> (u16, String, String) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
-    let _ = stream.write_all(request);
-    let (mut raw, mut buf) = (Vec::new(), vec![0; 64 * 1024]);
-    while let Ok(n @ 1..) = stream.read(&mut buf) {
-        raw.extend_from_slice(&buf[..n]);
-    }
-    let text = lossy(&raw);
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = match head.split_whitespace().collect::<Vec<_>>()[..] {
-        [version, code, ..] if version.starts_with("HTTP/") => code.parse().unwrap_or(0),
-        _ => 0,
-    };
-    (status, head.to_string(), body.to_string())
-}
-
-/// `GET path` with extra `headers`; see [`http_raw`] for the result.
-pub fn http_get(port: u16, path: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
-    let mut req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
-    for (name, value) in headers {
-        req.push_str(&format!("{name}: {value}\r\n"));
-    }
-    http_raw(port, format!("{req}\r\n").as_bytes())
-}
-
-/// Parses every non-empty line of an NDJSON body.
-pub fn ndjson_lines(body: &str) -> Vec<serde_json::Value> {
-    let parse =
-        |l: &str| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad NDJSON ({e}): {l}"));
-    body.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(parse)
-        .collect()
-}
-
 /// A fresh source database made from `ddl`, the same tables in a fresh
 /// destination database (`<db>_copy`), and a server exposing only it with
 /// `server_args`: (database, copy, server).
@@ -776,26 +659,4 @@ pub fn rows_applied(run: &PullerRun, table: &str) -> u64 {
         .and_then(|rest| rest.split(' ').next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no summary for {table} in:\n{}", run.stderr))
-}
-
-/// Creates `dst_db` on `dst` with every base table of `src_db` (dropped and
-/// recreated if present): the puller writes rows, never DDL. Foreign key
-/// checks are off so that tables can come in any order.
-pub fn copy_schema(src: &Sandbox, src_db: &str, dst: &Sandbox, dst_db: &str) {
-    let tables = src.query_strings(&format!(
-        "SELECT TABLE_NAME FROM information_schema.TABLES \
-         WHERE TABLE_SCHEMA = {} AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME",
-        literal(src_db)
-    ));
-    let mut conn = dst.conn();
-    let mut run = |sql: String| run_sql(&mut conn, &sql).unwrap_or_else(|e| panic!("{e}\n{sql}"));
-    run(format!(
-        "SET foreign_key_checks = 0; CREATE DATABASE IF NOT EXISTS {0}; USE {0}",
-        ident(dst_db)
-    ));
-    for table in tables.into_iter().flat_map(|r| r.into_iter().flatten()) {
-        let show = format!("SHOW CREATE TABLE {}", qualified(src_db, &table));
-        let ddl = cell(src.query_strings(&show), 1).unwrap_or_else(|| panic!("{show}: no DDL"));
-        run(format!("DROP TABLE IF EXISTS {}; {ddl}", ident(&table)));
-    }
 }
