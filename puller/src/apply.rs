@@ -172,9 +172,12 @@ impl Destination {
                 UtcTime::from_parts(*y, *mo, *d, *h, *mi, *s, *us)
             }
             other => {
-                return Err(
-                    format!("unexpected timestamp value {other:?} in `{table}`.`{ts}`").into(),
+                // In SQL's words (`'2024-13-01'`, `NULL`), not the driver's.
+                let shown = other.map_or_else(|| "nothing".to_string(), |v| v.as_sql(false));
+                return Err(format!(
+                    "the newest row of `{table}` has {shown} in its timestamp column `{ts}`,                      not a date and time; check that column's type on the destination"
                 )
+                .into());
             }
         };
         let mut after_key = b"[".to_vec();
