@@ -2,49 +2,11 @@
 //! entries (`table`, `table.column`, `*`, `*.column`) resolved against the
 //! server's listing, and the request parameters that name a table's cursor.
 
-use dbdump_shared::cli::CliError;
 use dbdump_shared::http::percent_encode;
 use dbdump_shared::wire::{TableInfo, TableList};
 
+use crate::config::tables::Choice;
 use crate::config::Config;
-
-/// One entry of `-t`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Choice {
-    /// `None` for `*`: every table the server lists.
-    pub table: Option<String>,
-    /// The column after the first dot: the table's cursor.
-    pub cursor: Option<String>,
-}
-
-/// Parses `-t`: comma-separated `table`, `table.column` (split at the first
-/// dot, as `-x` does), `*` or `*.column`.
-pub fn parse(list: &str) -> Result<Vec<Choice>, CliError> {
-    let choices = list
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|item| {
-            let (table, cursor) = match item.split_once('.') {
-                Some((t, c)) => (t, Some(c)),
-                None => (item, None),
-            };
-            if table.is_empty() || cursor.is_some_and(str::is_empty) {
-                return Err(CliError(format!(
-                    "--tables entry {item:?} is not table, table.column, * or *.column"
-                )));
-            }
-            Ok(Choice {
-                table: (table != "*").then(|| table.to_string()),
-                cursor: cursor.map(str::to_string),
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    if choices.is_empty() {
-        return Err(CliError("--tables names no table".into()));
-    }
-    Ok(choices)
-}
 
 /// A table of a pass.
 #[derive(Clone, Debug, PartialEq)]
@@ -161,51 +123,11 @@ pub fn cursor_params(cfg: &Config, cursor: Option<&str>, zone: bool) -> Vec<Stri
     params
 }
 
-/// Checks `--app-time-zone`: a zone name, an offset or SYSTEM; the server
-/// checks that the source database knows it.
-pub fn check_zone(zone: &str) -> Result<String, CliError> {
-    let ok = !zone.is_empty()
-        && zone.len() <= 64
-        && zone
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/_+-:.".contains(c));
-    if ok {
-        Ok(zone.to_string())
-    } else {
-        Err(CliError(format!(
-            "--app-time-zone {zone:?} is not a time zone such as America/New_York, +02:00 or SYSTEM"
-        )))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::tables::parse;
     use dbdump_shared::wire::{CursorCandidate, CursorTable};
-
-    fn choice(table: Option<&str>, cursor: Option<&str>) -> Choice {
-        Choice {
-            table: table.map(Into::into),
-            cursor: cursor.map(Into::into),
-        }
-    }
-
-    #[test]
-    fn entries_split_at_the_first_dot() {
-        assert_eq!(
-            parse("a, b.updated_at ,*.c.d,*").unwrap(),
-            [
-                choice(Some("a"), None),
-                choice(Some("b"), Some("updated_at")),
-                choice(None, Some("c.d")),
-                choice(None, None),
-            ]
-        );
-        for bad in [".x", "t.", "a,.", " , ", "*."] {
-            assert!(parse(bad).is_err(), "{bad:?}");
-        }
-        assert!(parse(",").unwrap_err().0.contains("names no table"));
-    }
 
     fn info(table: &str, ts: &str) -> TableInfo {
         TableInfo {
@@ -312,13 +234,4 @@ mod tests {
         );
     }
 
-    #[test]
-    fn zones_are_names_or_offsets() {
-        for z in ["America/New_York", "+05:30", "SYSTEM", "Etc/GMT+5", "UTC"] {
-            assert_eq!(check_zone(z).unwrap(), z);
-        }
-        for z in ["", "New York", "x';--", &"a".repeat(65)] {
-            assert!(check_zone(z).is_err(), "{z:?}");
-        }
-    }
 }

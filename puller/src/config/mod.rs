@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use dbdump_shared::cli::{self, flag, required, CliError, Flag, Group, Spec, Values};
 
-use crate::tables::{self, Choice};
+pub mod tables;
+
+use tables::Choice;
 
 const GENERAL: usize = 0;
 const SOURCE: usize = 1;
