@@ -1,97 +1,17 @@
-//! dbd_puller's flags, in one table (names, short forms and defaults are the
-//! original tool's), and the typed configuration built from them.
+//! What the user asked for: the flags (`flags`: one table; `tables`: the
+//! entries of `-t`) and the typed configuration built from them. Everything
+//! else in the puller may read it; it reads nothing of theirs.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use dbdump_shared::cli::{self, flag, required, CliError, Flag, Group, Spec, Values};
+use dbdump_shared::cli::{self, CliError, Values};
 
+pub mod flags;
 pub mod tables;
 
+pub use flags::SPEC;
 use tables::Choice;
-
-const GENERAL: usize = 0;
-const SOURCE: usize = 1;
-const DEST: usize = 2;
-const SYNC: usize = 3;
-const CONVERGE: usize = 4;
-const MONITOR: usize = 5;
-
-static GROUPS: &[Group] = &[
-    Group {
-        title: "optional arguments",
-        about: "",
-    },
-    Group {
-        title: "Source",
-        about: "Source dbd_server (that changes are read from)",
-    },
-    Group {
-        title: "Destination",
-        about: "Destination MySQL database server (that changes get written to)",
-    },
-    Group {
-        title: "Sync",
-        about: "Synchronization options",
-    },
-    Group {
-        title: "Convergence",
-        about: "Deletes and drift: found by comparing digests of primary key ranges on both sides, so that only the rows that differ move",
-    },
-    Group {
-        title: "Monitoring",
-        about: "Progress of long table syncs, and how fresh the copy is, for people and for monitors",
-    },
-];
-
-static FLAGS: &[Flag] = &[
-    required(flag("--source-host", None, Some("HOST_OR_IP"), None, SOURCE, "dbdump web server")),
-    flag("--source-port", None, Some("PORT"), Some("8888"), SOURCE, "dbdump web server port"),
-    flag("--source-username", None, Some("USERNAME"), None, SOURCE, "dbdump username"),
-    flag("--source-password", None, Some("PASSWORD"), None, SOURCE, "dbdump password"),
-    flag("--source-password-file", None, Some("FILE"), None, SOURCE, "Read the dbdump password from the first line of FILE"),
-    required(flag("--source-database", None, Some("DATABASE"), None, SOURCE, "Source database name")),
-    flag("--source-timeout", None, Some("SECONDS"), Some("15"), SOURCE, "Seconds to wait before timing out a connection attempt, or a stalled response"),
-    flag("--source-ssl", None, None, None, SOURCE, "Talk HTTPS to the dbd_server"),
-    flag("--source-ssl-ca", None, Some("FILE"), None, SOURCE, "PEM certificate(s) to trust for HTTPS: a server presenting one of them byte for byte is trusted as it is (pinned, like an SSH host key: the server's own ssl.crt, self-signed or made by the original's genkey); any other certificate must be signed by one of them and name the host (default: the system's CA bundle); implies --source-ssl"),
-    flag("--source-compress", None, Some("yes|no"), Some("yes"), SOURCE, "Ask dbd_server for gzip-compressed streams and digests (NDJSON shrinks to about a fifth: what a slow or metered link needs); --source-compress=no on a fast link where CPU is scarcer than bandwidth"),
-    flag("--source-proxy", None, Some("URL"), None, SOURCE, "HTTP proxy to reach the dbd_server through, http://[USER:PASSWORD@]HOST:PORT, or 'direct' for none (default: https_proxy / http_proxy unless no_proxy names the server, as curl reads them)"),
-    required(flag("--dest-host", None, Some("HOST_OR_IP"), None, DEST, "Database server host")),
-    flag("--dest-port", None, Some("PORT"), Some("3306"), DEST, "Database server port"),
-    required(flag("--dest-username", None, Some("USERNAME"), None, DEST, "Database user")),
-    flag("--dest-password", None, Some("PASSWORD"), None, DEST, "Database password"),
-    flag("--dest-password-file", None, Some("FILE"), None, DEST, "Read the database password from the first line of FILE"),
-    required(flag("--dest-database", None, Some("DATABASE"), None, DEST, "Destination database name")),
-    flag("--tables", Some("-t"), Some("table1[.column],tableN,..."), None, SYNC, "Ordered list of tables to sync (default: all tables that dbd_server supports, parents before children). table.column syncs a table without an auto-updating TIMESTAMP column by that DATETIME or TIMESTAMP column, which its application sets (Rails', Django's, Laravel's updated_at; created_at of an append-only table); *.column does so for every such table that has the column, plus the tables synced as they are, * for those alone (the server's listing shows which tables take which columns)"),
-    flag("--exclude-columns", Some("-x"), Some("table1.column1,tableN.columnN,..."), None, SYNC, "Columns to exclude from synchronization (table and column split at the first dot)"),
-    flag("--app-time-zone", None, Some("ZONE"), Some("UTC"), SYNC, "The time zone in which the application writes the DATETIME columns named with -t table.column: a name (America/New_York; needs the source database's time zone tables), an offset (+05:30) or SYSTEM (the source database server's own zone). TIMESTAMP columns hold instants and need none"),
-    flag("--poll-interval", None, Some("seconds"), None, SYNC, "Polling interval between pull requests (if unspecified, polling will be disabled)"),
-    flag("--create-tables", None, None, None, SYNC, "Create the destination database and each missing table from the source's definition (columns, keys, foreign keys; not triggers) before its first rows, and add a column the source gained before that table's next rows; a column the source dropped or retyped stops that table with an error"),
-    flag("--ignore-database-errors", None, None, None, SYNC, "When the destination database refuses a table's rows (an ERROR it returns: data too long, duplicate key, a trigger, a missing privilege), log it and skip that table until the next pass instead of failing: the exit code stays 0 and polling does not back off. Rows are never skipped one by one (the table stays at its last good batch), and an unreachable destination still fails"),
-    flag("--deletes", None, None, None, CONVERGE, "After a table's pass, delete destination rows whose primary key no longer exists on the source (found by comparing key digests; off by default: the original tool never deleted). With --poll-interval, one table per poll, in turn"),
-    flag("--verify", None, None, None, CONVERGE, "After a table's pass, compare whole-row digests too and repair what differs: delete rows the source lacks, re-fetch rows that are missing or different. With --poll-interval, one table per poll, in turn"),
-    flag("--force-resync", Some("-f"), None, None, CONVERGE, "Bring every table back in line with the source now: a --verify pass of each (with --poll-interval, one table per poll)"),
-    flag("--resync-interval", None, Some("POLLS"), None, CONVERGE, "With --poll-interval: every POLLS polls, queue a --verify pass of every table (done one table per poll)"),
-    flag("--max-delete-percent", None, Some("PERCENT"), Some("50"), CONVERGE, "Refuse a pass that would delete more than this share of a table's destination rows, or that finds the source table empty: that table stops with an error naming the numbers"),
-    flag("--force-deletes", None, None, None, CONVERGE, "Delete even past --max-delete-percent or when the source table reads as empty"),
-    flag("--progress-interval", None, Some("SECONDS"), Some("10"), MONITOR, "A table sync running longer than this logs a progress line every SECONDS: rows so far, rate, the source's estimate of the total, percent and time left (on a terminal, one line updated in place from 2 s on, or from SECONDS if shorter)"),
-    flag("--status-file", None, Some("FILE"), None, MONITOR, "Keep a JSON status document in FILE, replaced atomically after tables and passes: per table its last success, horizon (complete up to that source time), lag, rows applied, last error and consecutive failures; per pass its start, end and outcome"),
-    flag("--metrics-file", None, Some("FILE"), None, MONITOR, "Keep the same figures in FILE in Prometheus text format, for node_exporter's textfile collector (a *.prom file in its directory)"),
-    flag("--debug", Some("-d"), None, None, GENERAL, "Enable debug mode"),
-];
-
-pub static SPEC: Spec = Spec {
-    name: "dbd_puller",
-    about: "Pulls changes from a dbd_server",
-    groups: GROUPS,
-    flags: FLAGS,
-    epilog: "Every flag can also be set with the environment variable shown; a flag on the\n\
-             command line wins. Exit codes: 0 every table synced (or polling stopped by\n\
-             SIGTERM/SIGINT), 1 some table failed (one line each on stderr; not one that\n\
-             --ignore-database-errors skipped), 2 bad command line, 3 interrupted by\n\
-             SIGTERM/SIGINT before a one-shot pass finished (the destination is\n\
-             consistent; run again to complete).",
-};
 
 #[derive(Clone)]
 pub struct Config {
