@@ -16,9 +16,9 @@ use dbdump_shared::sql::take;
 use dbdump_shared::{debug, warn};
 
 use crate::apply::Destination;
-use crate::client::{Client, ClientError};
 use crate::config::Config;
-use crate::source_clock;
+use crate::source::client::{Client, ClientError};
+use crate::source::clock;
 use crate::sql;
 use crate::tables::Planned;
 use crate::transfer::with_busy_retry;
@@ -140,7 +140,7 @@ pub fn survey(cfg: &Config, client: &Client, dest: &mut Destination, tables: &[P
 
 impl Survey {
     fn absorb(&mut self, answer: ChangesAnswer, shapes: Option<&HashMap<String, u64>>) {
-        source_clock::observe(&answer.source_time);
+        clock::observe(&answer.source_time);
         for t in answer.tables {
             let reshaped = shapes
                 .is_some_and(|s| t.columns.is_none() || s.get(&t.table) != t.columns.as_ref());

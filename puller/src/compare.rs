@@ -22,9 +22,9 @@ use dbdump_shared::value;
 use dbdump_shared::wire::{self, Column};
 
 use crate::apply::Destination;
-use crate::client::{expect_end, Client, Response};
 use crate::digests::DestTable;
 use crate::repair::Guard;
+use crate::source::client::{expect_end, Client, Response};
 use crate::transfer::with_busy_retry;
 
 /// Rows per chunk of the first, whole-table digest.

@@ -15,10 +15,10 @@ use dbdump_shared::digest::Kind;
 use dbdump_shared::http::percent_encode;
 
 use crate::apply::Destination;
-use crate::client::Client;
 use crate::compare::Comparison;
 use crate::config::Config;
 use crate::repair::{self, Guard};
+use crate::source::client::Client;
 use crate::sync::stream_path;
 use crate::tables;
 

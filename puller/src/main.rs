@@ -5,7 +5,6 @@
 mod apply;
 mod atomic_file;
 mod changes;
-mod client;
 mod compare;
 mod config;
 mod converge;
@@ -14,18 +13,16 @@ mod digests;
 mod failure;
 mod metrics;
 mod progress;
-mod proxy;
 mod repair;
 mod schedule;
 mod schema;
-mod source_clock;
+mod source;
 mod sql;
 mod sqlcheck;
 mod status;
 mod stream;
 mod sync;
 mod tables;
-mod tlserror;
 mod transfer;
 
 use std::time::Duration;
@@ -43,7 +40,7 @@ fn main() {
     logging::set_debug(config.debug);
     dbdump_shared::debug!("configuration: {config:?}");
     let usage = |e: String| -> ! { cli::exit_usage(&SPEC, &cli::CliError(e)) };
-    let client = client::Client::new(&config).unwrap_or_else(|e| usage(e));
+    let client = source::client::Client::new(&config).unwrap_or_else(|e| usage(e));
     progress::set_interval(config.progress_interval);
     let mut monitor = status::Monitor::new(&config, client.base()).unwrap_or_else(|e| usage(e));
     let mut pass = |schedule: &mut schedule::Schedule| {

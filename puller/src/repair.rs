@@ -12,7 +12,7 @@ use dbdump_shared::dberror;
 use dbdump_shared::http::percent_encode;
 
 use crate::apply::Destination;
-use crate::client::Client;
+use crate::source::client::Client;
 use crate::sql;
 use crate::transfer;
 

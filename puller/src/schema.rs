@@ -18,10 +18,10 @@ use dbdump_shared::wire::{Header, PROTOCOL};
 use dbdump_shared::{info, warn};
 
 use crate::apply::Destination;
-use crate::client::Client;
 use crate::config::Config;
 use crate::ddl;
 use crate::failure::TableError;
+use crate::source::client::Client;
 use crate::sql;
 use crate::transfer::with_busy_retry;
 

@@ -19,7 +19,7 @@ use dbdump_shared::warn;
 use crate::atomic_file;
 use crate::config::Config;
 use crate::metrics;
-use crate::source_clock;
+use crate::source::clock;
 
 /// Version of the status document's layout.
 const FORMAT: u32 = 1;
@@ -209,8 +209,8 @@ impl Monitor {
         let t = self.status.tables.entry(name.to_string()).or_default();
         if let Some((rows, horizon)) = applied {
             t.horizon = Some(horizon.to_string());
-            t.horizon_unix = source_clock::unix_seconds(horizon);
-            t.lag_seconds = source_clock::lag_seconds(horizon);
+            t.horizon_unix = clock::unix_seconds(horizon);
+            t.lag_seconds = clock::lag_seconds(horizon);
             t.rows_last_pass = rows;
             t.rows_total += rows;
         }
@@ -243,7 +243,7 @@ impl Monitor {
         let failed = self.status.pass.as_ref().is_some_and(|p| p.failed > 0);
         for t in self.status.tables.values_mut() {
             if let Some(h) = &t.horizon {
-                t.lag_seconds = source_clock::lag_seconds(h);
+                t.lag_seconds = clock::lag_seconds(h);
             }
         }
         let outcome = if interrupted {

@@ -11,7 +11,7 @@ use dbdump_shared::value;
 use dbdump_shared::wire::{self, Column, Header, Line};
 
 use crate::apply::{Batch, Limits};
-use crate::client::{expect_end, Response};
+use crate::source::client::{expect_end, Response};
 
 /// How reading a stream ended, when it did not fail.
 #[derive(Debug, PartialEq, Eq)]

@@ -12,13 +12,13 @@ use dbdump_shared::{debug, error, info, signals, warn};
 
 use crate::apply::{Destination, Resume};
 use crate::changes;
-use crate::client::Client;
 use crate::config::Config;
 use crate::converge::{self, Converged, Mode};
 use crate::failure::TableError;
 use crate::schedule::Schedule;
 use crate::schema;
-use crate::source_clock;
+use crate::source::client::Client;
+use crate::source::clock;
 use crate::status::Monitor;
 use crate::tables::{self, Planned};
 use crate::transfer::{self, with_busy_retry};
@@ -242,7 +242,7 @@ fn summary(s: &Synced) -> String {
         ));
     }
     line.push_str(&format!("; {} bytes read", s.bytes));
-    line.push_str(&format!("; {}", source_clock::freshness(s.fresh_to())));
+    line.push_str(&format!("; {}", clock::freshness(s.fresh_to())));
     line
 }
 

@@ -10,9 +10,9 @@ use dbdump_shared::wire::Header;
 use dbdump_shared::{debug, signals, warn};
 
 use crate::apply::{Batch, Destination};
-use crate::client::{Client, ClientError};
 use crate::failure::TableError;
 use crate::progress::Progress;
+use crate::source::client::{Client, ClientError};
 use crate::stream::{self, End, Failure};
 
 /// How often a 503 (server busy) is retried before the table fails.

@@ -21,8 +21,8 @@ use dbdump_shared::tls::MaybeTls;
 use dbdump_shared::wire::ErrorBody;
 
 use crate::config::Config;
-use crate::proxy::{self, Proxy};
-use crate::tlserror::{self, Peer};
+use crate::source::proxy::{self, Proxy};
+use crate::source::tlserror::{self, Peer};
 
 #[derive(Debug)]
 pub enum ClientError {
