@@ -17,6 +17,7 @@ use dbdump_shared::wire::Header;
 
 use crate::config::Config;
 use crate::failure::TableError;
+use crate::source::requests::Resume;
 use crate::sql;
 
 /// Most rows per INSERT (also bounded by 65,535 placeholders).
@@ -39,14 +40,6 @@ pub struct ColumnType {
     pub column_type: String,
     /// A virtual or stored generated column (the database computes it).
     pub generated: bool,
-}
-
-/// Where a table's next stream starts: after this (timestamp, key).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Resume {
-    pub since: UtcTime,
-    /// JSON array of the key values in wire encoding.
-    pub after_key: String,
 }
 
 fn db_err(context: &str) -> impl Fn(mysql::Error) -> TableError + '_ {

@@ -19,8 +19,7 @@ use crate::compare::Comparison;
 use crate::config::Config;
 use crate::repair::{self, Guard};
 use crate::source::client::Client;
-use crate::sync::stream_path;
-use crate::tables;
+use crate::source::requests::{cursor_params, stream_path};
 
 /// What a convergence pass compares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,7 +73,7 @@ pub fn converge(
     } else {
         format!("&exclude_columns={}", percent_encode(&excluded.join(",")))
     };
-    for p in tables::cursor_params(cfg, cursor, false) {
+    for p in cursor_params(cfg, cursor, false) {
         columns_param.push('&');
         columns_param.push_str(&p);
     }

@@ -10,7 +10,7 @@ use dbdump_shared::http::percent_encode;
 use dbdump_shared::wire::{Header, TableInfo, TableList};
 use dbdump_shared::{debug, error, info, signals, warn};
 
-use crate::apply::{Destination, Resume};
+use crate::apply::Destination;
 use crate::changes;
 use crate::config::Config;
 use crate::converge::{self, Converged, Mode};
@@ -19,6 +19,7 @@ use crate::schedule::Schedule;
 use crate::schema;
 use crate::source::client::Client;
 use crate::source::clock;
+use crate::source::requests::stream_path;
 use crate::status::Monitor;
 use crate::tables::{self, Planned};
 use crate::transfer::{self, with_busy_retry};
@@ -246,39 +247,6 @@ fn summary(s: &Synced) -> String {
     line
 }
 
-/// The change stream of `table`, read by `cursor` (its auto-updating
-/// column without), after `resume` (everything without).
-pub fn stream_path(
-    cfg: &Config,
-    table: &str,
-    cursor: Option<&str>,
-    resume: Option<&Resume>,
-) -> String {
-    let mut params = Vec::new();
-    if let Some(r) = resume {
-        params.push(format!("since={}", percent_encode(&r.since.to_string())));
-        params.push(format!("after_key={}", percent_encode(&r.after_key)));
-    }
-    let excluded = cfg.excluded(table);
-    if !excluded.is_empty() {
-        params.push(format!(
-            "exclude_columns={}",
-            percent_encode(&excluded.join(","))
-        ));
-    }
-    params.extend(tables::cursor_params(cfg, cursor, true));
-    let mut path = format!(
-        "/{}/{}/",
-        percent_encode(&cfg.source_database),
-        percent_encode(table)
-    );
-    if !params.is_empty() {
-        path.push('?');
-        path.push_str(&params.join("&"));
-    }
-    path
-}
-
 fn sync_table(
     cfg: &Config,
     client: &Client,
@@ -317,33 +285,4 @@ fn sync_table(
         bytes: 0,
         columns_added,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use dbdump_shared::since::UtcTime;
-
-    fn config(args: &[&str]) -> Config {
-        crate::config::for_tests(args)
-    }
-
-    #[test]
-    fn stream_paths_encode_names_and_parameters() {
-        let cfg = config(&["-x", "t/1.secret,other.c"]);
-        let resume = Resume {
-            since: UtcTime::parse("2020-01-02 03:04:05.5").unwrap(),
-            after_key: "[1,\"a b\"]".into(),
-        };
-        assert_eq!(
-            stream_path(&cfg, "t/1", None, Some(&resume)),
-            "/my%20db/t%2F1/?since=2020-01-02%2003%3A04%3A05.500000&after_key=%5B1%2C%22a%20b%22%5D&exclude_columns=secret"
-        );
-        assert_eq!(stream_path(&cfg, "plain", None, None), "/my%20db/plain/");
-        let cfg = config(&["--app-time-zone", "America/New_York"]);
-        assert_eq!(
-            stream_path(&cfg, "orders", Some("updated at"), None),
-            "/my%20db/orders/?cursor=updated%20at&cursor_zone=America%2FNew_York"
-        );
-    }
 }

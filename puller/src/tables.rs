@@ -1,12 +1,10 @@
 //! Which tables a pass syncs, in which order and by which column: `-t`'s
 //! entries (`table`, `table.column`, `*`, `*.column`) resolved against the
-//! server's listing, and the request parameters that name a table's cursor.
+//! server's listing.
 
-use dbdump_shared::http::percent_encode;
 use dbdump_shared::wire::{TableInfo, TableList};
 
 use crate::config::tables::Choice;
-use crate::config::Config;
 
 /// A table of a pass.
 #[derive(Clone, Debug, PartialEq)]
@@ -107,20 +105,6 @@ fn named_table(listing: &TableList, name: &str, cursor: Option<&str>) -> Planned
             }
         }
     }
-}
-
-/// The query parameters that name `cursor` (none for `None`): `cursor`,
-/// and for a stream (`zone`) the zone `--app-time-zone` gives.
-pub fn cursor_params(cfg: &Config, cursor: Option<&str>, zone: bool) -> Vec<String> {
-    let Some(cursor) = cursor else {
-        return Vec::new();
-    };
-    let mut params = vec![format!("cursor={}", percent_encode(cursor))];
-    if zone {
-        let z = percent_encode(&cfg.app_time_zone);
-        params.push(format!("cursor_zone={z}"));
-    }
-    params
 }
 
 #[cfg(test)]

@@ -1,9 +1,10 @@
 //! Talking to dbd_server: the HTTP(S) client (`client`), through a proxy
 //! when there is one (`proxy`), TLS failures told in words (`tlserror`),
-//! and the source's clock as its answers tell it (`clock`). Uses only `config` and the
+//! the paths of the requests it answers (`requests`), and the source's clock as its answers tell it (`clock`). Uses only `config` and the
 //! shared crate: the rest of the puller uses this, never the other way.
 
 pub mod client;
 pub mod clock;
 pub mod proxy;
+pub mod requests;
 pub mod tlserror;
