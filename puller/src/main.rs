@@ -3,7 +3,6 @@
 //! destination is the only state. See `--help` and the README.
 
 mod apply;
-mod atomic_file;
 mod changes;
 mod compare;
 mod config;
@@ -11,15 +10,13 @@ mod converge;
 mod ddl;
 mod digests;
 mod failure;
-mod metrics;
-mod progress;
+mod observe;
 mod repair;
 mod schedule;
 mod schema;
 mod source;
 mod sql;
 mod sqlcheck;
-mod status;
 mod stream;
 mod sync;
 mod tables;
@@ -41,8 +38,9 @@ fn main() {
     dbdump_shared::debug!("configuration: {config:?}");
     let usage = |e: String| -> ! { cli::exit_usage(&SPEC, &cli::CliError(e)) };
     let client = source::client::Client::new(&config).unwrap_or_else(|e| usage(e));
-    progress::set_interval(config.progress_interval);
-    let mut monitor = status::Monitor::new(&config, client.base()).unwrap_or_else(|e| usage(e));
+    observe::progress::set_interval(config.progress_interval);
+    let mut monitor =
+        observe::status::Monitor::new(&config, client.base()).unwrap_or_else(|e| usage(e));
     let mut pass = |schedule: &mut schedule::Schedule| {
         monitor.pass_started();
         let report = sync::pass(&config, &client, schedule, &mut monitor);

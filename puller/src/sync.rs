@@ -15,12 +15,12 @@ use crate::changes;
 use crate::config::Config;
 use crate::converge::{self, Converged, Mode};
 use crate::failure::TableError;
+use crate::observe::status::Monitor;
 use crate::schedule::Schedule;
 use crate::schema;
 use crate::source::client::Client;
 use crate::source::clock;
 use crate::source::requests::stream_path;
-use crate::status::Monitor;
 use crate::tables::{self, Planned};
 use crate::transfer::{self, with_busy_retry};
 

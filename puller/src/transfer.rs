@@ -11,7 +11,7 @@ use dbdump_shared::{debug, signals, warn};
 
 use crate::apply::{Batch, Destination};
 use crate::failure::TableError;
-use crate::progress::Progress;
+use crate::observe::progress::Progress;
 use crate::source::client::{Client, ClientError};
 use crate::stream::{self, End, Failure};
 

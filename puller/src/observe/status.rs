@@ -16,9 +16,9 @@ use serde::Serialize;
 use dbdump_shared::since::UtcTime;
 use dbdump_shared::warn;
 
-use crate::atomic_file;
 use crate::config::Config;
-use crate::metrics;
+use crate::observe::atomic_file;
+use crate::observe::metrics;
 use crate::source::clock;
 
 /// Version of the status document's layout.

@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use crate::status::{Status, Table};
+use crate::observe::status::{Status, Table};
 
 /// One metric family: name, type, help, and its samples as (labels, value).
 struct Family<'a> {
@@ -163,7 +163,7 @@ pub fn render(status: &Status) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::status::{Passes, Puller, Stamp};
+    use crate::observe::status::{Passes, Puller, Stamp};
 
     #[test]
     fn renders_families_with_help_type_and_escaped_labels() {
