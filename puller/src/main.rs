@@ -40,7 +40,7 @@ fn main() {
     let client = source::client::Client::new(&config).unwrap_or_else(|e| usage(e));
     observe::progress::set_interval(config.progress_interval);
     let mut monitor =
-        observe::status::Monitor::new(&config, client.base()).unwrap_or_else(|e| usage(e));
+        observe::monitor::Monitor::new(&config, client.base()).unwrap_or_else(|e| usage(e));
     let mut pass = |schedule: &mut schedule::Schedule| {
         monitor.pass_started();
         let report = sync::pass(&config, &client, schedule, &mut monitor);

@@ -15,7 +15,7 @@ use crate::changes;
 use crate::config::Config;
 use crate::converge::{self, Converged, Mode};
 use crate::failure::TableError;
-use crate::observe::status::Monitor;
+use crate::observe::monitor::Monitor;
 use crate::schedule::Schedule;
 use crate::schema;
 use crate::source::client::Client;

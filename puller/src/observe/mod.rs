@@ -6,5 +6,6 @@
 
 pub mod atomic_file;
 pub mod metrics;
+pub mod monitor;
 pub mod progress;
 pub mod status;
