@@ -15,13 +15,13 @@ use dbdump_shared::http::percent_encode;
 use dbdump_shared::sql::take;
 use dbdump_shared::{debug, warn};
 
-use crate::apply::Destination;
+use crate::apply::destination::Destination;
+use crate::apply::transfer::with_busy_retry;
 use crate::config::Config;
 use crate::source::client::{Client, ClientError};
 use crate::source::clock;
 use crate::sql;
 use crate::tables::Planned;
-use crate::transfer::with_busy_retry;
 
 /// Longest query string of one request (the server takes request lines
 /// up to 16 KiB).

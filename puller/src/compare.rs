@@ -21,11 +21,11 @@ use dbdump_shared::http::percent_encode;
 use dbdump_shared::value;
 use dbdump_shared::wire::{self, Column};
 
-use crate::apply::Destination;
+use crate::apply::destination::Destination;
+use crate::apply::transfer::with_busy_retry;
 use crate::digests::DestTable;
 use crate::repair::Guard;
 use crate::source::client::{expect_end, Client, Response};
-use crate::transfer::with_busy_retry;
 
 /// Rows per chunk of the first, whole-table digest.
 const TOP_CHUNK_ROWS: u64 = 1000;

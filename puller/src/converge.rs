@@ -14,7 +14,7 @@
 use dbdump_shared::digest::Kind;
 use dbdump_shared::http::percent_encode;
 
-use crate::apply::Destination;
+use crate::apply::destination::Destination;
 use crate::compare::Comparison;
 use crate::config::Config;
 use crate::repair::{self, Guard};

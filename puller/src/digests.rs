@@ -13,7 +13,7 @@ use dbdump_shared::sql::{key_params, key_range_hashes, row_hash, HashClass};
 use dbdump_shared::value::{self, ValueCodec};
 use dbdump_shared::warn;
 
-use crate::apply::Destination;
+use crate::apply::destination::Destination;
 use crate::sql;
 
 /// A non-negative integer result value that fits 32 bits.

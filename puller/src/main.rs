@@ -9,7 +9,6 @@ mod config;
 mod converge;
 mod ddl;
 mod digests;
-mod failure;
 mod observe;
 mod repair;
 mod schedule;
@@ -17,10 +16,8 @@ mod schema;
 mod source;
 mod sql;
 mod sqlcheck;
-mod stream;
 mod sync;
 mod tables;
-mod transfer;
 
 use std::time::Duration;
 

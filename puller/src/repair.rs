@@ -11,10 +11,10 @@ use mysql::Value;
 use dbdump_shared::dberror;
 use dbdump_shared::http::percent_encode;
 
-use crate::apply::Destination;
+use crate::apply::destination::Destination;
+use crate::apply::transfer;
 use crate::source::client::Client;
 use crate::sql;
-use crate::transfer;
 
 /// Keys per DELETE statement (each its own transaction).
 const DELETE_BATCH: usize = 500;

@@ -17,13 +17,13 @@ use dbdump_shared::schema::{ColumnDefinition, TableDefinition};
 use dbdump_shared::wire::{Header, PROTOCOL};
 use dbdump_shared::{info, warn};
 
-use crate::apply::Destination;
+use crate::apply::destination::Destination;
+use crate::apply::failure::TableError;
+use crate::apply::transfer::with_busy_retry;
 use crate::config::Config;
 use crate::ddl;
-use crate::failure::TableError;
 use crate::source::client::Client;
 use crate::sql;
-use crate::transfer::with_busy_retry;
 
 /// The source's definition of `table` (synced by `cursor`, if named).
 fn definition(

@@ -10,11 +10,12 @@ use dbdump_shared::http::percent_encode;
 use dbdump_shared::wire::{Header, TableInfo, TableList};
 use dbdump_shared::{debug, error, info, signals, warn};
 
-use crate::apply::Destination;
+use crate::apply::destination::Destination;
+use crate::apply::failure::TableError;
+use crate::apply::transfer::{self, with_busy_retry};
 use crate::changes;
 use crate::config::Config;
 use crate::converge::{self, Converged, Mode};
-use crate::failure::TableError;
 use crate::observe::monitor::Monitor;
 use crate::schedule::Schedule;
 use crate::schema;
@@ -22,7 +23,6 @@ use crate::source::client::Client;
 use crate::source::clock;
 use crate::source::requests::stream_path;
 use crate::tables::{self, Planned};
-use crate::transfer::{self, with_busy_retry};
 
 /// What one table's sync did.
 #[derive(Debug)]

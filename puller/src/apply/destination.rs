@@ -15,8 +15,8 @@ use dbdump_shared::sql::{take, Endpoint};
 use dbdump_shared::value::{self, ValueCodec};
 use dbdump_shared::wire::Header;
 
+use crate::apply::failure::TableError;
 use crate::config::Config;
-use crate::failure::TableError;
 use crate::source::requests::Resume;
 use crate::sql;
 

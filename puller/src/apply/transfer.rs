@@ -9,11 +9,11 @@ use std::time::Duration;
 use dbdump_shared::wire::Header;
 use dbdump_shared::{debug, signals, warn};
 
-use crate::apply::{Batch, Destination};
-use crate::failure::TableError;
+use crate::apply::destination::{Batch, Destination};
+use crate::apply::failure::TableError;
+use crate::apply::stream::{self, End, Failure};
 use crate::observe::progress::Progress;
 use crate::source::client::{Client, ClientError};
-use crate::stream::{self, End, Failure};
 
 /// How often a 503 (server busy) is retried before the table fails.
 const BUSY_RETRIES: u32 = 60;

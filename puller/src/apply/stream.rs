@@ -10,7 +10,7 @@ use dbdump_shared::signals;
 use dbdump_shared::value;
 use dbdump_shared::wire::{self, Column, Header, Line};
 
-use crate::apply::{Batch, Limits};
+use crate::apply::destination::{Batch, Limits};
 use crate::source::client::{expect_end, Response};
 
 /// How reading a stream ended, when it did not fail.
