@@ -4,13 +4,10 @@
 
 mod apply;
 mod changes;
-mod compare;
 mod config;
 mod converge;
 mod ddl;
-mod digests;
 mod observe;
-mod repair;
 mod schedule;
 mod schema;
 mod source;

@@ -23,8 +23,8 @@ use dbdump_shared::wire::{self, Column};
 
 use crate::apply::destination::Destination;
 use crate::apply::transfer::with_busy_retry;
-use crate::digests::DestTable;
-use crate::repair::Guard;
+use crate::converge::digests::DestTable;
+use crate::converge::repair::Guard;
 use crate::source::client::{expect_end, Client, Response};
 
 /// Rows per chunk of the first, whole-table digest.

@@ -1,6 +1,8 @@
-//! A table's convergence pass, run right after its incremental pass: find
-//! what differs (`compare`), then delete what the source no longer has and,
-//! for `--verify`, re-fetch what is missing or different (`repair`).
+//! Convergence: a table's comparison with the source, run right after its
+//! incremental pass: find what differs (`compare`, against the
+//! destination's own digests, `digests`), then delete what the source no
+//! longer has and, for `--verify`, re-fetch what is missing or different
+//! (`repair`). Uses `apply`, `source`, `config` and `sql`; the pass calls it.
 //!
 //! Why no row that exists on the source is ever deleted: the comparison's
 //! snapshots of the source are all taken after the table's incremental pass
@@ -15,11 +17,16 @@ use dbdump_shared::digest::Kind;
 use dbdump_shared::http::percent_encode;
 
 use crate::apply::destination::Destination;
-use crate::compare::Comparison;
 use crate::config::Config;
-use crate::repair::{self, Guard};
 use crate::source::client::Client;
 use crate::source::requests::{cursor_params, stream_path};
+
+pub mod compare;
+pub mod digests;
+pub mod repair;
+
+use compare::Comparison;
+use repair::Guard;
 
 /// What a convergence pass compares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
