@@ -6,13 +6,11 @@ mod apply;
 mod changes;
 mod config;
 mod converge;
-mod ddl;
 mod observe;
 mod schedule;
 mod schema;
 mod source;
 mod sql;
-mod sqlcheck;
 mod sync;
 mod tables;
 

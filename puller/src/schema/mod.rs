@@ -5,7 +5,8 @@
 //! table's next rows are applied (and its values then arrive by a
 //! `--verify` pass, since the rows' timestamps did not move). A column the
 //! source dropped, or whose type changed, stops that table with an error
-//! naming both definitions.
+//! naming both definitions. Statements are written by `ddl` from parts that
+//! `sqlcheck` checked. Uses `apply`, `source`, `config` and `sql`.
 
 use std::collections::BTreeSet;
 
@@ -21,9 +22,11 @@ use crate::apply::destination::Destination;
 use crate::apply::failure::TableError;
 use crate::apply::transfer::with_busy_retry;
 use crate::config::Config;
-use crate::ddl;
 use crate::source::client::Client;
 use crate::sql;
+
+pub mod ddl;
+pub mod sqlcheck;
 
 /// The source's definition of `table` (synced by `cursor`, if named).
 fn definition(

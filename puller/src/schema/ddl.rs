@@ -8,7 +8,7 @@
 use dbdump_shared::schema::{ColumnDefinition, IndexKind, TableDefinition};
 use dbdump_shared::sql::{quote_ident, quote_list};
 
-use crate::sqlcheck::{
+use crate::schema::sqlcheck::{
     closing_quote, column_type, expression, niladic_call, scan, string_literal, word,
 };
 
