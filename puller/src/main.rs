@@ -3,16 +3,13 @@
 //! destination is the only state. See `--help` and the README.
 
 mod apply;
-mod changes;
 mod config;
 mod converge;
 mod observe;
-mod schedule;
+mod pass;
 mod schema;
 mod source;
 mod sql;
-mod sync;
-mod tables;
 
 use std::time::Duration;
 
@@ -33,14 +30,14 @@ fn main() {
     observe::progress::set_interval(config.progress_interval);
     let mut monitor =
         observe::monitor::Monitor::new(&config, client.base()).unwrap_or_else(|e| usage(e));
-    let mut pass = |schedule: &mut schedule::Schedule| {
+    let mut pass = |schedule: &mut pass::schedule::Schedule| {
         monitor.pass_started();
-        let report = sync::pass(&config, &client, schedule, &mut monitor);
+        let report = pass::sync::pass(&config, &client, schedule, &mut monitor);
         monitor.pass_ended(report.fatal.as_deref(), signals::stop_requested());
         report
     };
 
-    let mut schedule = schedule::Schedule::new();
+    let mut schedule = pass::schedule::Schedule::new();
     let Some(interval) = config.poll_interval else {
         let report = pass(&mut schedule);
         if let Some(fatal) = &report.fatal {

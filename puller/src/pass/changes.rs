@@ -18,10 +18,10 @@ use dbdump_shared::{debug, warn};
 use crate::apply::destination::Destination;
 use crate::apply::transfer::with_busy_retry;
 use crate::config::Config;
+use crate::pass::tables::Planned;
 use crate::source::client::{Client, ClientError};
 use crate::source::clock;
 use crate::sql;
-use crate::tables::Planned;
 
 /// Longest query string of one request (the server takes request lines
 /// up to 16 KiB).

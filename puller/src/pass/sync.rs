@@ -13,16 +13,16 @@ use dbdump_shared::{debug, error, info, signals, warn};
 use crate::apply::destination::Destination;
 use crate::apply::failure::TableError;
 use crate::apply::transfer::{self, with_busy_retry};
-use crate::changes;
 use crate::config::Config;
 use crate::converge::{self, Converged, Mode};
 use crate::observe::monitor::Monitor;
-use crate::schedule::Schedule;
+use crate::pass::changes;
+use crate::pass::schedule::Schedule;
+use crate::pass::tables::{self, Planned};
 use crate::schema;
 use crate::source::client::Client;
 use crate::source::clock;
 use crate::source::requests::stream_path;
-use crate::tables::{self, Planned};
 
 /// What one table's sync did.
 #[derive(Debug)]
