@@ -22,6 +22,7 @@ use dbdump_shared::wire::ErrorBody;
 
 use crate::config::Config;
 use crate::source::proxy::{self, Proxy};
+use crate::source::proxy_choice;
 use crate::source::tlserror::{self, Peer};
 
 #[derive(Debug)]
@@ -177,7 +178,7 @@ impl Client {
             None
         };
         let env = |name: &str| std::env::var(name).ok();
-        let proxy = proxy::choose(
+        let proxy = proxy_choice::choose(
             c.source_proxy.as_deref(),
             tls.is_some(),
             &c.source_host,
