@@ -19,8 +19,8 @@ use dbdump_shared::sql::take;
 
 use crate::api::Api;
 use crate::cursor;
+use crate::edge::http::{Outcome, Response};
 use crate::error::ApiError;
-use crate::http::{Outcome, Response};
 use crate::inspect::{self, TableMeta};
 use crate::sql::{self, Bound};
 use crate::stream;

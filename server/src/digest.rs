@@ -17,8 +17,8 @@ use dbdump_shared::value::{self, ValueCodec};
 use dbdump_shared::wire::{self, Column};
 use dbdump_shared::{http as h, signals};
 
+use crate::edge::http::Response;
 use crate::error::ApiError;
-use crate::http::Response;
 use crate::inspect::TableMeta;
 use crate::sql;
 use crate::stream::{self, column_list};

@@ -2,20 +2,15 @@
 //! point in time, as NDJSON over HTTP(S), for dbd_puller (or curl) to apply
 //! elsewhere. See `--help` and the README.
 
-mod admission;
 mod api;
 mod changes;
 mod config;
 mod cursor;
-mod deadline;
 mod digest;
+mod edge;
 mod error;
 mod horizon;
-mod http;
 mod inspect;
-mod linger;
-mod notices;
-mod response;
 mod schema;
 mod sql;
 mod stream;
@@ -120,7 +115,7 @@ fn main() {
         }
     );
 
-    let options = http::ServerOptions {
+    let options = edge::http::ServerOptions {
         tls,
         max_clients: (config.max_connections * 4).max(32),
         per_client: config.per_client,
@@ -134,8 +129,9 @@ fn main() {
         horizon,
         connection_wait: Duration::from_secs(5),
     });
-    let server =
-        std::thread::spawn(move || http::serve(listener, options, api, Duration::from_secs(10)));
+    let server = std::thread::spawn(move || {
+        edge::http::serve(listener, options, api, Duration::from_secs(10))
+    });
 
     while !signals::stop_requested() && !server.is_finished() {
         std::thread::sleep(Duration::from_millis(100));

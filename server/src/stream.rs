@@ -12,8 +12,8 @@ use dbdump_shared::value::{self, ValueCodec};
 use dbdump_shared::wire::{self, Column, Header, Trailer};
 use dbdump_shared::{http as h, signals};
 
+use crate::edge::http::Response;
 use crate::error::ApiError;
-use crate::http::Response;
 use crate::inspect::TableMeta;
 use crate::sql::{self, Bound};
 

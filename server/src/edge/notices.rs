@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use dbdump_shared::warn;
 
-use crate::admission::Client;
+use crate::edge::admission::Client;
 
 /// How often one client (or the server-wide "busy") may have a line.
 const QUIET: Duration = Duration::from_secs(60);

@@ -17,12 +17,12 @@ use dbdump_shared::tls::MaybeTls;
 use dbdump_shared::{debug, info, signals, warn};
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 
-use crate::admission::{Admission, Client, Refusal};
-use crate::deadline;
+use crate::edge::admission::{Admission, Client, Refusal};
+use crate::edge::deadline;
+use crate::edge::linger::Linger;
+use crate::edge::notices::{self, Event, Notices};
+pub use crate::edge::response::Response;
 use crate::error::ApiError;
-use crate::linger::Linger;
-use crate::notices::{self, Event, Notices};
-pub use crate::response::Response;
 
 /// A parsed request. The target is kept raw; the router decodes it.
 #[derive(Debug)]
