@@ -15,12 +15,12 @@ use dbdump_shared::{error, http as h, info, warn};
 
 use crate::changes;
 use crate::config::Config;
-use crate::cursor;
 use crate::digest;
 use crate::edge::http::{Handler, Outcome, Request, Response};
 use crate::error::ApiError;
 use crate::horizon;
 use crate::inspect;
+use crate::inspect::cursor;
 use crate::sql;
 use crate::stream::{self, Params};
 use crate::wallclock;
@@ -205,9 +205,9 @@ impl Api {
                 let mut conn = self.conn()?;
                 inspect::require_database(&mut conn, db, self.allowed())?;
                 let found = inspect::table(&mut conn, db, table)?;
-                let named = crate::schema::cursor_param(&req.query)?;
+                let named = crate::inspect::schema::cursor_param(&req.query)?;
                 cursor::syncable(&mut conn, db, found, named.as_deref())?;
-                let definition = crate::schema::definition(&mut conn, db, table)?;
+                let definition = crate::inspect::schema::definition(&mut conn, db, table)?;
                 resp.json(200, &definition, &[]);
                 Ok(Outcome::default())
             }

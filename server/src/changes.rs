@@ -18,9 +18,9 @@ use dbdump_shared::since::UtcTime;
 use dbdump_shared::sql::take;
 
 use crate::api::Api;
-use crate::cursor;
 use crate::edge::http::{Outcome, Response};
 use crate::error::ApiError;
+use crate::inspect::cursor;
 use crate::inspect::{self, TableMeta};
 use crate::sql::{self, Bound};
 use crate::stream;

@@ -5,13 +5,11 @@
 mod api;
 mod changes;
 mod config;
-mod cursor;
 mod digest;
 mod edge;
 mod error;
 mod horizon;
 mod inspect;
-mod schema;
 mod sql;
 mod stream;
 mod wallclock;

@@ -112,7 +112,7 @@ impl TableMeta {
             Some(format!(
                 "table `{}` has no auto-updating TIMESTAMP column (ON UPDATE CURRENT_TIMESTAMP){}",
                 self.name,
-                crate::cursor::hint(self)
+                crate::inspect::cursor::hint(self)
             ))
         } else if self.key.is_empty() {
             Some(format!("table `{}` has no primary key", self.name))

@@ -1,0 +1,14 @@
+//! What the source has: the exposed databases and their base tables with
+//! columns and primary keys (`tables`), parents before children by foreign
+//! keys (`order`), which tables can be synced and by which column (`cursor`),
+//! the listing that tells it (`listing`), and table definitions for
+//! `--create-tables` (`schema`). Names from requests are only ever compared
+//! with what `information_schema` returns. Uses `error` and `sql`.
+
+pub mod cursor;
+pub mod schema;
+pub mod tables;
+
+pub use tables::{
+    databases, foreign_keys, in_order, require_database, table, tables, ColumnMeta, TableMeta,
+};
