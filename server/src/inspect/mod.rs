@@ -6,9 +6,9 @@
 //! with what `information_schema` returns. Uses `error` and `sql`.
 
 pub mod cursor;
+pub mod order;
 pub mod schema;
 pub mod tables;
 
-pub use tables::{
-    databases, foreign_keys, in_order, require_database, table, tables, ColumnMeta, TableMeta,
-};
+pub use order::{foreign_keys, in_order};
+pub use tables::{databases, require_database, table, tables, ColumnMeta, TableMeta};
