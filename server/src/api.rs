@@ -173,7 +173,7 @@ impl Api {
             [db] => {
                 let mut conn = self.conn()?;
                 inspect::require_database(&mut conn, db, self.allowed())?;
-                let body = cursor::listing(&mut conn, db)?;
+                let body = inspect::listing::listing(&mut conn, db)?;
                 let count = (body.tables.len() + body.cursor_tables.len()) as u64;
                 resp.json(200, &body, &[]);
                 Ok(Outcome { rows: Some(count) })

@@ -215,7 +215,7 @@ fn read_as_asked(
                 read.push(None);
             }
             None => {
-                if let Some(reason) = table.unsyncable_reason() {
+                if let Some(reason) = cursor::unsyncable_reason(&table) {
                     return Err(ApiError::NotFound(reason));
                 }
                 read.push(Some(table));

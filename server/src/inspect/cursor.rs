@@ -1,19 +1,16 @@
-//! Named cursors: a table without an auto-updating TIMESTAMP column is read
-//! by a DATETIME or TIMESTAMP column that its application (or a `DEFAULT
-//! CURRENT_TIMESTAMP`) sets, named with `cursor=`; and the part of the table
-//! listing that shows which tables could be, by which columns. Names from
-//! requests are only ever compared with what `information_schema` returns.
-
-use std::collections::{BTreeMap, BTreeSet};
+//! Which tables can be synced, and by which column: by an auto-updating
+//! TIMESTAMP column, or (named cursors) by a DATETIME or TIMESTAMP column
+//! that its application (or a `DEFAULT CURRENT_TIMESTAMP`) sets, named
+//! with `cursor=`. Names from requests are only ever compared with what
+//! `information_schema` returns.
 
 use mysql::prelude::Queryable;
 use mysql::Value;
 
 use dbdump_shared::sql::take;
-use dbdump_shared::wire::{CursorCandidate, CursorTable, TableList};
 
 use crate::error::ApiError;
-use crate::inspect::{self, ColumnMeta, TableMeta};
+use crate::inspect::{ColumnMeta, TableMeta};
 use crate::sql;
 
 /// Whether a column can be a cursor: DATETIME or TIMESTAMP, any precision,
@@ -23,12 +20,6 @@ pub fn is_temporal(c: &ColumnMeta) -> bool {
         && ["datetime", "timestamp"]
             .iter()
             .any(|t| c.data_type.eq_ignore_ascii_case(t))
-}
-
-fn on_update_current_timestamp(c: &ColumnMeta) -> bool {
-    c.extra
-        .to_ascii_lowercase()
-        .contains("on update current_timestamp")
 }
 
 /// What the refusal of a table without an auto-updating column adds: how
@@ -49,6 +40,26 @@ pub fn hint(t: &TableMeta) -> String {
         t.name,
         candidates.join(", ")
     )
+}
+
+/// Why this table cannot be synced, if it cannot.
+pub fn unsyncable_reason(t: &TableMeta) -> Option<String> {
+    if t.timestamp.is_none() {
+        Some(format!(
+            "table `{}` has no auto-updating TIMESTAMP column (ON UPDATE CURRENT_TIMESTAMP){}",
+            t.name,
+            hint(t)
+        ))
+    } else if t.key.is_empty() {
+        Some(format!("table `{}` has no primary key", t.name))
+    } else if let Some(&i) = t.key.iter().find(|&&i| t.columns[i].generated) {
+        Some(format!(
+            "table `{}`: primary key column `{}` is generated",
+            t.name, t.columns[i].name
+        ))
+    } else {
+        None
+    }
 }
 
 /// Table `t` of `db` as a stream or digest request reads it: by its
@@ -133,100 +144,22 @@ pub fn choose(mut t: TableMeta, name: &str) -> Result<TableMeta, ApiError> {
 }
 
 fn syncable_as_is(t: TableMeta) -> Result<TableMeta, ApiError> {
-    match t.unsyncable_reason() {
+    match unsyncable_reason(&t) {
         Some(reason) => Err(ApiError::NotFound(reason)),
         None => Ok(t),
     }
 }
 
-/// The `GET /<db>/` answer: the tables synced as they are, then those that
-/// could be synced by a named cursor, each list parents before children.
-pub fn listing(conn: &mut impl Queryable, db: &str) -> Result<TableList, ApiError> {
-    let all = inspect::tables(conn, db, None)?;
-    let edges = inspect::foreign_keys(conn, db)?;
-    let (automatic, others): (Vec<TableMeta>, Vec<TableMeta>) = all
-        .into_iter()
-        .partition(|t| t.unsyncable_reason().is_none());
-    let cursorable: Vec<TableMeta> = others
-        .into_iter()
-        .filter(|t| t.timestamp.is_none() && !t.key.is_empty())
-        .filter(|t| t.columns.iter().any(is_temporal))
-        .collect();
-    let mut cursor_tables = Vec::new();
-    if !cursorable.is_empty() {
-        let declared = declarations(conn, db)?;
-        let indexed: BTreeSet<(String, String)> = index_leaders(conn, db, None)?
-            .into_iter()
-            .map(|l| (l.table, l.leader))
-            .collect();
-        for t in inspect::in_order(cursorable, &edges) {
-            let candidates = t
-                .columns
-                .iter()
-                .filter(|c| is_temporal(c))
-                .map(|c| {
-                    let at = (t.name.clone(), c.name.clone());
-                    let (nullable, default_current_timestamp) =
-                        declared.get(&at).copied().unwrap_or_default();
-                    CursorCandidate {
-                        column: c.name.clone(),
-                        sql_type: c.column_type.clone(),
-                        nullable,
-                        indexed: indexed.contains(&at),
-                        default_current_timestamp,
-                        on_update_current_timestamp: on_update_current_timestamp(c),
-                    }
-                })
-                .collect();
-            cursor_tables.push(CursorTable {
-                table: t.name.clone(),
-                key: t.key_names().iter().map(|s| s.to_string()).collect(),
-                candidates,
-            });
-        }
-    }
-    Ok(TableList {
-        database: db.to_string(),
-        tables: inspect::in_order(automatic, &edges)
-            .iter()
-            .map(TableMeta::info)
-            .collect(),
-        cursor_tables,
-    })
-}
-
-/// What the declaration of a DATETIME/TIMESTAMP column says: whether it
-/// is nullable, and whether it defaults to `CURRENT_TIMESTAMP`.
-type Declared = BTreeMap<(String, String), (bool, bool)>;
-
-/// The declarations of every DATETIME/TIMESTAMP column of `db`, by (table, column).
-fn declarations(conn: &mut impl Queryable, db: &str) -> Result<Declared, ApiError> {
-    let rows: Vec<mysql::Row> = conn.exec(sql::TEMPORAL_COLUMNS, vec![Value::from(db)])?;
-    let mut out = BTreeMap::new();
-    for mut r in rows {
-        let text = |r: &mut mysql::Row, i| take::<String>(r, i).map_err(ApiError::Internal);
-        let (schema, table, column) = (text(&mut r, 0)?, text(&mut r, 1)?, text(&mut r, 2)?);
-        let nullable = text(&mut r, 3)?.eq_ignore_ascii_case("YES");
-        let default = take::<Option<String>>(&mut r, 4).map_err(ApiError::Internal)?;
-        // MariaDB says `current_timestamp()`, MySQL `CURRENT_TIMESTAMP`.
-        let now = default.is_some_and(|d| d.to_ascii_lowercase().starts_with("current_timestamp"));
-        if schema == db {
-            out.insert((table, column), (nullable, now));
-        }
-    }
-    Ok(out)
-}
-
 /// One index of a table and the column it starts with.
-struct Leader {
-    table: String,
-    index: String,
-    leader: String,
-    width: u64,
+pub struct Leader {
+    pub table: String,
+    pub index: String,
+    pub leader: String,
+    pub width: u64,
 }
 
 /// The indexes of `db` (or of its table `only`) with their first columns.
-fn index_leaders(
+pub fn index_leaders(
     conn: &mut impl Queryable,
     db: &str,
     only: Option<&str>,

@@ -6,6 +6,7 @@
 //! with what `information_schema` returns. Uses `error` and `sql`.
 
 pub mod cursor;
+pub mod listing;
 pub mod order;
 pub mod schema;
 pub mod tables;

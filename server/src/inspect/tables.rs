@@ -106,26 +106,6 @@ pub struct TableMeta {
 }
 
 impl TableMeta {
-    /// Why this table cannot be synced, if it cannot.
-    pub fn unsyncable_reason(&self) -> Option<String> {
-        if self.timestamp.is_none() {
-            Some(format!(
-                "table `{}` has no auto-updating TIMESTAMP column (ON UPDATE CURRENT_TIMESTAMP){}",
-                self.name,
-                crate::inspect::cursor::hint(self)
-            ))
-        } else if self.key.is_empty() {
-            Some(format!("table `{}` has no primary key", self.name))
-        } else if let Some(&i) = self.key.iter().find(|&&i| self.columns[i].generated) {
-            Some(format!(
-                "table `{}`: primary key column `{}` is generated",
-                self.name, self.columns[i].name
-            ))
-        } else {
-            None
-        }
-    }
-
     pub fn ts(&self) -> &ColumnMeta {
         &self.columns[self.timestamp.unwrap_or(0)]
     }
