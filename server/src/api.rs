@@ -19,11 +19,11 @@ use crate::digest;
 use crate::edge::http::{Handler, Outcome, Request, Response};
 use crate::error::ApiError;
 use crate::horizon;
+use crate::horizon::wallclock;
 use crate::inspect;
 use crate::inspect::cursor;
 use crate::sql;
 use crate::stream::{self, Params};
-use crate::wallclock;
 
 pub struct Api {
     pub pool: Pool,

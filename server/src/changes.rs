@@ -20,11 +20,11 @@ use dbdump_shared::sql::take;
 use crate::api::Api;
 use crate::edge::http::{Outcome, Response};
 use crate::error::ApiError;
+use crate::horizon::wallclock;
 use crate::inspect::cursor;
 use crate::inspect::{self, TableMeta};
 use crate::sql::{self, Bound};
 use crate::stream;
-use crate::wallclock;
 
 /// Tables probed per statement.
 const PROBES_PER_STATEMENT: usize = 50;

@@ -12,7 +12,6 @@ mod horizon;
 mod inspect;
 mod sql;
 mod stream;
-mod wallclock;
 
 use std::net::{TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::Arc;

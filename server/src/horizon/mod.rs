@@ -35,6 +35,8 @@ use dbdump_shared::{debug, warn};
 use crate::error::ApiError;
 use crate::sql;
 
+pub mod wallclock;
+
 /// InnoDB's INNODB_TRX copy idle time (100 ms) plus a margin.
 pub const REFRESH: Duration = Duration::from_millis(110);
 /// A reading dated this much before its own start still counts as fresh:
