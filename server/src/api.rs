@@ -4,36 +4,23 @@
 //! Path segments are percent-decoded one by one, so names holding `/`, `?`
 //! or `%` work when the client encodes them.
 
-use std::time::Duration;
-
-use mysql::prelude::Queryable;
-use mysql::{Pool, PooledConn};
-
-use dbdump_shared::dberror::describe;
 use dbdump_shared::wire::DatabaseList;
-use dbdump_shared::{error, http as h, info, warn};
+use dbdump_shared::{error, http as h};
 
 use crate::changes;
 use crate::config::Config;
 use crate::digest;
 use crate::edge::http::{Handler, Outcome, Request, Response};
 use crate::error::ApiError;
-use crate::horizon;
 use crate::horizon::wallclock;
 use crate::inspect;
 use crate::inspect::cursor;
-use crate::sql;
+use crate::source::Source;
 use crate::stream::{self, Params};
 
 pub struct Api {
-    pub pool: Pool,
-    /// For the separate connection that cancels a stream whose client left.
-    pub cancel_opts: mysql::Opts,
+    pub source: Source,
     pub config: Config,
-    /// Computes the horizons of all requests (one per server).
-    pub horizon: horizon::Keeper,
-    /// How long a request waits for a free source connection before 503.
-    pub connection_wait: Duration,
 }
 
 impl Handler for Api {
@@ -111,52 +98,11 @@ impl Api {
         }
     }
 
-    pub fn conn(&self) -> Result<PooledConn, ApiError> {
-        Ok(self.pool.try_get_conn(self.connection_wait)?)
-    }
-
-    /// Ends the session of a stream whose client went away, from a separate
-    /// connection (a full pool must not stop it): otherwise the driver would
-    /// read the rest of the result set, maybe millions of rows, before the
-    /// connection could be used again. The pool replaces the dead session.
-    fn cancel(&self, connection_id: u32) {
-        let killed = mysql::Conn::new(self.cancel_opts.clone())
-            .and_then(|mut c| c.query_drop(sql::kill_connection(connection_id)));
-        if let Err(e) = killed {
-            warn!(
-                "could not cancel the source query of a stream whose client left: {}",
-                describe(&e)
-            );
-        }
-    }
-
-    /// Says which session holds the horizon of a request for `what` back,
-    /// when it does for longer than the settle margin and a second, so that
-    /// a DBA can find it in `SHOW PROCESSLIST`.
-    pub fn tell_holder(&self, what: &str, hz: &horizon::Horizon) {
-        if let Some(holder) = &hz.held_by {
-            if holder.age > self.config.settle + Duration::from_secs(1) {
-                info!(
-                    "horizon for {what} held back {:.1}s by an open {} (thread {}: {}): rows newer than {} wait",
-                    holder.age.as_secs_f64(),
-                    holder.what,
-                    holder.thread_id,
-                    holder.who,
-                    hz.at.format(0)
-                );
-            }
-        }
-    }
-
-    fn allowed(&self) -> Option<&[String]> {
-        self.config.databases.as_deref()
-    }
-
     fn route(&self, req: &Request, resp: &mut Response<'_>) -> Result<Outcome, ApiError> {
         let segs = segments(&req.path)?;
         if let [db] = segs.as_slice() {
             if changes::asked(&req.query) {
-                return changes::answer(self, db, &req.query, resp);
+                return changes::answer(&self.source, db, &req.query, resp);
             }
         }
         if segs.len() < 2 && !req.query.is_empty() {
@@ -166,29 +112,30 @@ impl Api {
         }
         match segs.as_slice() {
             [] => {
-                let databases = inspect::databases(&mut self.conn()?, self.allowed())?;
+                let databases =
+                    inspect::databases(&mut self.source.conn()?, self.source.allowed())?;
                 resp.json(200, &DatabaseList { databases }, &[]);
                 Ok(Outcome::default())
             }
             [db] => {
-                let mut conn = self.conn()?;
-                inspect::require_database(&mut conn, db, self.allowed())?;
+                let mut conn = self.source.conn()?;
+                inspect::require_database(&mut conn, db, self.source.allowed())?;
                 let body = inspect::listing::listing(&mut conn, db)?;
                 let count = (body.tables.len() + body.cursor_tables.len()) as u64;
                 resp.json(200, &body, &[]);
                 Ok(Outcome { rows: Some(count) })
             }
             [db, table] => {
-                let mut conn = self.conn()?;
-                inspect::require_database(&mut conn, db, self.allowed())?;
+                let mut conn = self.source.conn()?;
+                inspect::require_database(&mut conn, db, self.source.allowed())?;
                 // A missing table is a 404 whatever the parameters say.
                 let found = inspect::table(&mut conn, db, table)?;
                 let params = Params::parse(&req.query)?;
                 let meta = cursor::syncable(&mut conn, db, found, params.cursor.as_deref())?;
                 // Reject bad column lists before touching anything else.
                 stream::select_columns(&meta, &params)?;
-                let hz = self.horizon.current(&mut conn)?;
-                self.tell_holder(&format!("`{db}`.`{table}`"), &hz);
+                let hz = self.source.horizon.current(&mut conn)?;
+                self.source.tell_holder(&format!("`{db}`.`{table}`"), &hz);
                 let at = wallclock::cursor_horizon(
                     &mut conn,
                     &meta,
@@ -196,14 +143,14 @@ impl Api {
                     hz.at,
                 )?;
                 let id = conn.connection_id();
-                let cancel = || self.cancel(id);
+                let cancel = || self.source.cancel(id);
                 let instant = (at != hz.at).then_some(hz.at);
                 let rows = stream::run(&mut conn, db, &meta, &params, at, instant, resp, &cancel)?;
                 Ok(Outcome { rows: Some(rows) })
             }
             [db, table, verb] if verb == "schema" => {
-                let mut conn = self.conn()?;
-                inspect::require_database(&mut conn, db, self.allowed())?;
+                let mut conn = self.source.conn()?;
+                inspect::require_database(&mut conn, db, self.source.allowed())?;
                 let found = inspect::table(&mut conn, db, table)?;
                 let named = crate::inspect::schema::cursor_param(&req.query)?;
                 cursor::syncable(&mut conn, db, found, named.as_deref())?;
@@ -212,15 +159,15 @@ impl Api {
                 Ok(Outcome::default())
             }
             [db, table, verb] if verb == "digest" => {
-                let mut conn = self.conn()?;
-                inspect::require_database(&mut conn, db, self.allowed())?;
+                let mut conn = self.source.conn()?;
+                inspect::require_database(&mut conn, db, self.source.allowed())?;
                 let found = inspect::table(&mut conn, db, table)?;
                 let params = digest::Params::parse(&req.query)?;
                 let named = params.columns.cursor.as_deref();
                 let meta = cursor::syncable(&mut conn, db, found, named)?;
                 digest::validate(&meta, &params)?;
                 let id = conn.connection_id();
-                let cancel = || self.cancel(id);
+                let cancel = || self.source.cancel(id);
                 let chunks = digest::run(&mut conn, db, &meta, &params, resp, &cancel)?;
                 Ok(Outcome { rows: Some(chunks) })
             }

@@ -17,12 +17,12 @@ use dbdump_shared::http as h;
 use dbdump_shared::since::UtcTime;
 use dbdump_shared::sql::take;
 
-use crate::api::Api;
 use crate::edge::http::{Outcome, Response};
 use crate::error::ApiError;
 use crate::horizon::wallclock;
 use crate::inspect::cursor;
 use crate::inspect::{self, TableMeta};
+use crate::source::Source;
 use crate::sql::{self, Bound};
 use crate::stream;
 
@@ -100,17 +100,17 @@ fn parse(query: &str) -> Result<Vec<(String, Resume)>, ApiError> {
 
 /// Answers the changes question for `db`.
 pub fn answer(
-    api: &Api,
+    source: &Source,
     db: &str,
     query: &str,
     resp: &mut Response<'_>,
 ) -> Result<Outcome, ApiError> {
     let points = parse(query)?;
-    let mut conn = api.conn()?;
-    inspect::require_database(&mut conn, db, api.config.databases.as_deref())?;
+    let mut conn = source.conn()?;
+    inspect::require_database(&mut conn, db, source.allowed())?;
     let tables = read_as_asked(&mut conn, db, &points)?;
-    let hz = api.horizon.current(&mut conn)?;
-    api.tell_holder(&format!("`{db}` (changes question)"), &hz);
+    let hz = source.horizon.current(&mut conn)?;
+    source.tell_holder(&format!("`{db}` (changes question)"), &hz);
     // A DATETIME cursor's horizon is its zone's wall clock at the horizon:
     // one look per zone.
     let mut walls: BTreeMap<String, UtcTime> = BTreeMap::new();

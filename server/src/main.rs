@@ -10,6 +10,7 @@ mod edge;
 mod error;
 mod horizon;
 mod inspect;
+mod source;
 mod sql;
 mod stream;
 
@@ -119,13 +120,15 @@ fn main() {
         client_timeout: config.client_timeout,
         head_timeout: config.head_timeout,
     };
-    let api = Arc::new(api::Api {
+    let source = source::Source {
         pool,
         cancel_opts,
-        config,
         horizon,
         connection_wait: Duration::from_secs(5),
-    });
+        settle: config.settle,
+        databases: config.databases.clone(),
+    };
+    let api = Arc::new(api::Api { source, config });
     let server = std::thread::spawn(move || {
         edge::http::serve(listener, options, api, Duration::from_secs(10))
     });
