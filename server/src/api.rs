@@ -7,16 +7,16 @@
 use dbdump_shared::wire::DatabaseList;
 use dbdump_shared::{error, http as h};
 
-use crate::changes;
 use crate::config::Config;
-use crate::digest;
 use crate::edge::http::{Handler, Outcome, Request, Response};
 use crate::error::ApiError;
 use crate::horizon::wallclock;
 use crate::inspect;
 use crate::inspect::cursor;
 use crate::source::Source;
-use crate::stream::{self, Params};
+use crate::streams::changes;
+use crate::streams::digest;
+use crate::streams::stream::{self, Params};
 
 pub struct Api {
     pub source: Source,

@@ -3,16 +3,14 @@
 //! elsewhere. See `--help` and the README.
 
 mod api;
-mod changes;
 mod config;
-mod digest;
 mod edge;
 mod error;
 mod horizon;
 mod inspect;
 mod source;
 mod sql;
-mod stream;
+mod streams;
 
 use std::net::{TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::Arc;

@@ -24,7 +24,7 @@ use crate::inspect::cursor;
 use crate::inspect::{self, TableMeta};
 use crate::source::Source;
 use crate::sql::{self, Bound};
-use crate::stream;
+use crate::streams::stream;
 
 /// Tables probed per statement.
 const PROBES_PER_STATEMENT: usize = 50;

@@ -21,7 +21,7 @@ use crate::edge::http::Response;
 use crate::error::ApiError;
 use crate::inspect::TableMeta;
 use crate::sql;
-use crate::stream::{self, column_list};
+use crate::streams::stream::{self, column_list};
 
 /// One key range of a request, decoded: `(after, until]`.
 type Range = (Option<Vec<Value>>, Option<Vec<Value>>);

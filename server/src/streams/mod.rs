@@ -1,0 +1,10 @@
+//! What requests read from the rows of a table: the change stream
+//! (`stream`: rows changed since a point, below the horizon, as NDJSON), the
+//! changes question (`changes`: which tables' streams would hold a row) and
+//! the digest stream (`digest`: key-range digests for convergence). Uses
+//! `inspect`, `horizon`, `source`, `edge` (responses) and `sql`; only the
+//! routes (`api`) use it.
+
+pub mod changes;
+pub mod digest;
+pub mod stream;
