@@ -2,7 +2,7 @@
 //! line (or an error line when the server gives up mid-stream). See
 //! `shared/PROTOCOL.md` for the description aimed at people with curl and jq.
 //!
-//! How each value looks is `value.rs`'s business.
+//! How each value looks is `value`'s business.
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;

@@ -34,9 +34,9 @@ pub struct Params {
     pub include: Option<Vec<String>>,
     pub exclude: Vec<String>,
     /// The named cursor column (`cursor=`), for a table without an
-    /// auto-updating TIMESTAMP column (see `cursor.rs`).
+    /// auto-updating TIMESTAMP column (see `inspect::cursor`).
     pub cursor: Option<String>,
-    /// The time zone a DATETIME cursor's values are written in (see `wallclock.rs`).
+    /// The time zone a DATETIME cursor's values are written in (see `horizon::wallclock`).
     pub cursor_zone: Option<String>,
 }
 
