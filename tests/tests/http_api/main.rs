@@ -3,6 +3,11 @@
 //! error status with its JSON body, Basic auth, TLS, request-head limits and
 //! hostile names. Each test makes its own database (`unique_name`) and its
 //! own server, so tests run in parallel without seeing each other.
+//!
+//! One test binary (one pair of sandbox servers); the shared helpers are in
+//! `common`. The other tests follow here.
+
+mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -14,188 +19,7 @@ use dbdump_tests::edge::Certificate;
 use dbdump_tests::*;
 use serde_json::{json, Value};
 
-// ---------------------------------------------------------------- helpers
-
-/// The shared source database server.
-fn src() -> &'static Sandbox {
-    &pair().0
-}
-
-/// An auto-updating TIMESTAMP column named `ts`, second precision.
-const TS: &str = "ts TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP";
-/// The same with microseconds.
-const TS6: &str =
-    "ts TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6)";
-
-/// Creates a fresh database on the source and returns its name.
-fn new_db(prefix: &str) -> String {
-    let db = unique_name(prefix);
-    src().exec(&format!("CREATE DATABASE {}", ident(&db)));
-    db
-}
-
-/// Runs `statements` inside `db` (a new UTC session, see `Sandbox::exec`).
-fn sql(db: &str, statements: &str) {
-    src().exec(&format!("USE {}; {statements}", ident(db)));
-}
-
-/// A database with table `t (id, a, b, ts)` holding rows `(id, ts)`, with
-/// `a` = "a<id>" and `b` = id * 10. Timestamps are explicit and in the past,
-/// so that the horizon (now minus `--settle`) never holds a row back.
-fn db_with_rows(prefix: &str, rows: &[(i64, &str)]) -> String {
-    let db = new_db(prefix);
-    sql(
-        &db,
-        &format!("CREATE TABLE t (id INT PRIMARY KEY, a VARCHAR(20), b INT, {TS6})"),
-    );
-    for (id, ts) in rows {
-        sql(
-            &db,
-            &format!(
-                "INSERT INTO t (id, a, b, ts) VALUES ({id}, 'a{id}', {}, {})",
-                id * 10,
-                literal(ts)
-            ),
-        );
-    }
-    db
-}
-
-/// First value of a response header (case-insensitive name).
-fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
-    head.lines().skip(1).find_map(|line| {
-        let (k, v) = line.split_once(':')?;
-        k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-    })
-}
-
-fn get(server: &Server, path: &str) -> (u16, String, String) {
-    http_get(server.port, path, &[])
-}
-
-/// Asserts an error answer: `status`, a JSON body `{"error": .., "status":
-/// status}` whose message contains `needle` (case-insensitive). Returns the
-/// message.
-#[track_caller]
-fn assert_error(resp: &(u16, String, String), status: u16, needle: &str) -> String {
-    let (code, head, body) = resp;
-    assert_eq!(*code, status, "wrong status:\n{head}\n\n{body}");
-    assert_eq!(
-        header(head, "content-type"),
-        Some("application/json"),
-        "{head}"
-    );
-    let v: Value =
-        serde_json::from_str(body).unwrap_or_else(|e| panic!("error body not JSON ({e}): {body}"));
-    assert_eq!(v["status"], json!(status), "{body}");
-    let message = v["error"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no error message: {body}"));
-    assert!(
-        message.to_lowercase().contains(&needle.to_lowercase()),
-        "error message {message:?} should mention {needle:?}"
-    );
-    assert_eq!(
-        v.as_object().map(|o| o.len()),
-        Some(2),
-        "only error and status: {body}"
-    );
-    message.to_string()
-}
-
-/// Parses a 200 JSON answer.
-#[track_caller]
-fn json_ok(resp: (u16, String, String)) -> Value {
-    let (code, head, body) = resp;
-    assert_eq!(code, 200, "{head}\n\n{body}");
-    assert_eq!(
-        header(&head, "content-type"),
-        Some("application/json"),
-        "{head}"
-    );
-    serde_json::from_str(&body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
-}
-
-/// `GET /`'s database names.
-#[track_caller]
-fn databases(server: &Server) -> Vec<String> {
-    let v = json_ok(get(server, "/"));
-    serde_json::from_value(v["databases"].clone()).expect("databases is a list of names")
-}
-
-/// `GET /<db>/`'s table names, in the server's order.
-#[track_caller]
-fn table_names(server: &Server, db: &str) -> Vec<String> {
-    let v = json_ok(get(server, &format!("/{db}/")));
-    assert_eq!(v["database"], json!(db));
-    let tables = v["tables"].as_array().expect("tables is a list");
-    tables
-        .iter()
-        .map(|t| t["table"].as_str().expect("table name").to_string())
-        .collect()
-}
-
-/// A complete change stream: header, rows, trailer.
-struct Stream {
-    header: Value,
-    rows: Vec<Value>,
-    trailer: Value,
-}
-
-impl Stream {
-    /// The first column of every row (the `id` key in these tests).
-    fn ids(&self) -> Vec<i64> {
-        let id = |r: &Value| r[0].as_i64().unwrap_or_else(|| panic!("no id: {r}"));
-        self.rows.iter().map(id).collect()
-    }
-
-    fn column_names(&self) -> Vec<&str> {
-        let columns = self.header["columns"].as_array().expect("columns");
-        columns
-            .iter()
-            .map(|c| c["name"].as_str().expect("column name"))
-            .collect()
-    }
-}
-
-/// GETs a stream and checks its framing: NDJSON, header first, one array per
-/// row, trailer last with the row count.
-#[track_caller]
-fn stream(server: &Server, path: &str) -> Stream {
-    let (code, head, body) = get(server, path);
-    assert_eq!(code, 200, "GET {path}:\n{head}\n\n{body}");
-    assert_eq!(
-        header(&head, "content-type"),
-        Some("application/x-ndjson"),
-        "{head}"
-    );
-    assert!(
-        body.ends_with('\n'),
-        "every line ends with a newline: {body:?}"
-    );
-    let mut lines = ndjson_lines(&body);
-    assert!(lines.len() >= 2, "header and trailer at least: {body}");
-    let trailer = lines.pop().expect("a last line")["trailer"].clone();
-    let header = lines.remove(0)["header"].clone();
-    assert!(header.is_object(), "header first: {body}");
-    assert!(trailer.is_object(), "trailer last (else cut off): {body}");
-    assert!(
-        lines.iter().all(Value::is_array),
-        "one JSON array per row: {body}"
-    );
-    assert_eq!(trailer["rows"], json!(lines.len()), "trailer counts rows");
-    Stream {
-        header,
-        rows: lines,
-        trailer,
-    }
-}
-
-/// The ids a stream of `db`.`t` with `query` returns.
-#[track_caller]
-fn ids(server: &Server, db: &str, query: &str) -> Vec<i64> {
-    stream(server, &format!("/{db}/t/?{query}")).ids()
-}
+use common::*;
 
 /// A directory under the system temp dir, removed when dropped.
 struct TempDir(PathBuf);
@@ -296,23 +120,6 @@ fn run(program: &Path, args: &[&str], limit: Duration) -> Run {
         stderr: reader.join().unwrap_or_default(),
         elapsed: started.elapsed(),
     }
-}
-
-/// Lines the server logged at ERROR level.
-fn error_lines(server: &Server) -> Vec<String> {
-    let log = server.log_text();
-    let lines = log.lines().filter(|l| l.contains(" ERROR "));
-    lines.map(str::to_string).collect()
-}
-
-#[track_caller]
-fn assert_still_serving(server: &Server) {
-    assert_eq!(
-        get(server, "/").0,
-        200,
-        "server stopped serving:\n{}",
-        server.log_text()
-    );
 }
 
 // ---------------------------------------------------------------- GET /
@@ -948,11 +755,6 @@ fn head_gets_405_without_a_body() {
 }
 
 // ---------------------------------------------------------------- Basic auth
-
-/// `Authorization` value for Basic credentials.
-fn basic(user: &str, password: &str) -> String {
-    dbdump_shared::http::basic_auth(user, password)
-}
 
 #[test]
 fn basic_auth_guards_every_endpoint() {
