@@ -4,125 +4,21 @@
 //! environment with flags winning, and the exit codes when something the
 //! binary needs is unreachable. Most tests need no database; the few that
 //! do use the shared sandbox pair.
+//!
+//! One test binary (one pair of sandbox servers); the shared helpers are in
+//! `common`. The other tests follow here.
+
+mod common;
 
 use std::fs::File;
-use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use dbdump_tests::*;
 
-// ---------------------------------------------------------------- helpers
-
-/// How a run of a binary ended (`code` is `None` when it had to be killed).
-#[derive(Debug)]
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    elapsed: Duration,
-}
-
-/// A binary without the caller's `DBD_*` variables (a developer's own
-/// settings must not change what a test runs), with `envs` added.
-fn command(name: &str, args: &[&str], envs: &[(&str, &str)]) -> Command {
-    let mut cmd = clean_command(bin(name));
-    cmd.args(args).envs(envs.iter().copied());
-    cmd
-}
-
-/// Runs a binary to completion; killed after 30 s (a hang is a failure too).
-fn run(name: &str, args: &[&str], envs: &[(&str, &str)]) -> Run {
-    let mut cmd = command(name, args, envs);
-    let started = Instant::now();
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot spawn {name}: {e}"));
-    fn drain(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<String> {
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            pipe.map(|mut p| p.read_to_string(&mut text));
-            text
-        })
-    }
-    let (out, err) = (drain(child.stdout.take()), drain(child.stderr.take()));
-    let code = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status.code();
-        }
-        if started.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Run {
-        code,
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
-        elapsed: started.elapsed(),
-    }
-}
-
-/// Required server flags pointing at a port where nothing listens, so that
-/// a command line accepted by mistake fails fast instead of serving.
-fn server_base() -> Vec<String> {
-    let line = format!(
-        "-a 127.0.0.1 -P {} --source-host 127.0.0.1 --source-port {} --source-username root",
-        free_port(),
-        free_port()
-    );
-    line.split(' ').map(str::to_string).collect()
-}
-
-/// Required puller flags, server and destination both unreachable.
-fn puller_base() -> Vec<String> {
-    let line = format!(
-        "--source-host 127.0.0.1 --source-port {} --source-database a --dest-host 127.0.0.1 \
-         --dest-port {} --dest-username root --dest-database b --source-timeout 5",
-        free_port(),
-        free_port()
-    );
-    line.split(' ').map(str::to_string).collect()
-}
-
-/// `base` followed by `extra`, as `&str`s for [`run`].
-fn with<'a>(base: &'a [String], extra: &[&'a str]) -> Vec<&'a str> {
-    base.iter()
-        .map(String::as_str)
-        .chain(extra.iter().copied())
-        .collect()
-}
-
-/// Exit code 2, nothing on stdout, the usage and exactly one
-/// `<binary>: error: ...` line (containing `needle`) on stderr.
-#[track_caller]
-fn assert_usage_error(r: &Run, binary: &str, needle: &str) {
-    assert_eq!(r.code, Some(2), "{r:?}");
-    assert_eq!(r.stdout, "", "nothing on stdout");
-    assert!(
-        r.stderr.starts_with(&format!("usage: {binary} [-h]")),
-        "usage first: {}",
-        r.stderr
-    );
-    let errors: Vec<&str> = r.stderr.lines().filter(|l| l.contains("error:")).collect();
-    assert_eq!(errors.len(), 1, "one error line: {}", r.stderr);
-    assert!(
-        errors[0].starts_with(&format!("{binary}: error: ")),
-        "{}",
-        errors[0]
-    );
-    assert!(
-        errors[0].contains(needle),
-        "error line should mention {needle:?}: {}",
-        errors[0]
-    );
-}
+use common::*;
 
 /// A flag as `--help` must show it: long name, short form, default and
 /// environment variable.
@@ -142,16 +38,6 @@ const fn f(
         short,
         default,
     }
-}
-
-/// `--listen-port` -> `DBD_LISTEN_PORT`.
-fn env_name(long: &str) -> String {
-    format!(
-        "DBD_{}",
-        long.trim_start_matches('-')
-            .to_uppercase()
-            .replace('-', "_")
-    )
 }
 
 /// Checks `--help` of `binary` against `flags`.
@@ -254,21 +140,6 @@ fn databases(port: u16) -> serde_json::Value {
     let (code, head, body) = http_get(port, "/", &[]);
     assert_eq!(code, 200, "{head}\n{body}");
     serde_json::from_str::<serde_json::Value>(&body).expect("JSON")["databases"].clone()
-}
-
-/// A source database with tables `t` and `u`, two old rows each.
-fn source_db(prefix: &str) -> String {
-    let db = unique_name(prefix);
-    pair().0.exec(&format!(
-        "CREATE DATABASE {0}; USE {0};
-         CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10),
-             ts TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP);
-         CREATE TABLE u LIKE t;
-         INSERT INTO t VALUES (1, 'one', '2020-01-01 00:00:00'), (2, 'two', '2020-01-02 00:00:00');
-         INSERT INTO u SELECT * FROM t;",
-        ident(&db)
-    ));
-    db
 }
 
 // ---------------------------------------------------------------- --version, --help
