@@ -1,7 +1,10 @@
 //! Harness for the end-to-end tests in `tests/tests/*.rs`: real throwaway
 //! MariaDB servers (`scripts/mariadb-sandbox`), the real `dbd_server` and
-//! `dbd_puller` binaries; comparing databases (`compare`) and poking at HTTP
-//! (`http`) are re-exported from their own files.
+//! `dbd_puller` binaries. Re-exported here from files by role: `sql` (names,
+//! quoting, rows as text), `compare` (comparing databases) and `http` (poking
+//! at HTTP). The rest is still below. Used by their paths
+//! (`dbdump_tests::edge::Certificate`): `certs`, `edge`, `fixtures` and
+//! `messages`.
 //!
 //! Helpers panic with a message instead of returning errors: a failing
 //! helper means a failing test, and the message is the diagnosis.
@@ -20,17 +23,17 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use mysql::prelude::Queryable;
-
 pub mod certs;
 mod compare;
 pub mod edge;
 pub mod fixtures;
 mod http;
 pub mod messages;
+mod sql;
 
 pub use compare::*;
 pub use http::*;
+pub use sql::*;
 
 /// A child process killed when this goes out of scope, so that a failing
 /// test does not leave a polling puller or a server behind.
@@ -87,9 +90,6 @@ pub fn spawn(cmd: &mut Command) -> Reaped {
     )
 }
 
-/// Rows as the text protocol gives them: every value as text, or NULL.
-pub type Rows = Vec<Vec<Option<String>>>;
-
 /// `<pid>-<n>`: distinct names within and across test processes.
 fn next_id() -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -99,11 +99,6 @@ fn next_id() -> String {
 
 pub(crate) fn lossy(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Column `col` of the first row, if any and not NULL.
-pub(crate) fn cell(rows: Rows, col: usize) -> Option<String> {
-    rows.into_iter().next()?.into_iter().nth(col)?
 }
 
 /// The workspace root (the parent of this crate).
@@ -140,54 +135,6 @@ fn run_script(args: &[&str]) -> String {
         out.status
     );
     lossy(&out.stdout)
-}
-
-/// `prefix` plus pid and counter, lower-cased to `[a-z0-9_]`: a database or
-/// table name that no other test (or test process) uses.
-pub fn unique_name(prefix: &str) -> String {
-    let name = format!("{prefix}_{}", next_id()).to_ascii_lowercase();
-    name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect()
-}
-
-/// Quotes an identifier for SQL.
-pub fn ident(name: &str) -> String {
-    format!("`{}`", name.replace('`', "``"))
-}
-
-/// `` `database`.`table` ``, quoted for SQL.
-pub fn qualified(database: &str, table: &str) -> String {
-    format!("{}.{}", ident(database), ident(table))
-}
-
-/// Quotes a string literal for SQL.
-pub fn literal(s: &str) -> String {
-    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
-}
-
-/// Runs `sql` and returns the first result set with columns. Reads every
-/// result set: `query_drop` would silently ignore an error in any statement
-/// but the first.
-pub(crate) fn run_sql(conn: &mut mysql::Conn, sql: &str) -> mysql::Result<Rows> {
-    let text = |v| match v {
-        mysql::Value::NULL => None,
-        mysql::Value::Bytes(b) => Some(lossy(&b)),
-        // The text protocol sends nothing else; stay readable if it did.
-        other => Some(other.as_sql(true)),
-    };
-    let mut result = conn.query_iter(sql)?;
-    let mut first = None;
-    loop {
-        let has_columns = !result.columns().as_ref().is_empty();
-        let Some(set) = result.iter() else { break };
-        let rows = set.map(|row| Ok(mysql::Row::unwrap(row?).into_iter().map(text).collect()));
-        let rows = rows.collect::<mysql::Result<Rows>>()?;
-        if has_columns && first.is_none() {
-            first = Some(rows);
-        }
-    }
-    Ok(first.unwrap_or_default())
 }
 
 /// A private MariaDB server; destroyed (data and all) when dropped.
