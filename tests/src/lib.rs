@@ -2,10 +2,11 @@
 //! MariaDB servers (`scripts/mariadb-sandbox`), the real `dbd_server` and
 //! `dbd_puller` binaries. Re-exported here from files by role: `sandbox` (the
 //! MariaDB servers and the shared [`pair`]), `sql` (names, quoting, rows as
-//! text), `process` (child processes, finding the binaries), `compare`
-//! (comparing databases) and `http` (poking at HTTP). The rest is still
-//! below. Used by their paths (`dbdump_tests::edge::Certificate`): `certs`,
-//! `edge`, `fixtures` and `messages`.
+//! text), `process` (child processes, finding the binaries), `server` (a
+//! running dbd_server), `compare` (comparing databases) and `http` (poking at
+//! HTTP). The rest is still below. Used by their paths
+//! (`dbdump_tests::edge::Certificate`): `certs`, `edge`, `fixtures` and
+//! `messages`.
 //!
 //! Helpers panic with a message instead of returning errors: a failing
 //! helper means a failing test, and the message is the diagnosis.
@@ -17,11 +18,10 @@
 //! sweeps away leftovers of dead processes (e.g. after a SIGKILL of all).
 
 use std::io::Read;
-use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub mod certs;
 mod compare;
@@ -31,12 +31,14 @@ mod http;
 pub mod messages;
 mod process;
 mod sandbox;
+mod server;
 mod sql;
 
 pub use compare::*;
 pub use http::*;
 pub use process::*;
 pub use sandbox::*;
+pub use server::*;
 pub use sql::*;
 
 /// `<pid>-<n>`: distinct names within and across test processes.
@@ -64,93 +66,6 @@ fn scratch_dir() -> PathBuf {
     let dir = workspace_root().join("target/test-sandboxes");
     std::fs::create_dir_all(&dir).expect("cannot create target/test-sandboxes");
     dir
-}
-
-/// A running `dbd_server`; stopped with SIGTERM when dropped.
-pub struct Server {
-    pub port: u16,
-    pub child: Child,
-    pub log: PathBuf,
-}
-
-impl Server {
-    /// Starts `dbd_server` for `source` on a free port, with extra `args`.
-    pub fn start(source: &Sandbox, args: &[&str]) -> Server {
-        Server::start_with_env(source, args, &[])
-    }
-
-    /// As [`Server::start`], with environment variables (e.g. `DBD_*` flags).
-    /// Returns once the port accepts connections.
-    pub fn start_with_env(source: &Sandbox, args: &[&str], envs: &[(&str, &str)]) -> Server {
-        Server::start_on(free_port(), source, args, envs)
-    }
-
-    /// As [`Server::start_with_env`], on a given port (e.g. to restart a
-    /// server where its clients expect it).
-    pub fn start_on(port: u16, source: &Sandbox, args: &[&str], envs: &[(&str, &str)]) -> Server {
-        let log = scratch_dir().join(format!("server-{}.log", next_id()));
-        let file = std::fs::File::create(&log).expect("cannot create server log");
-        let fixed = format!(
-            "-a 127.0.0.1 -P {port} --source-host 127.0.0.1 --source-port {} \
-             --source-username root",
-            source.port
-        );
-        let child = clean_command(bin("dbd_server"))
-            .args(fixed.split(' '))
-            .args(args)
-            .envs(envs.iter().copied())
-            .stdout(file.try_clone().expect("cannot share server log"))
-            .stderr(file)
-            .spawn()
-            .expect("cannot spawn dbd_server");
-        let mut server = Server { port, child, log };
-        let (addr, deadline) = (SocketAddr::from(([127, 0, 0, 1], port)), Instant::now());
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            if let Some(status) = wait_for(&mut server.child, Duration::from_millis(50)) {
-                panic!(
-                    "dbd_server exited ({status}) before listening:\n{}",
-                    server.log_text()
-                );
-            }
-            if deadline.elapsed() > Duration::from_secs(15) {
-                panic!(
-                    "dbd_server not listening after 15 s:\n{}",
-                    server.log_text()
-                );
-            }
-        }
-        server
-    }
-
-    /// Everything the server wrote to stdout and stderr so far.
-    pub fn log_text(&self) -> String {
-        lossy(&std::fs::read(&self.log).unwrap_or_default())
-    }
-
-    /// `http://127.0.0.1:<port><path>`.
-    pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    /// SIGTERM, then SIGKILL if it has not exited within 10 s. Returns how it
-    /// exited (after a SIGKILL: no code). Safe to call again.
-    pub fn stop(&mut self) -> ExitStatus {
-        if let Some(status) = wait_for(&mut self.child, Duration::ZERO) {
-            return status;
-        }
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        wait_for(&mut self.child, Duration::from_secs(10)).unwrap_or_else(|| {
-            let _ = self.child.kill();
-            self.child.wait().expect("cannot wait for dbd_server")
-        })
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop();
-    }
 }
 
 /// How a one-shot `dbd_puller` run ended. Codes: 0 all tables synced, 1 some
@@ -232,33 +147,6 @@ pub fn puller(port: u16, dst: &Sandbox, src_db: &str, dst_db: &str, extra: &[&st
         stdout: out.join().unwrap_or_default(),
         stderr: err.join().unwrap_or_default(),
     }
-}
-
-/// A fresh source database made from `ddl`, the same tables in a fresh
-/// destination database (`<db>_copy`), and a server exposing only it with
-/// `server_args`: (database, copy, server).
-pub fn database_pair(
-    src: &Sandbox,
-    dst: &Sandbox,
-    prefix: &str,
-    ddl: &str,
-    server_args: &[&str],
-) -> (String, String, Server) {
-    let db = unique_name(prefix);
-    let copy = format!("{db}_copy");
-    src.exec(&format!("CREATE DATABASE {0}; USE {0}; {ddl}", ident(&db)));
-    copy_schema(src, &db, dst, &copy);
-    let mut args = vec!["--source-databases", db.as_str()];
-    args.extend_from_slice(server_args);
-    let server = Server::start(src, &args);
-    (db, copy, server)
-}
-
-/// [`database_pair`] on the shared [`pair`], the server with no settle
-/// margin (tests wait out the timestamps' precision instead).
-pub fn setup_pair(prefix: &str, ddl: &str) -> (String, String, Server) {
-    let (src, dst) = pair();
-    database_pair(src, dst, prefix, ddl, &["--settle", "0"])
 }
 
 /// Runs `dbd_puller` from `server` into the shared [`pair`]'s destination
