@@ -12,11 +12,12 @@ use crate::edge::http::{Handler, Outcome, Request, Response};
 use crate::error::ApiError;
 use crate::horizon::wallclock;
 use crate::inspect;
-use crate::inspect::cursor;
+use crate::inspect::cursor::{self, Named};
 use crate::source::Source;
 use crate::streams::changes;
 use crate::streams::digest;
-use crate::streams::stream::{self, Params};
+use crate::streams::params::{self, Params};
+use crate::streams::stream;
 
 pub struct Api {
     pub source: Source,
@@ -121,7 +122,7 @@ impl Api {
                 let mut conn = self.source.conn()?;
                 inspect::require_database(&mut conn, db, self.source.allowed())?;
                 let body = inspect::listing::listing(&mut conn, db)?;
-                let count = (body.tables.len() + body.cursor_tables.len()) as u64;
+                let count = body.every_table.len() as u64;
                 resp.json(200, &body, &[]);
                 Ok(Outcome { rows: Some(count) })
             }
@@ -131,9 +132,12 @@ impl Api {
                 // A missing table is a 404 whatever the parameters say.
                 let found = inspect::table(&mut conn, db, table)?;
                 let params = Params::parse(&req.query)?;
-                let meta = cursor::syncable(&mut conn, db, found, params.cursor.as_deref())?;
-                // Reject bad column lists before touching anything else.
-                stream::select_columns(&meta, &params)?;
+                let named =
+                    Named::from_params(params.cursor.as_deref(), params.cursor_unit.as_deref())?;
+                let meta = cursor::syncable(&mut conn, db, found, named)?;
+                // Reject bad column lists and bounds before touching anything else.
+                params::select_columns(&meta, &params)?;
+                params.rows(&meta)?;
                 let hz = self.source.horizon.current(&mut conn)?;
                 self.source.tell_holder(&format!("`{db}`.`{table}`"), &hz);
                 let at = wallclock::cursor_horizon(
@@ -152,8 +156,9 @@ impl Api {
                 let mut conn = self.source.conn()?;
                 inspect::require_database(&mut conn, db, self.source.allowed())?;
                 let found = inspect::table(&mut conn, db, table)?;
-                let named = crate::inspect::schema::cursor_param(&req.query)?;
-                cursor::syncable(&mut conn, db, found, named.as_deref())?;
+                let (column, unit) = inspect::schema::cursor_params(&req.query)?;
+                let named = Named::from_params(column.as_deref(), unit.as_deref())?;
+                cursor::syncable(&mut conn, db, found, named)?;
                 let definition = crate::inspect::schema::definition(&mut conn, db, table)?;
                 resp.json(200, &definition, &[]);
                 Ok(Outcome::default())
@@ -163,12 +168,16 @@ impl Api {
                 inspect::require_database(&mut conn, db, self.source.allowed())?;
                 let found = inspect::table(&mut conn, db, table)?;
                 let params = digest::Params::parse(&req.query)?;
-                let named = params.columns.cursor.as_deref();
+                let named = Named::from_params(
+                    params.columns.cursor.as_deref(),
+                    params.columns.cursor_unit.as_deref(),
+                )?;
                 let meta = cursor::syncable(&mut conn, db, found, named)?;
                 digest::validate(&meta, &params)?;
+                let hz = self.source.horizon.current(&mut conn)?;
                 let id = conn.connection_id();
                 let cancel = || self.source.cancel(id);
-                let chunks = digest::run(&mut conn, db, &meta, &params, resp, &cancel)?;
+                let chunks = digest::run(&mut conn, db, &meta, &params, hz.at, resp, &cancel)?;
                 Ok(Outcome { rows: Some(chunks) })
             }
             _ => Err(ApiError::NotFound(format!("no such path {:?}", req.path))),

@@ -16,6 +16,7 @@ use std::net::{TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
+use mysql::prelude::Queryable;
 use mysql::{Pool, PoolConstraints, PoolOpts};
 
 use dbdump_shared::dberror::describe;
@@ -69,8 +70,14 @@ fn main() {
         ))
     };
     let pool = source_pool(&config).unwrap_or_else(|e| unreachable(e));
-    let horizon = match pool.get_conn() {
-        Ok(mut conn) => horizon::Keeper::new(&mut conn, config.settle),
+    let (horizon, mariadb) = match pool.get_conn() {
+        Ok(mut conn) => {
+            let mariadb = conn
+                .query_first::<i64, _>(sql::IS_MARIADB)
+                .unwrap_or_else(|e| unreachable(e))
+                == Some(1);
+            (horizon::Keeper::new(&mut conn, config.settle), mariadb)
+        }
         Err(e) => unreachable(e),
     };
     if horizon.visibility() == horizon::Visibility::SettleOnly {
@@ -125,6 +132,7 @@ fn main() {
         connection_wait: Duration::from_secs(5),
         settle: config.settle,
         databases: config.databases.clone(),
+        mariadb,
     };
     let api = Arc::new(api::Api { source, config });
     let server = std::thread::spawn(move || {

@@ -27,6 +27,9 @@ pub struct Source {
     pub settle: Duration,
     /// `--source-databases`, if given: the only databases exposed.
     pub databases: Option<Vec<String>>,
+    /// The source is MariaDB (whose InnoDB keeps `UPDATE_TIME` as the
+    /// changes question needs it; MySQL caches it).
+    pub mariadb: bool,
 }
 
 impl Source {
@@ -65,6 +68,13 @@ impl Source {
                 );
             }
         }
+    }
+
+    /// Whether `information_schema.TABLES.UPDATE_TIME` can tell that a table
+    /// has not changed since a horizon: on MariaDB, with the horizon seeing
+    /// open transactions (see `streams::changes`).
+    pub fn update_times_tell(&self) -> bool {
+        self.mariadb && self.horizon.visibility() != horizon::Visibility::SettleOnly
     }
 
     pub fn allowed(&self) -> Option<&[String]> {

@@ -2,7 +2,7 @@
 //! the builders were found in `information_schema` first and are quoted
 //! here; values are always `?` placeholders.
 
-use dbdump_shared::sql::{key_in, quote_ident, quote_list, quote_table};
+use dbdump_shared::sql::{key_in, key_range, quote_ident, quote_list, quote_table};
 
 /// Session set-up of every source connection: UTC so that TIMESTAMP values
 /// are unambiguous whatever the hosts' zones; UTF-8 for all text; reads only.
@@ -42,6 +42,20 @@ pub fn primary_keys(one_table: bool) -> String {
         "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE \
          WHERE TABLE_SCHEMA = ?{} AND CONSTRAINT_NAME = 'PRIMARY' \
          ORDER BY TABLE_NAME, ORDINAL_POSITION",
+        if one_table { " AND TABLE_NAME = ?" } else { "" }
+    )
+}
+
+/// The columns of every UNIQUE key but the primary one, of one schema
+/// (optionally one table): where a table without a primary key finds the
+/// key that stands in for it. No ORDER BY: the server lists each table's
+/// keys in its own key order, the one in which InnoDB picks the first
+/// UNIQUE key over NOT NULL columns to cluster the table by.
+pub fn unique_keys(one_table: bool) -> String {
+    format!(
+        "SELECT TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX, COLUMN_NAME, SUB_PART, NULLABLE \
+         FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ?{} AND NON_UNIQUE = 0 \
+         AND INDEX_NAME <> 'PRIMARY'",
         if one_table { " AND TABLE_NAME = ?" } else { "" }
     )
 }
@@ -108,8 +122,8 @@ pub const CHECK_DEFINITIONS_MYSQL: &str =
 /// MySQL writes literals bare.
 pub const IS_MARIADB: &str = "SELECT VERSION() LIKE '%MariaDB%'";
 
-/// Nullability and default of the DATETIME and TIMESTAMP columns of one
-/// schema: what the listing tells about each possible cursor.
+/// The defaults of the DATETIME and TIMESTAMP columns of one schema: which
+/// of the possible cursors the server sets on insert.
 pub const TEMPORAL_COLUMNS: &str =
     "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, IS_NULLABLE, COLUMN_DEFAULT \
      FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND DATA_TYPE IN ('datetime', 'timestamp')";
@@ -127,6 +141,18 @@ pub fn zone_offsets(instants: usize) -> String {
 pub const FOREIGN_KEYS: &str = "SELECT TABLE_SCHEMA, TABLE_NAME, REFERENCED_TABLE_NAME \
      FROM information_schema.KEY_COLUMN_USAGE \
      WHERE TABLE_SCHEMA = ? AND REFERENCED_TABLE_SCHEMA = ? AND REFERENCED_TABLE_NAME IS NOT NULL";
+
+/// The engine and `UPDATE_TIME` (in the session's UTC) of `n` tables of one
+/// schema: when each was last written (InnoDB: the start of the last
+/// transaction that committed a change to it). Parameters: the schema,
+/// then the names.
+pub fn update_times(n: usize) -> String {
+    format!(
+        "SELECT TABLE_SCHEMA, TABLE_NAME, ENGINE, UPDATE_TIME FROM information_schema.TABLES \
+         WHERE TABLE_SCHEMA = ? AND TABLE_NAME IN ({})",
+        vec!["?"; n.max(1)].join(", ")
+    )
+}
 
 /// Can this account see other sessions' transactions (PROCESS privilege)?
 pub const PROBE_TRANSACTIONS: &str = "SELECT COUNT(*) FROM information_schema.INNODB_TRX";
@@ -211,6 +237,12 @@ pub const START_SNAPSHOT: &[&str] = &[
     "START TRANSACTION WITH CONSISTENT SNAPSHOT",
 ];
 
+/// The hash of every row of a keyless table, in no order: its digest is
+/// their sum and XOR, which the order does not change.
+pub fn whole_hashes(db: &str, table: &str, hash: &str) -> String {
+    format!("SELECT {hash} FROM {}", quote_table(db, table))
+}
+
 /// Ends another session of ours (its id comes from the driver, not a request).
 pub fn kill_connection(connection_id: u32) -> String {
     format!("KILL CONNECTION {connection_id}")
@@ -219,70 +251,128 @@ pub fn kill_connection(connection_id: u32) -> String {
 /// Which rows a change stream asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Bound {
-    /// Every row below the horizon, NULL timestamps included.
+    /// Every row below the horizon (NULL cursors, and values that are no
+    /// time, included); without a cursor, every row.
     All,
-    /// `ts >= since` and below the horizon.
+    /// `c >= since` and below the horizon.
     Since,
-    /// `(ts, key) > (since, after_key)` and below the horizon.
+    /// `(c, key) > (since, after_key)` and below the horizon.
     After,
-    /// Below the horizon (NULL timestamps included) and one of this many
-    /// keys (parameters: horizon, then each key's values in key order).
+    /// Below the horizon (as `All`) and one of this many keys (parameters:
+    /// the horizon's, then each key's values in key order).
     Keys(usize),
+    /// Below the horizon (as `All`), in key order, the keys in `(after,
+    /// until]` (parameters: the horizon's, then each bound's values as
+    /// `key_params` lays them out).
+    KeyRange { after: bool, until: bool },
 }
 
-/// The change stream query and the order of its parameters: `All`: horizon;
-/// `Since`: since, horizon; `After`: since, horizon, then for the key
-/// comparison `since` again and the key values as [`after_params`] lays out.
+/// The cursor a stream is read by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cursor<'a> {
+    pub column: &'a str,
+    /// The narrowest index it leads, forced for the cursor's order.
+    pub index: Option<&'a str>,
+    /// Whether its values can be no time past their greatest time (an
+    /// integer or text cursor): "below the horizon" then also takes the
+    /// values above that bound (one more parameter: the bound).
+    pub bounded: bool,
+}
+
+/// One change stream query.
+#[derive(Clone, Copy, Debug)]
+pub struct StreamSelect<'a> {
+    pub db: &'a str,
+    pub table: &'a str,
+    pub columns: &'a [&'a str],
+    pub cursor: Option<Cursor<'a>>,
+    /// The key columns and the index they are (empty: a keyless table).
+    pub key: &'a [&'a str],
+    pub key_index: Option<&'a str>,
+    pub bound: Bound,
+}
+
+/// The change stream query; its parameters, in order: `All`, `Keys` and
+/// `KeyRange` with a cursor: horizon (and the cursor's greatest time, when
+/// `bounded`); `Since`: since, horizon; `After`: since, horizon, then for
+/// the key comparison `since` again and the key values as [`after_params`]
+/// lays out; then the keys of `Keys`, or the bounds of `KeyRange`.
 ///
 /// The `(ts, key) > (…)` comparison is spelled as a flat OR of ANDs so that
 /// the optimizer can turn it into ranges of the timestamp index (which InnoDB
-/// extends with the primary key), instead of reading every row that shares
-/// the last timestamp again.
+/// extends with the key), instead of reading every row that shares the last
+/// timestamp again.
 ///
-/// `index`, the timestamp index, is forced: on a range covering most of the
-/// table the optimizer prefers a table scan and a filesort, which reads and
-/// sorts the whole table (in the source's tmpdir) before the first row goes
-/// out; through the index rows stream at once and a client that leaves
-/// stops the read.
-pub fn stream_select(
-    db: &str,
-    table: &str,
-    index: Option<&str>,
-    columns: &[&str],
-    ts: &str,
-    key: &[&str],
-    bound: Bound,
-) -> String {
-    let t = quote_ident(ts);
-    let mut order = vec![ts];
-    order.extend_from_slice(key);
-    let filter = match bound {
-        Bound::All => format!("({t} IS NULL OR {t} < ?)"),
-        Bound::Since => format!("{t} >= ? AND {t} < ?"),
-        Bound::After => {
-            let mut alternatives = vec![format!("{t} > ?")];
-            for i in 0..key.len() {
-                let mut parts = vec![format!("{t} = ?")];
-                parts.extend(key[..i].iter().map(|k| format!("{} = ?", quote_ident(k))));
-                parts.push(format!("{} > ?", quote_ident(key[i])));
-                alternatives.push(format!("({})", parts.join(" AND ")));
+/// In the cursor's order its index is forced: on a range covering most of
+/// the table the optimizer prefers a table scan and a filesort, which reads
+/// and sorts the whole table (in the source's tmpdir) before the first row
+/// goes out; through the index rows stream at once and a client that leaves
+/// stops the read. In key order the key's index is forced for the same
+/// reason. A keyless table is read as it lies.
+pub fn stream_select(q: &StreamSelect<'_>) -> String {
+    let mut filters = Vec::new();
+    if let Some(c) = q.cursor {
+        let t = quote_ident(c.column);
+        let beyond = if c.bounded {
+            format!(" OR {t} > ?")
+        } else {
+            String::new()
+        };
+        let below = format!("({t} IS NULL OR {t} < ?{beyond})");
+        filters.push(match q.bound {
+            Bound::All | Bound::Keys(_) | Bound::KeyRange { .. } => below,
+            Bound::Since => format!("{t} >= ? AND {t} < ?"),
+            Bound::After => {
+                let mut alternatives = vec![format!("{t} > ?")];
+                for i in 0..q.key.len() {
+                    let mut parts = vec![format!("{t} = ?")];
+                    parts.extend(q.key[..i].iter().map(|k| format!("{} = ?", quote_ident(k))));
+                    parts.push(format!("{} > ?", quote_ident(q.key[i])));
+                    alternatives.push(format!("({})", parts.join(" AND ")));
+                }
+                format!("{t} >= ? AND {t} < ? AND ({})", alternatives.join(" OR "))
             }
-            format!("{t} >= ? AND {t} < ? AND ({})", alternatives.join(" OR "))
+        });
+    }
+    match q.bound {
+        Bound::Keys(n) => filters.push(key_in(q.key, n)),
+        Bound::KeyRange { after, until } => {
+            let range = key_range(q.key, after, until);
+            if let Some(r) = range.strip_prefix(" WHERE ") {
+                filters.push(r.to_string());
+            }
         }
-        Bound::Keys(n) => format!("({t} IS NULL OR {t} < ?) AND {}", key_in(key, n)),
+        _ => {}
+    }
+    let key_order = matches!(q.bound, Bound::KeyRange { .. }) || q.cursor.is_none();
+    let mut order: Vec<&str> = Vec::new();
+    if let (false, Some(c)) = (key_order, q.cursor) {
+        order.push(c.column);
+    }
+    order.extend_from_slice(q.key);
+    // Rows by key are found through the key, not through either order.
+    let index = match q.bound {
+        Bound::Keys(_) => None,
+        _ if key_order => q.key_index,
+        _ => q.cursor.and_then(|c| c.index),
     };
-    // Rows by key are found through the primary key, not the timestamp.
-    let index = index.filter(|_| !matches!(bound, Bound::Keys(_)));
     let hint = index
         .map(|i| format!(" FORCE INDEX ({})", quote_ident(i)))
         .unwrap_or_default();
-    format!(
-        "SELECT {} FROM {}{hint} WHERE {} ORDER BY {}",
-        quote_list(columns),
-        quote_table(db, table),
-        filter,
-        quote_list(&order)
-    )
+    let mut text = format!(
+        "SELECT {} FROM {}{hint}",
+        quote_list(q.columns),
+        quote_table(q.db, q.table)
+    );
+    if !filters.is_empty() {
+        text.push_str(" WHERE ");
+        text.push_str(&filters.join(" AND "));
+    }
+    if !order.is_empty() {
+        text.push_str(" ORDER BY ");
+        text.push_str(&quote_list(&order));
+    }
+    text
 }
 
 /// Parameter order for the key part of [`Bound::After`]: after `since` and
@@ -320,35 +410,44 @@ pub fn explain(query: &str) -> String {
 mod tests {
     use super::*;
 
+    fn select<'a>(
+        columns: &'a [&'a str],
+        cursor: Option<Cursor<'a>>,
+        key: &'a [&'a str],
+        bound: Bound,
+    ) -> String {
+        stream_select(&StreamSelect {
+            db: "d",
+            table: "t",
+            columns,
+            cursor,
+            key,
+            key_index: (!key.is_empty()).then_some("PRIMARY"),
+            bound,
+        })
+    }
+
+    fn ts(index: Option<&str>) -> Option<Cursor<'_>> {
+        Some(Cursor {
+            column: "ts",
+            index,
+            bounded: false,
+        })
+    }
+
     #[test]
     fn stream_queries() {
-        let q = stream_select(
-            "d",
-            "t",
-            None,
-            &["id", "ts", "v"],
-            "ts",
-            &["id"],
-            Bound::All,
-        );
+        let q = select(&["id", "ts", "v"], ts(None), &["id"], Bound::All);
         assert_eq!(
             q,
             "SELECT `id`, `ts`, `v` FROM `d`.`t` WHERE (`ts` IS NULL OR `ts` < ?) ORDER BY `ts`, `id`"
         );
-        let q = stream_select("d", "t", None, &["id", "ts"], "ts", &["id"], Bound::Since);
+        let q = select(&["id", "ts"], ts(None), &["id"], Bound::Since);
         assert!(
             q.contains("WHERE `ts` >= ? AND `ts` < ? ORDER BY `ts`, `id`"),
             "{q}"
         );
-        let q = stream_select(
-            "d",
-            "t",
-            None,
-            &["a", "b", "ts"],
-            "ts",
-            &["a", "b"],
-            Bound::After,
-        );
+        let q = select(&["a", "b", "ts"], ts(None), &["a", "b"], Bound::After);
         assert!(
             q.contains(
                 "WHERE `ts` >= ? AND `ts` < ? AND (`ts` > ? OR (`ts` = ? AND `a` > ?) \
@@ -363,32 +462,75 @@ mod tests {
     }
 
     #[test]
-    fn rows_by_key_go_through_the_primary_key() {
-        let q = stream_select(
-            "d",
-            "t",
-            Some("ts"),
-            &["id", "ts"],
-            "ts",
-            &["id"],
-            Bound::Keys(3),
-        );
+    fn rows_by_key_go_through_the_key() {
+        let q = select(&["id", "ts"], ts(Some("ts")), &["id"], Bound::Keys(3));
         assert_eq!(
             q,
             "SELECT `id`, `ts` FROM `d`.`t` WHERE (`ts` IS NULL OR `ts` < ?) AND `id` IN (?, ?, ?) ORDER BY `ts`, `id`"
         );
-        let q = stream_select(
-            "d",
-            "t",
-            None,
-            &["a", "b", "ts"],
-            "ts",
-            &["a", "b"],
-            Bound::Keys(2),
-        );
+        let q = select(&["a", "b", "ts"], ts(None), &["a", "b"], Bound::Keys(2));
         assert!(
             q.contains("AND ((`a` = ? AND `b` = ?) OR (`a` = ? AND `b` = ?)) ORDER BY"),
             "{q}"
+        );
+    }
+
+    #[test]
+    fn cursors_with_values_that_are_no_time_take_them_in_full_copies() {
+        let unix = Some(Cursor {
+            column: "m",
+            index: Some("m"),
+            bounded: true,
+        });
+        let q = select(&["id", "m"], unix, &["id"], Bound::All);
+        assert_eq!(
+            q,
+            "SELECT `id`, `m` FROM `d`.`t` FORCE INDEX (`m`) WHERE (`m` IS NULL OR `m` < ? OR `m` > ?) \
+             ORDER BY `m`, `id`"
+        );
+        let q = select(&["id", "m"], unix, &["id"], Bound::Since);
+        assert!(q.contains("WHERE `m` >= ? AND `m` < ? ORDER"), "{q}");
+    }
+
+    #[test]
+    fn key_order_reads_key_ranges_through_the_key() {
+        let q = select(
+            &["a", "b", "ts"],
+            ts(Some("ts")),
+            &["a", "b"],
+            Bound::KeyRange {
+                after: true,
+                until: true,
+            },
+        );
+        assert_eq!(
+            q,
+            "SELECT `a`, `b`, `ts` FROM `d`.`t` FORCE INDEX (`PRIMARY`) WHERE (`ts` IS NULL OR `ts` < ?) \
+             AND (`a` > ? OR `a` = ? AND `b` > ?) AND (`a` < ? OR `a` = ? AND `b` <= ?) ORDER BY `a`, `b`"
+        );
+        // A table synced by digests has no cursor: key order, all of it.
+        let q = select(
+            &["id", "v"],
+            None,
+            &["id"],
+            Bound::KeyRange {
+                after: false,
+                until: false,
+            },
+        );
+        assert_eq!(
+            q,
+            "SELECT `id`, `v` FROM `d`.`t` FORCE INDEX (`PRIMARY`) ORDER BY `id`"
+        );
+        let q = select(&["id", "v"], None, &["id"], Bound::Keys(2));
+        assert_eq!(
+            q,
+            "SELECT `id`, `v` FROM `d`.`t` WHERE `id` IN (?, ?) ORDER BY `id`"
+        );
+        // A keyless table: as it lies.
+        assert_eq!(
+            select(&["v"], None, &[], Bound::All),
+            "SELECT `v` FROM `d`.`t`"
         );
     }
 
@@ -436,15 +578,19 @@ mod tests {
 
     #[test]
     fn hostile_names_stay_quoted() {
-        let q = stream_select(
-            "d`; DROP DATABASE x; --",
-            "t",
-            Some("i`) x"),
-            &["c`"],
-            "ts",
-            &["c`"],
-            Bound::All,
-        );
+        let q = stream_select(&StreamSelect {
+            db: "d`; DROP DATABASE x; --",
+            table: "t",
+            columns: &["c`"],
+            cursor: Some(Cursor {
+                column: "ts",
+                index: Some("i`) x"),
+                bounded: false,
+            }),
+            key: &["c`"],
+            key_index: None,
+            bound: Bound::All,
+        });
         assert!(
             q.contains("`d``; DROP DATABASE x; --`.`t` FORCE INDEX (`i``) x`) WHERE")
                 && q.contains("`c```"),
@@ -457,6 +603,8 @@ mod tests {
         assert_eq!(columns(true).matches('?').count(), 3);
         assert_eq!(columns(false).matches('?').count(), 2);
         assert_eq!(primary_keys(true).matches('?').count(), 2);
+        assert_eq!(unique_keys(true).matches('?').count(), 2);
+        assert_eq!(unique_keys(false).matches('?').count(), 1);
         assert_eq!(index_leaders(false).matches('?').count(), 1);
     }
 }

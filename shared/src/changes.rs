@@ -29,6 +29,10 @@ pub struct Resume {
     /// The named cursor, for a table read by one; `since` is then a value
     /// of that column.
     pub cursor: Option<NamedCursor>,
+    /// For a table synced by digests or whole: the horizon (UTC) of the
+    /// comparison the copy last came out of equal. The table has changed
+    /// since unless the source can tell it has not.
+    pub compared: Option<String>,
 }
 
 /// A table's named cursor, as a change stream's `cursor` and `cursor_zone`.
@@ -38,13 +42,33 @@ pub struct NamedCursor {
     pub cursor: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor_zone: Option<String>,
+    /// `s` or `ms` for an integer cursor of Unix time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor_unit: Option<String>,
+}
+
+/// The fourth element of an entry: a named cursor, or the horizon of the
+/// last comparison of a table synced by digests or whole.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Options {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cursor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cursor_zone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cursor_unit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    compared: Option<String>,
 }
 
 /// One table's entry of a request, as JSON: `"t":null` (an empty copy),
 /// `"t":["2026-11-26 05:00:00.123456",[42]]` (since and after_key), with
 /// excluded columns a third element, `"t":[null,null,["avatar"]]`, and for
 /// a table read by a named cursor a fourth,
-/// `"t":[null,null,[],{"cursor":"updated_at","cursor_zone":"+01:00"}]`.
+/// `"t":[null,null,[],{"cursor":"updated_at","cursor_zone":"+01:00"}]`, or
+/// for a table synced by digests the horizon of its last comparison,
+/// `"t":[null,null,[],{"compared":"2026-11-26 05:00:00.000000"}]`.
 pub fn resume_entry(table: &str, resume: &Resume) -> String {
     let json = |s: &str| serde_json::to_string(s).unwrap_or_default();
     let (since, key) = match &resume.after {
@@ -55,18 +79,25 @@ pub fn resume_entry(table: &str, resume: &Resume) -> String {
         let columns: Vec<String> = resume.exclude_columns.iter().map(|c| json(c)).collect();
         format!("[{}]", columns.join(","))
     };
+    let options = Options {
+        cursor: resume.cursor.as_ref().map(|c| c.cursor.clone()),
+        cursor_zone: resume.cursor.as_ref().and_then(|c| c.cursor_zone.clone()),
+        cursor_unit: resume.cursor.as_ref().and_then(|c| c.cursor_unit.clone()),
+        compared: resume.compared.clone(),
+    };
+    let has_options = options.cursor.is_some() || options.compared.is_some();
     let value = match (
         &resume.after,
         resume.exclude_columns.as_slice(),
-        &resume.cursor,
+        has_options,
     ) {
-        (None, [], None) => "null".to_string(),
-        (Some(_), [], None) => format!("[{since},{key}]"),
-        (_, _, None) => format!("[{since},{key},{}]", columns()),
-        (_, _, Some(cursor)) => format!(
+        (None, [], false) => "null".to_string(),
+        (Some(_), [], false) => format!("[{since},{key}]"),
+        (_, _, false) => format!("[{since},{key},{}]", columns()),
+        (_, _, true) => format!(
             "[{since},{key},{},{}]",
             columns(),
-            serde_json::to_string(cursor).unwrap_or_default()
+            serde_json::to_string(&options).unwrap_or_default()
         ),
     };
     format!("{}:{value}", json(table))
@@ -75,8 +106,8 @@ pub fn resume_entry(table: &str, resume: &Resume) -> String {
 /// Parses a request's `resume` object into (table, resume) pairs, by name.
 pub fn parse_resume(text: &str) -> Result<Vec<(String, Resume)>, String> {
     type Raw = BTreeMap<String, Option<Vec<Box<RawValue>>>>;
-    let shape = "a JSON object of table names to null or \
-                 [since, after_key(, exclude_columns(, {\"cursor\", \"cursor_zone\"}))]";
+    let shape = "a JSON object of table names to null or [since, after_key(, exclude_columns(, \
+                 {\"cursor\", \"cursor_zone\", \"cursor_unit\"} or {\"compared\"}))]";
     let raw: Raw = serde_json::from_str(text).map_err(|e| format!("not {shape}: {e}"))?;
     raw.into_iter()
         .map(|(table, entry)| {
@@ -102,18 +133,34 @@ pub fn parse_resume(text: &str) -> Result<Vec<(String, Resume)>, String> {
                 Some(v) => serde_json::from_str(v.get())
                     .map_err(|_| bad("exclude_columns is not an array of column names"))?,
             };
-            let cursor = match items.get(3) {
-                None => None,
-                Some(v) => Some(serde_json::from_str(v.get()).map_err(|_| {
-                    bad("the fourth element is not {\"cursor\": column(, \"cursor_zone\": zone)}")
-                })?),
+            let options: Options = match items.get(3) {
+                None => Options::default(),
+                Some(v) => serde_json::from_str(v.get())
+                    .map_err(|_| bad("the fourth element is not an object of those fields"))?,
             };
+            let cursor = match options.cursor {
+                Some(cursor) => Some(NamedCursor {
+                    cursor,
+                    cursor_zone: options.cursor_zone,
+                    cursor_unit: options.cursor_unit,
+                }),
+                None if options.cursor_zone.is_some() || options.cursor_unit.is_some() => {
+                    return Err(bad("cursor_zone and cursor_unit need cursor"))
+                }
+                None => None,
+            };
+            if options.compared.is_some() && (cursor.is_some() || after.is_some()) {
+                return Err(bad(
+                    "compared is for a table synced by digests: no since, after_key or cursor with it",
+                ));
+            }
             Ok((
                 table,
                 Resume {
                     after,
                     exclude_columns,
                     cursor,
+                    compared: options.compared,
                 },
             ))
         })
@@ -179,6 +226,7 @@ mod tests {
             after: after.map(|(s, k)| (s.to_string(), k.to_string())),
             exclude_columns: exclude.iter().map(|c| c.to_string()).collect(),
             cursor: None,
+            compared: None,
         }
     }
 
@@ -186,6 +234,7 @@ mod tests {
         r.cursor = Some(NamedCursor {
             cursor: cursor.to_string(),
             cursor_zone: zone.map(str::to_string),
+            cursor_unit: None,
         });
         r
     }
@@ -201,6 +250,16 @@ mod tests {
             ("secret", resume(None, &["pin", "pass\"word"])),
             ("both", resume(Some(("2020-01-01", "[2]")), &["c"])),
             ("rails", by_cursor(resume(None, &[]), "updated_at", None)),
+            ("moodle", {
+                let mut r = by_cursor(resume(None, &[]), "timemodified", Some("UTC"));
+                r.cursor.as_mut().unwrap().cursor_unit = Some("s".into());
+                r
+            }),
+            ("wp_options", {
+                let mut r = resume(None, &["autoload"]);
+                r.compared = Some("2026-12-03 01:00:00.000000".into());
+                r
+            }),
             (
                 "django",
                 by_cursor(
@@ -221,6 +280,12 @@ mod tests {
         assert!(text.contains("\"empty\":null,"), "{text}");
         assert!(
             text.contains(r#""rails":[null,null,[],{"cursor":"updated_at"}]"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#""wp_options":[null,null,["autoload"],{"compared":"2026-12-03 01:00:00.000000"}]"#
+            ),
             "{text}"
         );
         let mut parsed = parse_resume(&text).unwrap();
@@ -246,6 +311,9 @@ mod tests {
             r#"{"t":[null,null,[],{"cursor":1}]}"#,
             r#"{"t":[null,null,[],{"cursor":"c","zone":"UTC"}]}"#,
             r#"{"t":[null,null,[],{"cursor":"c"},5]}"#,
+            r#"{"t":[null,null,[],{"cursor_unit":"s"}]}"#,
+            r#"{"t":[null,null,[],{"cursor":"c","compared":"2020-01-01"}]}"#,
+            r#"{"t":["2020-01-01",[1],[],{"compared":"2020-01-01"}]}"#,
         ] {
             let err = parse_resume(bad).unwrap_err();
             assert!(err.contains("JSON object of table names"), "{bad}: {err}");

@@ -55,11 +55,17 @@ pub struct DigestHeader {
     pub hash: String,
     /// The columns that went into each row's hash, in hash order.
     pub columns: Vec<Column>,
-    /// Primary key columns, in key order (the chunks' order).
+    /// Key columns, in key order (the chunks' order); empty for a keyless
+    /// table, whose digest is one chunk of the whole table.
     pub key: Vec<String>,
     pub chunk_rows: u64,
     /// How many ranges the request asked for (1 without `ranges`).
     pub ranges: usize,
+    /// The horizon (UTC) when the digest's snapshot was taken: every
+    /// transaction that began before it is in the snapshot. What a copy
+    /// compared now is complete up to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub horizon: Option<String>,
 }
 
 /// Last line of a complete digest stream. Without it the stream was cut

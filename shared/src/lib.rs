@@ -9,6 +9,7 @@ pub mod adaptive_gzip;
 pub mod base64;
 pub mod changes;
 pub mod cli;
+pub mod cursor;
 pub mod dberror;
 pub mod digest;
 pub mod gzip;

@@ -185,9 +185,10 @@ pub fn key_range(key: &[&str], after: bool, until: bool) -> String {
 
 /// The key and `hash` of every row whose key lies in `(after, until]`, in
 /// key order: what both sides fold into digests, over the same ranges.
-/// `force_primary` reads through the primary key (the source's snapshot
-/// reads); without it the optimizer chooses (the destination).
-/// Parameters: as for [`key_range`].
+/// `force_index` reads through the key's index (the source's snapshot
+/// reads: `PRIMARY`, or the UNIQUE key that stands in for it); without it
+/// the optimizer chooses (the destination). Parameters: as for
+/// [`key_range`].
 pub fn key_range_hashes(
     db: &str,
     table: &str,
@@ -195,17 +196,15 @@ pub fn key_range_hashes(
     hash: &str,
     after: bool,
     until: bool,
-    force_primary: bool,
+    force_index: Option<&str>,
 ) -> String {
     format!(
         "SELECT {}, {hash} FROM {}{}{} ORDER BY {}",
         quote_list(key),
         quote_table(db, table),
-        if force_primary {
-            " FORCE INDEX (PRIMARY)"
-        } else {
-            ""
-        },
+        force_index
+            .map(|i| format!(" FORCE INDEX ({})", quote_ident(i)))
+            .unwrap_or_default(),
         key_range(key, after, until),
         quote_list(key)
     )
@@ -327,22 +326,24 @@ mod tests {
 
     #[test]
     fn digest_queries_read_key_ranges_in_key_order() {
-        let q = key_range_hashes("d", "t", &["a", "b"], "H", true, true, true);
+        let q = key_range_hashes("d", "t", &["a", "b"], "H", true, true, Some("PRIMARY"));
         assert_eq!(
             q,
-            "SELECT `a`, `b`, H FROM `d`.`t` FORCE INDEX (PRIMARY) WHERE (`a` > ? OR `a` = ? AND `b` > ?) \
+            "SELECT `a`, `b`, H FROM `d`.`t` FORCE INDEX (`PRIMARY`) WHERE (`a` > ? OR `a` = ? AND `b` > ?) \
              AND (`a` < ? OR `a` = ? AND `b` <= ?) ORDER BY `a`, `b`"
         );
-        let q = key_range_hashes("d", "t", &["id"], "H", false, false, true);
+        let q = key_range_hashes("d", "t", &["id"], "H", false, false, Some("email`x"));
         assert_eq!(
             q,
-            "SELECT `id`, H FROM `d`.`t` FORCE INDEX (PRIMARY) ORDER BY `id`"
+            "SELECT `id`, H FROM `d`.`t` FORCE INDEX (`email``x`) ORDER BY `id`"
         );
-        assert!(key_range_hashes("d", "t", &["id"], "H", false, true, true)
-            .contains("WHERE `id` <= ? ORDER"));
+        assert!(
+            key_range_hashes("d", "t", &["id"], "H", false, true, Some("PRIMARY"))
+                .contains("WHERE `id` <= ? ORDER")
+        );
         // The destination's, left to its optimizer.
         assert_eq!(
-            key_range_hashes("d", "t", &["id"], "H", false, true, false),
+            key_range_hashes("d", "t", &["id"], "H", false, true, None),
             "SELECT `id`, H FROM `d`.`t` WHERE `id` <= ? ORDER BY `id`"
         );
     }

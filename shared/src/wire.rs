@@ -45,8 +45,12 @@ pub struct Header {
     pub database: String,
     pub table: String,
     pub columns: Vec<Column>,
-    pub timestamp_column: String,
-    /// Primary key columns, in key order.
+    /// The column the stream is ordered and resumed by; `null` for a table
+    /// synced by digests or whole (no cursor: rows come in key order).
+    #[serde(default)]
+    pub timestamp_column: Option<String>,
+    /// The table's key columns (its primary key, else its first UNIQUE key
+    /// over NOT NULL columns), in key order; empty for a keyless table.
     pub key: Vec<String>,
     /// Lower bound of the request, as understood by the server.
     pub since: Option<String>,
@@ -102,12 +106,66 @@ pub struct TableList {
     pub database: String,
     /// Tables synced by their auto-updating TIMESTAMP column, as they are.
     pub tables: Vec<TableInfo>,
-    /// Tables with a primary key but no auto-updating column, which can be
-    /// synced by naming one of their DATETIME/TIMESTAMP columns as cursor
-    /// (`cursor=`). Kept apart so that a client that names none never
-    /// syncs them by accident; absent from older servers.
+    /// Tables with a key but no auto-updating column, which can be synced
+    /// by naming one of their cursor columns (`cursor=`). Kept apart so
+    /// that a client that names none never reads them by a cursor by
+    /// accident; absent from older servers.
     #[serde(default)]
     pub cursor_tables: Vec<CursorTable>,
+    /// Every base table, parents before children, with how it is synced
+    /// when no cursor is named; absent from older servers (whose clients
+    /// sync `tables` only).
+    #[serde(default)]
+    pub every_table: Vec<TableEntry>,
+}
+
+/// How a table is synced when no cursor is named.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// By its auto-updating TIMESTAMP column, as `tables` lists it.
+    Timestamp,
+    /// A key but no auto-updating column: by comparing digests of key
+    /// ranges and moving only the rows that differ, deletes included.
+    Digest,
+    /// No key: copied whole, atomically, when its digest differs.
+    Whole,
+    /// Not at all; `why` says why.
+    None,
+}
+
+impl Method {
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Timestamp => "timestamp",
+            Method::Digest => "digest",
+            Method::Whole => "whole",
+            Method::None => "none",
+        }
+    }
+}
+
+/// One entry of `every_table` in the `GET /<db>/` answer.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct TableEntry {
+    pub table: String,
+    pub method: Method,
+    /// The auto-updating column of a `timestamp` table.
+    #[serde(default)]
+    pub timestamp_column: Option<String>,
+    /// The key columns, in key order (empty: no key).
+    pub key: Vec<String>,
+    /// The index they form: `PRIMARY`, or the UNIQUE key over NOT NULL
+    /// columns that stands in for it.
+    #[serde(default)]
+    pub key_index: Option<String>,
+    /// Columns it could be read by instead, with `cursor=` (as in
+    /// `cursor_tables`).
+    #[serde(default)]
+    pub cursors: Vec<CursorCandidate>,
+    /// Why a `none` table cannot be synced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
 }
 
 /// One entry of `cursor_tables` in the `GET /<db>/` answer.
@@ -127,6 +185,11 @@ pub struct CursorCandidate {
     /// As `information_schema.COLUMNS.COLUMN_TYPE` prints it, e.g. `datetime(6)`.
     #[serde(rename = "type")]
     pub sql_type: String,
+    /// How its values hold time: `datetime` (DATETIME, TIMESTAMP), `unix`
+    /// (an INT or BIGINT of Unix time: name its unit) or `yyyymmddhhmmss`
+    /// (14 characters, UTC).
+    #[serde(default = "datetime_kind")]
+    pub kind: String,
     pub nullable: bool,
     /// Whether the column leads an index (otherwise every request scans).
     pub indexed: bool,
@@ -136,6 +199,10 @@ pub struct CursorCandidate {
     /// `ON UPDATE CURRENT_TIMESTAMP` (a DATETIME: in the writing session's
     /// time zone).
     pub on_update_current_timestamp: bool,
+}
+
+fn datetime_kind() -> String {
+    "datetime".into()
 }
 
 /// Serialises the header line (with its newline).
@@ -226,7 +293,7 @@ mod tests {
             database: "d".into(),
             table: "t".into(),
             columns: vec![col("id", "int(11)", Encoding::Number)],
-            timestamp_column: "ts".into(),
+            timestamp_column: Some("ts".into()),
             key: vec!["id".into()],
             since: None,
             after_key: None,

@@ -197,7 +197,7 @@ impl DestTable {
             &self.hash,
             after.is_some(),
             until.is_some(),
-            false,
+            None,
         );
         let mut params = after.map(key_params).unwrap_or_default();
         params.extend(until.map(key_params).unwrap_or_default());

@@ -89,7 +89,9 @@ pub fn survey(cfg: &Config, client: &Client, dest: &mut Destination, tables: &[P
             cursor: cursor.as_ref().map(|c| NamedCursor {
                 cursor: c.clone(),
                 cursor_zone: Some(cfg.app_time_zone.clone()),
+                cursor_unit: None,
             }),
+            compared: None,
         };
         let entry = percent_encode(&changes::resume_entry(name, &point));
         match cursor {

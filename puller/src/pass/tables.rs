@@ -126,6 +126,7 @@ mod tests {
         let candidate = |column: &str, indexed| CursorCandidate {
             column: column.into(),
             sql_type: "datetime(6)".into(),
+            kind: "datetime".into(),
             nullable: false,
             indexed,
             default_current_timestamp: false,
@@ -149,6 +150,7 @@ mod tests {
                 ),
                 cursor_table("events", vec![candidate("created_at", false)]),
             ],
+            every_table: Vec::new(),
         }
     }
 

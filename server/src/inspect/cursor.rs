@@ -1,25 +1,70 @@
-//! Which tables can be synced, and by which column: by an auto-updating
-//! TIMESTAMP column, or (named cursors) by a DATETIME or TIMESTAMP column
-//! that its application (or a `DEFAULT CURRENT_TIMESTAMP`) sets, named
-//! with `cursor=`. Names from requests are only ever compared with what
-//! `information_schema` returns.
+//! How each table is synced: by its auto-updating TIMESTAMP column; by
+//! digests when it has a key but no such column; whole when it has no key;
+//! or (named cursors) by a column its application (or a `DEFAULT
+//! CURRENT_TIMESTAMP`) sets, named with `cursor=`: DATETIME or TIMESTAMP,
+//! an INT or BIGINT of Unix time (`cursor_unit=s` or `ms`), or 14
+//! characters of `YYYYMMDDHHMMSS`. Names from requests are only ever
+//! compared with what `information_schema` returns.
 
 use mysql::prelude::Queryable;
 use mysql::Value;
 
+use dbdump_shared::cursor::{kind_of, CursorKind, Unit};
 use dbdump_shared::sql::take;
+use dbdump_shared::wire::Method;
 
 use crate::error::ApiError;
 use crate::inspect::{ColumnMeta, TableMeta};
 use crate::sql;
 
-/// Whether a column can be a cursor: DATETIME or TIMESTAMP, any precision,
-/// and not generated (a generated column is never sent).
-pub fn is_temporal(c: &ColumnMeta) -> bool {
-    !c.generated
-        && ["datetime", "timestamp"]
-            .iter()
-            .any(|t| c.data_type.eq_ignore_ascii_case(t))
+/// A cursor a request names: `cursor=` and, for an integer column of Unix
+/// time, `cursor_unit=`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Named<'a> {
+    pub column: &'a str,
+    pub unit: Option<Unit>,
+}
+
+impl<'a> Named<'a> {
+    /// From the request's `cursor` and `cursor_unit` (a unit without a
+    /// cursor, or an unknown one, is a 400).
+    pub fn from_params(
+        cursor: Option<&'a str>,
+        unit: Option<&str>,
+    ) -> Result<Option<Named<'a>>, ApiError> {
+        let unit = unit
+            .map(|u| {
+                Unit::parse(u).ok_or_else(|| {
+                    ApiError::BadRequest(format!(
+                        "cursor_unit must be s (Unix seconds) or ms (milliseconds), not {u:?}"
+                    ))
+                })
+            })
+            .transpose()?;
+        match (cursor, unit) {
+            (Some(column), unit) => Ok(Some(Named { column, unit })),
+            (None, Some(_)) => Err(ApiError::BadRequest(
+                "cursor_unit needs cursor: it says how an integer cursor's values read".into(),
+            )),
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+/// What kind of cursor a column could be, for the listing: `datetime`,
+/// `unix` (an INT or BIGINT, not the key's AUTO_INCREMENT) or
+/// `yyyymmddhhmmss`; none for a generated column or any other type.
+pub fn candidate_kind(c: &ColumnMeta) -> Option<&'static str> {
+    if c.generated || c.extra.to_ascii_lowercase().contains("auto_increment") {
+        return None;
+    }
+    let unit = ["int", "integer", "bigint"]
+        .iter()
+        .any(|t| c.data_type.eq_ignore_ascii_case(t))
+        .then_some(Unit::Seconds);
+    kind_of(&c.data_type, &c.column_type, unit)
+        .ok()
+        .map(CursorKind::family)
 }
 
 /// What the refusal of a table without an auto-updating column adds: how
@@ -28,55 +73,75 @@ pub fn hint(t: &TableMeta) -> String {
     let candidates: Vec<String> = t
         .columns
         .iter()
-        .filter(|c| is_temporal(c))
-        .map(|c| format!("`{}` ({})", c.name, c.column_type))
+        .filter_map(|c| {
+            let kind = candidate_kind(c)?;
+            Some(format!("`{}` ({}, {kind})", c.name, c.column_type))
+        })
         .collect();
     if candidates.is_empty() || t.key.is_empty() {
         return String::new();
     }
     format!(
         "; to sync it by a column its application sets, name the column with cursor= \
-         (dbd_puller: -t {}.COLUMN): {}",
+         (dbd_puller: -t {}.COLUMN, with :s or :ms for Unix time): {}",
         t.name,
         candidates.join(", ")
     )
 }
 
-/// Why this table cannot be synced, if it cannot.
-pub fn unsyncable_reason(t: &TableMeta) -> Option<String> {
-    if t.timestamp.is_none() {
-        Some(format!(
-            "table `{}` has no auto-updating TIMESTAMP column (ON UPDATE CURRENT_TIMESTAMP){}",
-            t.name,
-            hint(t)
-        ))
-    } else if t.key.is_empty() {
-        Some(format!("table `{}` has no primary key", t.name))
-    } else if let Some(&i) = t.key.iter().find(|&&i| t.columns[i].generated) {
-        Some(format!(
+/// How `t` is synced when no cursor is named, or why it cannot be.
+pub fn method(t: &TableMeta) -> Result<Method, String> {
+    if let Some(&i) = t.key.iter().find(|&&i| t.columns[i].generated) {
+        return Err(format!(
             "table `{}`: primary key column `{}` is generated",
             t.name, t.columns[i].name
-        ))
-    } else {
-        None
+        ));
+    }
+    Ok(match (t.key.is_empty(), t.timestamp) {
+        (false, Some(_)) => Method::Timestamp,
+        (false, None) => Method::Digest,
+        (true, _) => Method::Whole,
+    })
+}
+
+/// Why `t` is no table synced by its auto-updating TIMESTAMP column, when
+/// a request needs one (a changes entry without a cursor, `since=`).
+pub fn timestamp_reason(t: &TableMeta) -> Option<String> {
+    match method(t) {
+        Ok(Method::Timestamp) => None,
+        Ok(Method::Digest) => Some(format!(
+            "table `{}` has no auto-updating TIMESTAMP column (ON UPDATE CURRENT_TIMESTAMP): it is \
+             synced by digests{}",
+            t.name,
+            hint(t)
+        )),
+        Ok(_) => Some(format!(
+            "table `{}` has no primary key nor UNIQUE key over NOT NULL columns: it is copied whole",
+            t.name
+        )),
+        Err(why) => Some(why),
     }
 }
 
-/// Table `t` of `db` as a stream or digest request reads it: by its
-/// auto-updating column, or by `cursor` when the request names one; an
-/// error when it cannot be read so.
+/// Table `t` of `db` as a stream, digest or schema request reads it: by
+/// its auto-updating column, by digests or whole when it has none (see
+/// [`method`]), or by `cursor` when the request names one; an error when
+/// it cannot be read so.
 pub fn syncable(
     conn: &mut impl Queryable,
     db: &str,
     t: TableMeta,
-    cursor: Option<&str>,
+    cursor: Option<Named<'_>>,
 ) -> Result<TableMeta, ApiError> {
-    let Some(name) = cursor else {
-        return syncable_as_is(t);
+    let Some(named) = cursor else {
+        return match method(&t) {
+            Ok(_) => Ok(t),
+            Err(why) => Err(ApiError::NotFound(why)),
+        };
     };
-    let mut t = choose(t, name)?;
+    let mut t = choose(t, named)?;
     let leaders = index_leaders(conn, db, Some(&t.name))?;
-    t.timestamp_index = cursor_index(&leaders, &t.name, name);
+    t.timestamp_index = cursor_index(&leaders, &t.name, named.column);
     Ok(t)
 }
 
@@ -85,7 +150,7 @@ pub fn syncable(
 pub fn by_cursors(
     conn: &mut impl Queryable,
     db: &str,
-    named: Vec<(TableMeta, &str)>,
+    named: Vec<(TableMeta, Named<'_>)>,
 ) -> Result<Vec<TableMeta>, ApiError> {
     if named.is_empty() {
         return Ok(Vec::new());
@@ -93,9 +158,9 @@ pub fn by_cursors(
     let leaders = index_leaders(conn, db, None)?;
     named
         .into_iter()
-        .map(|(t, name)| {
-            let mut t = choose(t, name)?;
-            t.timestamp_index = cursor_index(&leaders, &t.name, name);
+        .map(|(t, named)| {
+            let mut t = choose(t, named)?;
+            t.timestamp_index = cursor_index(&leaders, &t.name, named.column);
             Ok(t)
         })
         .collect()
@@ -110,11 +175,12 @@ fn cursor_index(leaders: &[Leader], table: &str, column: &str) -> Option<String>
         .map(|l| l.index.clone())
 }
 
-/// `t` with its column `name` as the cursor, if that column can be one.
+/// `t` with the column `named` as the cursor, if that column can be one.
 /// A table that has an auto-updating column keeps it: naming another one
 /// is fine (it sees every change too), naming any other column is refused,
 /// since it could only miss changes the auto-updating one shows.
-pub fn choose(mut t: TableMeta, name: &str) -> Result<TableMeta, ApiError> {
+pub fn choose(mut t: TableMeta, named: Named<'_>) -> Result<TableMeta, ApiError> {
+    let name = named.column;
     let bad = |m: String| Err(ApiError::BadRequest(format!("cursor: {m}")));
     let Some(i) = t.column(name) else {
         return bad(format!("table `{}` has no column `{name}`", t.name));
@@ -126,12 +192,17 @@ pub fn choose(mut t: TableMeta, name: &str) -> Result<TableMeta, ApiError> {
             t.name
         ));
     }
-    if !is_temporal(c) {
-        return bad(format!(
-            "column `{}`.`{name}` is {}, not DATETIME or TIMESTAMP",
-            t.name, c.column_type
-        ));
-    }
+    let kind = match kind_of(&c.data_type, &c.column_type, named.unit) {
+        Ok(kind) => kind,
+        Err(_) if candidate_kind(c).is_none() => {
+            return bad(format!(
+                "column `{}`.`{name}` is {}, not DATETIME or TIMESTAMP, an INT or BIGINT of \
+                 Unix time, or 14 characters of YYYYMMDDHHMMSS",
+                t.name, c.column_type
+            ))
+        }
+        Err(why) => return bad(format!("column `{}`.`{name}`: {why}", t.name)),
+    };
     if let Some(auto) = t.timestamp.filter(|&a| a != i && !c.is_auto_timestamp()) {
         return bad(format!(
             "table `{0}` has the auto-updating column `{1}`, which shows every insert and update; \
@@ -139,14 +210,18 @@ pub fn choose(mut t: TableMeta, name: &str) -> Result<TableMeta, ApiError> {
             t.name, t.columns[auto].name
         ));
     }
+    if t.key.is_empty() {
+        return Err(ApiError::NotFound(format!(
+            "table `{}` has no primary key nor UNIQUE key over NOT NULL columns: a cursor needs a \
+             key to resume by (without one the table is copied whole)",
+            t.name
+        )));
+    }
     t.timestamp = Some(i);
-    syncable_as_is(t)
-}
-
-fn syncable_as_is(t: TableMeta) -> Result<TableMeta, ApiError> {
-    match unsyncable_reason(&t) {
-        Some(reason) => Err(ApiError::NotFound(reason)),
-        None => Ok(t),
+    t.cursor_kind = kind;
+    match method(&t) {
+        Ok(_) => Ok(t),
+        Err(why) => Err(ApiError::NotFound(why)),
     }
 }
 
@@ -198,13 +273,11 @@ mod tests {
     }
 
     fn table(columns: Vec<ColumnMeta>, auto: Option<usize>) -> TableMeta {
-        TableMeta {
-            name: "t".into(),
-            columns,
-            timestamp: auto,
-            key: vec![0],
-            timestamp_index: None,
-        }
+        let mut t = TableMeta::new("t".into(), columns);
+        t.timestamp = auto;
+        t.key = vec![0];
+        t.key_index = Some("PRIMARY".into());
+        t
     }
 
     fn rails() -> TableMeta {
@@ -219,21 +292,90 @@ mod tests {
         )
     }
 
+    fn named(column: &str) -> Named<'_> {
+        Named { column, unit: None }
+    }
+
     fn refusal(t: TableMeta, name: &str) -> (u16, String) {
-        let e = choose(t, name).expect_err("refused");
+        let e = choose(t, named(name)).expect_err("refused");
         (e.status(), e.to_string())
     }
 
     #[test]
     fn a_datetime_or_timestamp_column_becomes_the_cursor() {
-        let t = choose(rails(), "updated_at").unwrap();
+        let t = choose(rails(), named("updated_at")).unwrap();
         assert_eq!(t.ts().name, "updated_at");
+        assert_eq!(t.cursor_kind, CursorKind::Temporal);
         let t = choose(
             table(vec![col("id", "int", ""), col("at", "TIMESTAMP", "")], None),
-            "at",
+            named("at"),
         )
         .unwrap();
         assert_eq!(t.timestamp, Some(1));
+    }
+
+    #[test]
+    fn integers_need_their_unit_and_fourteen_characters_are_times() {
+        let moodle = || {
+            let mut modified = col("timemodified", "bigint", "");
+            modified.column_type = "bigint(10)".into();
+            let mut touched = col("page_touched", "binary", "");
+            touched.column_type = "binary(14)".into();
+            table(
+                vec![col("id", "bigint", "auto_increment"), modified, touched],
+                None,
+            )
+        };
+        let unit = Named {
+            column: "timemodified",
+            unit: Some(Unit::Millis),
+        };
+        let t = choose(moodle(), unit).unwrap();
+        assert_eq!(t.cursor_kind, CursorKind::Unix(Unit::Millis));
+        assert_eq!(t.cursor_fsp(), 3);
+        let (status, m) = refusal(moodle(), "timemodified");
+        assert_eq!(status, 400);
+        assert!(
+            m.contains("name the unit") && m.contains("bigint(10)"),
+            "{m}"
+        );
+        let t = choose(moodle(), named("page_touched")).unwrap();
+        assert_eq!((t.cursor_kind, t.cursor_fsp()), (CursorKind::Digits14, 0));
+        let e = choose(
+            moodle(),
+            Named {
+                column: "page_touched",
+                unit: Some(Unit::Seconds),
+            },
+        );
+        assert!(e
+            .unwrap_err()
+            .to_string()
+            .contains("only for INT and BIGINT"));
+        let h = hint(&moodle());
+        assert!(
+            h.contains(
+                "`timemodified` (bigint(10), unix), `page_touched` (binary(14), yyyymmddhhmmss)"
+            ) && !h.contains("`id`"),
+            "{h}"
+        );
+        assert_eq!(
+            Named::from_params(Some("c"), Some("ms"))
+                .unwrap()
+                .unwrap()
+                .unit,
+            Some(Unit::Millis)
+        );
+        assert_eq!(
+            Named::from_params(Some("c"), Some("h"))
+                .unwrap_err()
+                .status(),
+            400
+        );
+        assert_eq!(
+            Named::from_params(None, Some("s")).unwrap_err().status(),
+            400
+        );
     }
 
     #[test]
@@ -267,21 +409,51 @@ mod tests {
                 Some(2),
             )
         };
-        assert_eq!(choose(auto(), "ts").unwrap().timestamp, Some(2));
-        assert_eq!(choose(auto(), "ts2").unwrap().timestamp, Some(3));
+        assert_eq!(choose(auto(), named("ts")).unwrap().timestamp, Some(2));
+        assert_eq!(choose(auto(), named("ts2")).unwrap().timestamp, Some(3));
         let (status, m) = refusal(auto(), "created");
         assert_eq!(status, 400);
         assert!(m.contains("auto-updating column `ts`"), "{m}");
     }
 
     #[test]
+    fn every_table_has_a_method() {
+        let auto = table(
+            vec![
+                col("id", "int", ""),
+                col("ts", "timestamp", "on update current_timestamp()"),
+            ],
+            Some(1),
+        );
+        assert_eq!(method(&auto), Ok(Method::Timestamp));
+        assert_eq!(method(&rails()), Ok(Method::Digest));
+        let mut keyless = rails();
+        keyless.key.clear();
+        assert_eq!(method(&keyless), Ok(Method::Whole));
+        let mut generated = rails();
+        generated.columns[0].generated = true;
+        assert!(method(&generated).unwrap_err().contains("generated"));
+        assert!(timestamp_reason(&auto).is_none());
+        assert!(timestamp_reason(&rails())
+            .unwrap()
+            .contains("synced by digests"));
+        assert!(timestamp_reason(&keyless)
+            .unwrap()
+            .contains("no primary key"));
+    }
+
+    #[test]
     fn the_refusal_of_a_table_names_its_candidates() {
         let h = hint(&rails());
         assert!(
-            h.contains("-t t.COLUMN") && h.contains("`created_at` (datetime), `updated_at`"),
+            h.contains("-t t.COLUMN")
+                && h.contains("`created_at` (datetime, datetime), `updated_at`"),
             "{h}"
         );
-        let none = table(vec![col("id", "int", ""), col("v", "int", "")], None);
+        let none = table(
+            vec![col("id", "int", "auto_increment"), col("v", "double", "")],
+            None,
+        );
         assert_eq!(hint(&none), "");
     }
 }

@@ -40,26 +40,28 @@ fn get<T: mysql::prelude::FromValue>(r: &mut Row, i: usize) -> Result<T, ApiErro
     take(r, i).map_err(ApiError::Internal)
 }
 
-/// The one parameter a schema request takes: `cursor`, for a table synced
-/// by a named cursor (the table must be syncable the way it will be).
-pub fn cursor_param(query: &str) -> Result<Option<String>, ApiError> {
-    let mut cursor = None;
+/// The parameters a schema request takes: `cursor` (and `cursor_unit`), for
+/// a table synced by a named cursor (the table must be syncable the way it
+/// will be).
+pub fn cursor_params(query: &str) -> Result<(Option<String>, Option<String>), ApiError> {
+    let (mut cursor, mut unit) = (None, None);
     for (k, v) in dbdump_shared::http::parse_query(query).map_err(ApiError::BadRequest)? {
-        match k.as_str() {
-            "cursor" if cursor.is_none() => cursor = Some(v),
-            "cursor" => {
-                return Err(ApiError::BadRequest(
-                    "query parameter cursor given twice".into(),
-                ))
-            }
+        let slot = match k.as_str() {
+            "cursor" => &mut cursor,
+            "cursor_unit" => &mut unit,
             other => {
                 return Err(ApiError::BadRequest(format!(
-                    "unknown query parameter {other:?}; the schema request takes only cursor"
+                    "unknown query parameter {other:?}; the schema request takes only cursor and cursor_unit"
                 )))
             }
+        };
+        if slot.replace(v).is_some() {
+            return Err(ApiError::BadRequest(format!(
+                "query parameter {k} given twice"
+            )));
         }
     }
-    Ok(cursor)
+    Ok((cursor, unit))
 }
 
 /// The definition of `db`.`table` (which the caller found syncable).

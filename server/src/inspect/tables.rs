@@ -1,13 +1,15 @@
-//! Schema discovery: which databases are exposed, which tables can be
-//! synced (an auto-updating TIMESTAMP column and a primary key), their
-//! columns, and a parents-before-children order by foreign keys. Names from
-//! requests are only ever compared against what `information_schema` returns.
+//! Schema discovery: which databases are exposed, their base tables with
+//! columns, auto-updating TIMESTAMP column and key (the primary key, else
+//! the first UNIQUE key over NOT NULL columns, as InnoDB clusters such a
+//! table by it). Names from requests are only ever compared against what
+//! `information_schema` returns.
 
 use std::collections::BTreeMap;
 
 use mysql::prelude::Queryable;
 use mysql::Value;
 
+use dbdump_shared::cursor::CursorKind;
 use dbdump_shared::sql::{take, HashClass};
 use dbdump_shared::wire::{Encoding, TableInfo};
 
@@ -28,6 +30,7 @@ pub struct ColumnMeta {
     /// A virtual or stored generated column (never sent: the destination
     /// computes it).
     pub generated: bool,
+    pub nullable: bool,
 }
 
 impl ColumnMeta {
@@ -42,6 +45,7 @@ impl ColumnMeta {
             extra: extra.into(),
             fsp: 0,
             generated: false,
+            nullable: false,
         }
     }
 
@@ -97,17 +101,48 @@ impl ColumnMeta {
 pub struct TableMeta {
     pub name: String,
     pub columns: Vec<ColumnMeta>,
-    /// Index into `columns` of the first auto-updating TIMESTAMP column.
+    /// Index into `columns` of the first auto-updating TIMESTAMP column, or
+    /// of the cursor a request named.
     pub timestamp: Option<usize>,
-    /// Indexes into `columns` of the primary key, in key order.
+    /// How the values of that column hold time.
+    pub cursor_kind: CursorKind,
+    /// Indexes into `columns` of the key, in key order: the primary key,
+    /// else the first UNIQUE key over NOT NULL columns; empty: no key.
     pub key: Vec<usize>,
+    /// The index the key is (`PRIMARY` or the UNIQUE key's name).
+    pub key_index: Option<String>,
     /// The narrowest index the timestamp column leads, if any.
     pub timestamp_index: Option<String>,
 }
 
 impl TableMeta {
+    /// A table of these columns without a timestamp or key yet, as
+    /// discovery (and tests) start one.
+    pub fn new(name: String, columns: Vec<ColumnMeta>) -> TableMeta {
+        TableMeta {
+            name,
+            columns,
+            timestamp: None,
+            cursor_kind: CursorKind::Temporal,
+            key: Vec::new(),
+            key_index: None,
+            timestamp_index: None,
+        }
+    }
+
+    /// The timestamp (or cursor) column; only for a table that has one.
     pub fn ts(&self) -> &ColumnMeta {
         &self.columns[self.timestamp.unwrap_or(0)]
+    }
+
+    /// The timestamp (or cursor) column, if the table is read by one.
+    pub fn cursor(&self) -> Option<&ColumnMeta> {
+        self.timestamp.map(|i| &self.columns[i])
+    }
+
+    /// Fractional digits of the cursor's values (0 without a cursor).
+    pub fn cursor_fsp(&self) -> u8 {
+        self.cursor().map_or(0, |c| self.cursor_kind.fsp(c.fsp))
     }
 
     pub fn key_names(&self) -> Vec<&str> {
@@ -219,18 +254,15 @@ pub fn tables(
                 .unwrap_or(0)
                 .min(6) as u8,
             generated: false,
+            nullable: text(&mut r, 8)?.eq_ignore_ascii_case("YES"),
         };
         let col = ColumnMeta {
             generated: ColumnMeta::is_generated(&col.extra),
             ..col
         };
-        let t = by_name.entry(table.clone()).or_insert_with(|| TableMeta {
-            name: table,
-            columns: Vec::new(),
-            timestamp: None,
-            key: Vec::new(),
-            timestamp_index: None,
-        });
+        let t = by_name
+            .entry(table.clone())
+            .or_insert_with(|| TableMeta::new(table, Vec::new()));
         if t.timestamp.is_none() && col.is_auto_timestamp() {
             t.timestamp = Some(t.columns.len());
         }
@@ -240,9 +272,11 @@ pub fn tables(
         if let Some(t) = by_name.get_mut(&table).filter(|_| exact(&schema, &table)) {
             if let Some(i) = t.column(&column) {
                 t.key.push(i);
+                t.key_index = Some("PRIMARY".into());
             }
         }
     }
+    stand_in_keys(conn, &mut by_name, &params, &exact)?;
     let mut widths: BTreeMap<String, u64> = BTreeMap::new();
     for mut r in rows(conn, &sql::index_leaders(one), params)? {
         let (schema, table, index) = (text(&mut r, 0)?, text(&mut r, 1)?, text(&mut r, 2)?);
@@ -266,6 +300,62 @@ pub fn tables(
         }
     }
     Ok(by_name.into_values().collect())
+}
+
+/// For each table without a primary key, the first UNIQUE key (in the
+/// server's key order) whose columns are all NOT NULL, whole (no prefix)
+/// and not generated: the rows' identity, as InnoDB clusters by it.
+fn stand_in_keys(
+    conn: &mut impl Queryable,
+    by_name: &mut BTreeMap<String, TableMeta>,
+    params: &[Value],
+    exact: &dyn Fn(&str, &str) -> bool,
+) -> Result<(), ApiError> {
+    if by_name.values().all(|t| !t.key.is_empty()) {
+        return Ok(());
+    }
+    // (table) -> its unique keys in the order listed, each with
+    // (seq, column, usable) parts.
+    type Parts = Vec<(u64, String, bool)>;
+    let mut keys: BTreeMap<String, Vec<(String, Parts)>> = BTreeMap::new();
+    let one = params.len() > 1;
+    for mut r in rows(conn, &sql::unique_keys(one), params.to_vec())? {
+        let (schema, table, index) = (text(&mut r, 0)?, text(&mut r, 1)?, text(&mut r, 2)?);
+        let seq = take::<u64>(&mut r, 3).map_err(ApiError::Internal)?;
+        let column = text(&mut r, 4)?;
+        let prefix = take::<Option<u64>>(&mut r, 5).map_err(ApiError::Internal)?;
+        let nullable = text(&mut r, 6)?.eq_ignore_ascii_case("YES");
+        if !exact(&schema, &table) {
+            continue;
+        }
+        let list = keys.entry(table).or_default();
+        let usable = prefix.is_none() && !nullable;
+        match list.iter_mut().find(|(name, _)| *name == index) {
+            Some((_, parts)) => parts.push((seq, column, usable)),
+            None => list.push((index, vec![(seq, column, usable)])),
+        }
+    }
+    for (table, list) in keys {
+        let Some(t) = by_name.get_mut(&table).filter(|t| t.key.is_empty()) else {
+            continue;
+        };
+        for (index, mut parts) in list {
+            parts.sort_by_key(|(seq, _, _)| *seq);
+            let columns: Option<Vec<usize>> = parts
+                .iter()
+                .map(|(_, c, usable)| {
+                    let i = t.column(c)?;
+                    (*usable && !t.columns[i].generated && !t.columns[i].nullable).then_some(i)
+                })
+                .collect();
+            if let Some(columns) = columns {
+                t.key = columns;
+                t.key_index = Some(index);
+                break;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The one table a request names, if it exists.

@@ -6,6 +6,17 @@
 //! exactly "the stream would be empty", and a copy at that resume point is
 //! complete up to the horizon the answer gives. A table read by a named
 //! cursor is asked about by it, under the horizon its stream would have.
+//!
+//! A table synced by digests or whole has no cursor to probe: its entry
+//! gives the horizon of the comparison its copy last came out of equal
+//! (`compared`), and the answer is "unchanged" only when the source can
+//! tell: InnoDB on MariaDB sets `information_schema.TABLES.UPDATE_TIME` at
+//! every commit to the start of the committing transaction, and every
+//! transaction still open at a horizon's reading started at or after that
+//! horizon. So an `UPDATE_TIME` before the compared horizon (whole seconds,
+//! as it is kept) means nothing committed since that comparison's snapshots.
+//! Anything else (NULL after a restart or eviction, another engine, MySQL,
+//! a source account that cannot see transactions) counts as changed.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -16,14 +27,16 @@ use dbdump_shared::changes::{self, ChangesAnswer, Resume, TableChange};
 use dbdump_shared::http as h;
 use dbdump_shared::since::UtcTime;
 use dbdump_shared::sql::take;
+use dbdump_shared::wire::Method;
 
 use crate::edge::http::{Outcome, Response};
 use crate::error::ApiError;
 use crate::horizon::wallclock;
-use crate::inspect::cursor;
+use crate::inspect::cursor::{self, Named};
 use crate::inspect::{self, TableMeta};
 use crate::source::Source;
-use crate::sql::{self, Bound};
+use crate::sql;
+use crate::streams::params::{decode_key, select_columns, Params, Rows};
 use crate::streams::stream;
 
 /// Tables probed per statement.
@@ -45,10 +58,9 @@ struct Probe {
     /// In the terms of its timestamp column: for a DATETIME cursor in
     /// another zone, that zone's wall clock at the horizon.
     horizon: UtcTime,
-}
-
-fn date_value(t: UtcTime) -> Value {
-    Value::Date(t.year, t.month, t.day, t.hour, t.minute, t.second, t.micro)
+    /// For a table synced by digests or whole: the horizon of its last
+    /// equal comparison (no probe: `UPDATE_TIME` tells).
+    compared: Option<UtcTime>,
 }
 
 impl Probe {
@@ -56,18 +68,21 @@ impl Probe {
     /// the timestamp only) and its parameters, under its horizon.
     fn query(&self, db: &str) -> (String, Vec<Value>) {
         let t = &self.table;
-        let ts = t.ts().name.as_str();
-        let horizon = date_value(self.horizon.truncate(t.ts().fsp));
-        let (bound, params) = match &self.resume {
-            None => (Bound::All, vec![horizon]),
-            Some((since, key)) => (
-                Bound::After,
-                sql::after_params(date_value(*since), horizon, key),
-            ),
+        let rows = match &self.resume {
+            None => Rows::Everything,
+            Some((since, key)) => Rows::After(*since, key.clone()),
         };
-        let index = t.timestamp_index.as_deref();
-        let query = sql::stream_select(db, &t.name, index, &[ts], ts, &t.key_names(), bound);
-        (query, params)
+        let ts = t.cursor().map_or("", |c| c.name.as_str());
+        stream::select(db, t, &[ts], &rows, self.horizon.truncate(t.cursor_fsp()))
+    }
+
+    /// The precision its horizon is told at.
+    fn fsp(&self) -> u8 {
+        if self.compared.is_some() {
+            6
+        } else {
+            self.table.cursor_fsp()
+        }
     }
 }
 
@@ -120,24 +135,31 @@ pub fn answer(
         let in_words = |e: ApiError| ApiError::BadRequest(format!("{param}: {e}"));
         // The columns are checked as the stream would: a copy that excludes
         // its key learns it now, not once a row changes.
-        let columns = stream::Params {
+        let columns = Params {
             exclude: resume.exclude_columns.clone(),
-            ..stream::Params::default()
+            ..Params::default()
         };
-        let sent = stream::select_columns(&table, &columns).map_err(in_words)?;
+        let sent = select_columns(&table, &columns).map_err(in_words)?;
+        let time = |what: &str, text: &str| {
+            UtcTime::parse(text).map_err(|e| ApiError::BadRequest(format!("{param}: {what}: {e}")))
+        };
         let after = match &resume.after {
             None => None,
-            Some((since, key)) => {
-                let since = UtcTime::parse(since)
-                    .map_err(|e| ApiError::BadRequest(format!("{param}: since: {e}")))?;
-                Some((since, stream::decode_key(&table, key, &param)?))
-            }
+            Some((since, key)) => Some((time("since", since)?, decode_key(&table, key, &param)?)),
         };
+        let compared = resume
+            .compared
+            .as_deref()
+            .map(|c| time("compared", c))
+            .transpose()?;
         let zone = resume
             .cursor
             .as_ref()
             .and_then(|c| c.cursor_zone.as_deref());
-        let horizon = match zone.filter(|_| table.ts().data_type.eq_ignore_ascii_case("datetime")) {
+        let datetime = table
+            .cursor()
+            .is_some_and(|c| c.data_type.eq_ignore_ascii_case("datetime"));
+        let horizon = match zone.filter(|_| datetime) {
             Some(z) if walls.contains_key(z) => walls[z],
             _ => {
                 let at = wallclock::cursor_horizon(&mut conn, &table, zone, hz.at)?;
@@ -156,17 +178,24 @@ pub fn answer(
             resume: after,
             columns,
             horizon,
+            compared,
         });
     }
     let source_time: String = conn
         .query_first(sql::UTC_NOW)?
         .ok_or_else(|| ApiError::Internal("UTC_TIMESTAMP() returned nothing".into()))?;
-    let changed = changed(&mut conn, db, &probes)?;
+    let mut changed = changed(&mut conn, db, &probes)?;
+    changed.extend(changed_since(
+        &mut conn,
+        db,
+        &probes,
+        source.update_times_tell(),
+    )?);
     let tables = probes
         .iter()
         .enumerate()
         .map(|(i, p)| {
-            let fsp = p.table.ts().fsp;
+            let fsp = p.fsp();
             let changed = changed.contains(&i);
             TableChange {
                 table: p.table.name.clone(),
@@ -208,21 +237,40 @@ fn read_as_asked(
     }
     let mut named = Vec::new();
     let mut read = Vec::with_capacity(points.len());
-    for (i, ((_, resume), table)) in points.iter().zip(found).enumerate() {
-        match &resume.cursor {
-            Some(c) => {
-                named.push((i, (table, c.cursor.as_str())));
+    for (i, ((name, resume), table)) in points.iter().zip(found).enumerate() {
+        match (&resume.cursor, &resume.compared) {
+            (Some(c), _) => {
+                let unit = c.cursor_unit.as_deref();
+                let param = format!("resume of table `{name}`");
+                let named_cursor = Named::from_params(Some(c.cursor.as_str()), unit)
+                    .map_err(|e| ApiError::BadRequest(format!("{param}: {e}")))?
+                    .ok_or_else(|| ApiError::Internal("a cursor without its name".into()))?;
+                named.push((i, (table, named_cursor)));
                 read.push(None);
             }
-            None => {
-                if let Some(reason) = cursor::unsyncable_reason(&table) {
+            (None, Some(_)) => {
+                match cursor::method(&table) {
+                    Ok(Method::Digest | Method::Whole) => {}
+                    Ok(m) => {
+                        return Err(ApiError::BadRequest(format!(
+                            "resume of table `{name}`: compared is for tables synced by digests \
+                             or whole; `{name}` is synced by its {} column",
+                            m.name()
+                        )))
+                    }
+                    Err(why) => return Err(ApiError::NotFound(why)),
+                }
+                read.push(Some(table));
+            }
+            (None, None) => {
+                if let Some(reason) = cursor::timestamp_reason(&table) {
                     return Err(ApiError::NotFound(reason));
                 }
                 read.push(Some(table));
             }
         }
     }
-    let (at, named): (Vec<usize>, Vec<(TableMeta, &str)>) = named.into_iter().unzip();
+    let (at, named): (Vec<usize>, Vec<(TableMeta, Named<'_>)>) = named.into_iter().unzip();
     for (i, table) in at.into_iter().zip(cursor::by_cursors(conn, db, named)?) {
         read[i] = Some(table);
     }
@@ -236,7 +284,11 @@ fn changed(
     probes: &[Probe],
 ) -> Result<BTreeSet<usize>, ApiError> {
     let mut found = BTreeSet::new();
-    let numbered: Vec<(usize, &Probe)> = probes.iter().enumerate().collect();
+    let numbered: Vec<(usize, &Probe)> = probes
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.compared.is_none())
+        .collect();
     for batch in numbered.chunks(PROBES_PER_STATEMENT) {
         let mut queries = Vec::with_capacity(batch.len());
         let mut params = Vec::new();
@@ -254,6 +306,55 @@ fn changed(
         }
     }
     Ok(found)
+}
+
+/// The indexes of the probes of tables synced by digests or whole that
+/// may have changed since their compared horizon (see the module's doc):
+/// all of them unless `trusted` (MariaDB, transactions visible).
+fn changed_since(
+    conn: &mut impl Queryable,
+    db: &str,
+    probes: &[Probe],
+    trusted: bool,
+) -> Result<BTreeSet<usize>, ApiError> {
+    let asked: Vec<(usize, &Probe, UtcTime)> = probes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| Some((i, p, p.compared?)))
+        .collect();
+    let mut changed: BTreeSet<usize> = asked.iter().map(|(i, _, _)| *i).collect();
+    if !trusted || asked.is_empty() {
+        return Ok(changed);
+    }
+    let names: Vec<&str> = asked
+        .iter()
+        .map(|(_, p, _)| p.table.name.as_str())
+        .collect();
+    let mut params = vec![Value::from(db)];
+    params.extend(names.iter().map(|n| Value::from(*n)));
+    let rows: Vec<mysql::Row> = conn.exec(sql::update_times(names.len()), params)?;
+    for mut row in rows {
+        let internal = ApiError::Internal;
+        let schema: String = take(&mut row, 0).map_err(internal)?;
+        let table: String = take(&mut row, 1).map_err(internal)?;
+        let engine: Option<String> = take(&mut row, 2).map_err(internal)?;
+        let updated = match row.as_ref(3) {
+            Some(Value::Date(y, mo, d, h, mi, s, us)) => {
+                Some(UtcTime::from_parts(*y, *mo, *d, *h, *mi, *s, *us))
+            }
+            _ => None,
+        };
+        let innodb = engine.is_some_and(|e| e.eq_ignore_ascii_case("InnoDB"));
+        for (i, _, compared) in asked.iter().filter(|(_, p, _)| p.table.name == table) {
+            // UPDATE_TIME holds whole seconds: a commit in the compared
+            // horizon's own second may have come after it.
+            let before = updated.is_some_and(|u| u < compared.truncate(0));
+            if schema == db && innodb && before {
+                changed.remove(i);
+            }
+        }
+    }
+    Ok(changed)
 }
 
 /// The optimizer's estimate of the rows a changed table's stream holds

@@ -1,9 +1,10 @@
 //! The digest stream of one table (`GET /<db>/<table>/digest`): for each
 //! requested key range, the source database hashes every row (or only its
-//! key) in primary key order, and dbd_server folds the hashes into chunks of
-//! `chunk_rows` rows as they stream by, writing one line per chunk. Every
-//! range is read in one consistent snapshot; nothing is collected, so memory
-//! stays flat whatever the table's size.
+//! key) in key order, and dbd_server folds the hashes into chunks of
+//! `chunk_rows` rows as they stream by, writing one line per chunk; a
+//! keyless table's digest is one chunk of all its rows. Every range is read
+//! in one consistent snapshot; nothing is collected, so memory stays flat
+//! whatever the table's size.
 
 use mysql::prelude::Queryable;
 use mysql::{Row, Value};
@@ -12,6 +13,7 @@ use dbdump_shared::dberror::describe;
 use dbdump_shared::digest::{
     self, chunk_line, Digest, DigestHeader, DigestTrailer, Kind, DEFAULT_CHUNK_ROWS, MAX_CHUNK_ROWS,
 };
+use dbdump_shared::since::UtcTime;
 use dbdump_shared::sql::{key_params, key_range_hashes, row_hash, HashClass};
 use dbdump_shared::value::{self, ValueCodec};
 use dbdump_shared::wire::{self, Column};
@@ -21,7 +23,7 @@ use crate::edge::http::Response;
 use crate::error::ApiError;
 use crate::inspect::TableMeta;
 use crate::sql;
-use crate::streams::stream::{self, column_list};
+use crate::streams::params::{self as stream, column_list};
 
 /// One key range of a request, decoded: `(after, until]`.
 type Range = (Option<Vec<Value>>, Option<Vec<Value>>);
@@ -71,9 +73,11 @@ impl Params {
                 "include_columns" => p.columns.include = Some(column_list(&v)),
                 "exclude_columns" => p.columns.exclude = column_list(&v),
                 "cursor" => p.columns.cursor = Some(v),
+                "cursor_unit" => p.columns.cursor_unit = Some(v),
                 other => {
                     return Err(bad(format!(
-                        "unknown query parameter {other:?}; known: kind, chunk_rows, ranges, include_columns, exclude_columns, cursor"
+                        "unknown query parameter {other:?}; known: kind, chunk_rows, ranges, \
+                         include_columns, exclude_columns, cursor, cursor_unit"
                     )))
                 }
             }
@@ -86,6 +90,12 @@ impl Params {
         let Some(text) = &self.ranges else {
             return Ok(vec![(None, None)]);
         };
+        if t.key.is_empty() {
+            return Err(ApiError::BadRequest(format!(
+                "table `{}` has no key: its digest is one of the whole table, without ranges",
+                t.name
+            )));
+        }
         let key = |raw: &Option<Box<serde_json::value::RawValue>>| {
             raw.as_ref()
                 .map(|k| stream::decode_key(t, k.get(), "ranges"))
@@ -103,6 +113,12 @@ impl Params {
 /// or what the stream would send.
 fn hashed_columns(t: &TableMeta, p: &Params) -> Result<Vec<usize>, ApiError> {
     let selected = stream::select_columns(t, &p.columns)?;
+    if t.key.is_empty() && p.kind == Kind::Key {
+        return Err(ApiError::BadRequest(format!(
+            "table `{}` has no key: only a row digest (kind=row) of the whole table",
+            t.name
+        )));
+    }
     Ok(match p.kind {
         Kind::Key => t.key.clone(),
         Kind::Row => selected,
@@ -120,11 +136,14 @@ pub fn validate(t: &TableMeta, p: &Params) -> Result<(), ApiError> {
 /// Errors before the first byte become a normal error response; after it,
 /// an error line ends the stream. `cancel` ends the source query when the
 /// client goes away.
+/// `horizon` is the one read just before: every transaction that began
+/// before it is in the digest's snapshot.
 pub fn run(
     conn: &mut impl Queryable,
     db: &str,
     t: &TableMeta,
     p: &Params,
+    horizon: UtcTime,
     resp: &mut Response<'_>,
     cancel: &dyn Fn(),
 ) -> Result<u64, ApiError> {
@@ -156,6 +175,7 @@ pub fn run(
         key: key.iter().map(|s| s.to_string()).collect(),
         chunk_rows: p.chunk_rows,
         ranges: ranges.len(),
+        horizon: Some(horizon.format(6)),
     };
     let mut snapshot = Snapshot::open(conn)?;
     write_digests(
@@ -229,17 +249,23 @@ fn write_digests(
 
     let (mut chunks, mut rows) = (0u64, 0u64);
     let mut line = Vec::with_capacity(256);
+    // A keyless table's rows have no order: its digest is one chunk.
+    let whole = key.is_empty();
     for (index, (after, until)) in ranges.iter().enumerate() {
-        // Through the primary key, in key order: chunks fold as rows stream by.
-        let query = key_range_hashes(
-            db,
-            &t.name,
-            key,
-            hash,
-            after.is_some(),
-            until.is_some(),
-            true,
-        );
+        // Through the key, in key order: chunks fold as rows stream by.
+        let query = if whole {
+            sql::whole_hashes(db, &t.name, hash)
+        } else {
+            key_range_hashes(
+                db,
+                &t.name,
+                key,
+                hash,
+                after.is_some(),
+                until.is_some(),
+                t.key_index.as_deref(),
+            )
+        };
         dbdump_shared::debug!("digest query: {query}");
         let mut params = after.as_deref().map(key_params).unwrap_or_default();
         params.extend(until.as_deref().map(key_params).unwrap_or_default());
@@ -280,7 +306,7 @@ fn write_digests(
             digest.add(h);
             rows += 1;
             last = Some(row);
-            if digest.rows == header.chunk_rows {
+            if digest.rows == header.chunk_rows && !whole {
                 encode_chunk(&mut line, index, last.as_ref(), &codecs, key.len(), &digest)
                     .map_err(|e| fail(out, e))?;
                 out.write_all(&line).map_err(|e| gone(chunks, e))?;
