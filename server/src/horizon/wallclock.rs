@@ -49,7 +49,10 @@ pub fn cursor_horizon(
     }
     // TIMESTAMPs hold instants, read in UTC: the zone they were written in
     // does not matter.
-    if !t.cursor().is_some_and(|c| c.data_type.eq_ignore_ascii_case("datetime")) {
+    if !t
+        .cursor()
+        .is_some_and(|c| c.data_type.eq_ignore_ascii_case("datetime"))
+    {
         return Ok(horizon);
     }
     let at = horizon.to_unix_micros();
