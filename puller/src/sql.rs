@@ -103,6 +103,17 @@ pub fn bucket_case_order(bounds: usize) -> Vec<usize> {
     out
 }
 
+/// Starts and ends the transaction that replaces a keyless table's rows
+/// (readers see the old rows until it commits, then the new ones).
+pub const BEGIN: &str = "START TRANSACTION";
+pub const COMMIT: &str = "COMMIT";
+pub const ROLLBACK: &str = "ROLLBACK";
+
+/// Deletes every row of a table (inside the replacing transaction).
+pub fn delete_all(db: &str, table: &str) -> String {
+    format!("DELETE FROM {}", quote_table(db, table))
+}
+
 /// Deletes `n` rows by primary key: `k IN (?, …)` for a one-column key,
 /// else a flat OR of equalities. Parameters: each key's values in order.
 pub fn delete_keys(db: &str, table: &str, key: &[&str], n: usize) -> String {
@@ -127,8 +138,15 @@ pub fn keys_equal_to(db: &str, table: &str, key: &[&str], mine: usize, theirs: u
     )
 }
 
+/// Whether a table has a row at all: `1` or nothing.
+pub fn any_row(db: &str, table: &str) -> String {
+    format!("SELECT 1 FROM {} LIMIT 1", quote_table(db, table))
+}
+
 /// The destination's newest (timestamp, key): where the next stream starts.
-pub fn resume_point(db: &str, table: &str, ts: &str, key: &[String]) -> String {
+/// With `bounded` (an integer or text cursor), only among the values that
+/// are times: parameters, the least and the greatest such value.
+pub fn resume_point(db: &str, table: &str, ts: &str, key: &[String], bounded: bool) -> String {
     let mut cols = vec![ts.to_string()];
     cols.extend(key.iter().cloned());
     let order = cols
@@ -136,11 +154,16 @@ pub fn resume_point(db: &str, table: &str, ts: &str, key: &[String]) -> String {
         .map(|c| format!("{} DESC", quote_ident(c)))
         .collect::<Vec<_>>()
         .join(", ");
+    let t = quote_ident(ts);
+    let filter = if bounded {
+        format!("{t} >= ? AND {t} <= ?")
+    } else {
+        format!("{t} IS NOT NULL")
+    };
     format!(
-        "SELECT {} FROM {} WHERE {} IS NOT NULL ORDER BY {order} LIMIT 1",
+        "SELECT {} FROM {} WHERE {filter} ORDER BY {order} LIMIT 1",
         quote_list(&cols),
         quote_table(db, table),
-        quote_ident(ts)
     )
 }
 
@@ -179,9 +202,14 @@ mod tests {
     #[test]
     fn resume_query() {
         assert_eq!(
-            resume_point("d", "t", "ts", &s(&["a", "b"])),
+            resume_point("d", "t", "ts", &s(&["a", "b"]), false),
             "SELECT `ts`, `a`, `b` FROM `d`.`t` WHERE `ts` IS NOT NULL ORDER BY `ts` DESC, `a` DESC, `b` DESC LIMIT 1"
         );
+        assert_eq!(
+            resume_point("d", "t", "m", &s(&["id"]), true),
+            "SELECT `m`, `id` FROM `d`.`t` WHERE `m` >= ? AND `m` <= ? ORDER BY `m` DESC, `id` DESC LIMIT 1"
+        );
+        assert_eq!(any_row("d", "t`"), "SELECT 1 FROM `d`.`t``` LIMIT 1");
     }
 
     #[test]
@@ -214,6 +242,7 @@ mod tests {
             keys_equal_to("d", "t", &["id"], 1, 2),
             "SELECT `id` FROM `d`.`t` WHERE `id` IN (?) AND `id` IN (?, ?)"
         );
+        assert_eq!(delete_all("d", "t`"), "DELETE FROM `d`.`t```");
         assert_eq!(
             delete_keys("d", "t", &["id"], 3),
             "DELETE FROM `d`.`t` WHERE `id` IN (?, ?, ?)"

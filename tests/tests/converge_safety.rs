@@ -18,7 +18,8 @@ const T: &str = "CREATE TABLE t (id INT NOT NULL PRIMARY KEY, v INT NOT NULL,
     ts TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6), KEY (ts))";
 
 /// Source database with `t` (ids 1..=rows) and a log of its deletes (no
-/// primary key: never synced); the destination's copy logs its deletes too.
+/// key: `-t t` keeps it out of the sync); the destination's copy logs its
+/// deletes too.
 fn setup(src: &Sandbox, dst: &Sandbox, prefix: &str, rows: u32) -> (String, String) {
     let db = unique_name(prefix);
     let copy = format!("{db}_copy");
@@ -108,13 +109,13 @@ fn converge_under_writes(prefix: &str, mode: &str) {
     let dst = &pair().1;
     let (db, copy) = setup(src, dst, prefix, 3000);
     let server = Server::start(src, &["--source-databases", &db]);
-    let run = puller(server.port, dst, &db, &copy, &[]);
+    let run = puller(server.port, dst, &db, &copy, &["-t", "t"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(count(dst, &copy, "t"), 3000);
 
     let stop = Arc::new(AtomicBool::new(false));
     let writer = start_writer(src, &db, stop.clone(), mode == "--verify");
-    let args = ["--poll-interval", "0.05", mode];
+    let args = ["-t", "t", "--poll-interval", "0.05", mode];
     let mut poller = spawn(
         puller_command(server.port, dst, &db, &copy, &args).stderr(std::process::Stdio::piped()),
     );
@@ -144,7 +145,7 @@ fn converge_under_writes(prefix: &str, mode: &str) {
     // rows changed behind their timestamps' backs: a repair that had moved
     // the resume point past rows not yet applied would show here.
     std::thread::sleep(Duration::from_millis(2100));
-    let run = puller(server.port, dst, &db, &copy, &["--deletes"]);
+    let run = puller(server.port, dst, &db, &copy, &["-t", "t", "--deletes"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let drifted: Vec<String> = src
         .query_strings(&format!("SELECT DISTINCT id FROM {}.drifted", ident(&db)))
@@ -163,7 +164,7 @@ fn converge_under_writes(prefix: &str, mode: &str) {
         rows(src, &db) == rows(dst, &copy),
         "rows other than the drifted ones differ"
     );
-    let run = puller(server.port, dst, &db, &copy, &[mode]);
+    let run = puller(server.port, dst, &db, &copy, &["-t", "t", mode]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_same(src, &db, dst, &copy, &["t"]);
     let deleted = assert_deletes_justified(src, &db, dst, &copy);
@@ -245,7 +246,7 @@ fn a_cut_off_or_empty_digest_answer_deletes_nothing() {
     let (db, copy) = setup(src, dst, "cutoff", 3000);
     let server = Server::start(src, &["--source-databases", &db, "--settle", "0"]);
     std::thread::sleep(Duration::from_millis(1100));
-    let run = puller(server.port, dst, &db, &copy, &[]);
+    let run = puller(server.port, dst, &db, &copy, &["-t", "t"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     src.exec(&format!("DELETE FROM {}.t WHERE id % 100 = 0", ident(&db)));
     let cases = [
@@ -262,7 +263,7 @@ fn a_cut_off_or_empty_digest_answer_deletes_nothing() {
             for compress in ["--source-compress=no", "--source-compress=yes"] {
                 // A fresh relay each time: it counts the digest answers.
                 let cutter = Cutter::start(server.port, cut, how);
-                let run = puller(cutter.port, dst, &db, &copy, &[mode, compress]);
+                let run = puller(cutter.port, dst, &db, &copy, &["-t", "t", mode, compress]);
                 assert_eq!(run.code, 1, "{}", run.stderr);
                 let gzip_cut = compress.ends_with("yes")
                     && run.stderr.contains("the compressed stream was cut off");
@@ -271,7 +272,7 @@ fn a_cut_off_or_empty_digest_answer_deletes_nothing() {
             }
         }
     }
-    let run = puller(server.port, dst, &db, &copy, &["--deletes"]);
+    let run = puller(server.port, dst, &db, &copy, &["-t", "t", "--deletes"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_same(src, &db, dst, &copy, &["t"]);
 }

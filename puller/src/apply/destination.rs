@@ -9,8 +9,8 @@ use std::time::Duration;
 use mysql::prelude::Queryable;
 use mysql::{Conn, Statement, Value};
 
+use dbdump_shared::cursor::CursorKind;
 use dbdump_shared::dberror;
-use dbdump_shared::since::UtcTime;
 use dbdump_shared::sql::{take, Endpoint};
 use dbdump_shared::value::{self, ValueCodec};
 use dbdump_shared::wire::Header;
@@ -142,17 +142,21 @@ impl Destination {
     }
 
     /// The destination's newest (timestamp, key) in `table`, if it has rows
-    /// with a timestamp.
+    /// whose timestamp is a time (`kind` says how its values hold one; an
+    /// integer or text cursor's values that are no time are passed over).
     pub fn resume_point(
         &mut self,
         table: &str,
         ts: &str,
         key: &[String],
+        kind: CursorKind,
     ) -> Result<Option<Resume>, TableError> {
-        let query = sql::resume_point(&self.database, table, ts, key);
+        let bounds = kind.bounds();
+        let query = sql::resume_point(&self.database, table, ts, key, bounds.is_some());
+        let params: Vec<Value> = bounds.map(|(lo, hi)| vec![lo, hi]).unwrap_or_default();
         let mut result = self
             .conn
-            .exec_iter(query, ())
+            .exec_iter(query, params)
             .map_err(db_err("reading the resume point"))?;
         let codecs = ValueCodec::for_columns(result.columns().as_ref());
         let row = match result.next() {
@@ -160,15 +164,21 @@ impl Destination {
             Some(r) => r.map_err(db_err("reading the resume point"))?,
         };
         drop(result);
-        let since = match row.as_ref(0) {
-            Some(Value::Date(y, mo, d, h, mi, s, us)) => {
-                UtcTime::from_parts(*y, *mo, *d, *h, *mi, *s, *us)
-            }
-            other => {
+        let since = match row.as_ref(0).and_then(|v| kind.time_of(v)) {
+            Some(at) => at,
+            None => {
                 // In SQL's words (`'2024-13-01'`, `NULL`), not the driver's.
-                let shown = other.map_or_else(|| "nothing".to_string(), |v| v.as_sql(false));
+                let shown = row
+                    .as_ref(0)
+                    .map_or_else(|| "nothing".to_string(), |v| v.as_sql(false));
                 return Err(format!(
-                    "the newest row of `{table}` has {shown} in its timestamp column `{ts}`,                      not a date and time; check that column's type on the destination"
+                    "the newest row of `{table}` has {shown} in its timestamp column `{ts}`, \
+                     not a {}; check that column's type and values on the destination",
+                    match kind {
+                        CursorKind::Temporal => "date and time",
+                        CursorKind::Unix(_) => "Unix time",
+                        CursorKind::Digits14 => "YYYYMMDDHHMMSS time",
+                    }
                 )
                 .into());
             }
@@ -190,6 +200,15 @@ impl Destination {
             since,
             after_key: String::from_utf8(after_key).map_err(|e| e.to_string())?,
         }))
+    }
+
+    /// Whether `table` holds no row at all.
+    pub fn is_empty(&mut self, table: &str) -> Result<bool, TableError> {
+        let any: Option<u8> = self
+            .conn
+            .query_first(sql::any_row(&self.database, table))
+            .map_err(db_err("destination"))?;
+        Ok(any.is_none())
     }
 
     /// A writer for the rows of one stream, after checking that the

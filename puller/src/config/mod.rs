@@ -45,6 +45,11 @@ pub struct Config {
     /// Most destination rows a pass may delete, as a fraction of the table.
     pub max_delete_share: f64,
     pub force_deletes: bool,
+    /// `--digest-interval`: least time between two comparisons of a changed
+    /// table synced by digests or whole (`None`: ten times the last one).
+    pub digest_interval: Option<Duration>,
+    /// `--max-whole-rows`: largest keyless table copied whole.
+    pub max_whole_rows: u64,
     /// Create missing tables and columns from the source's definitions.
     pub create_tables: bool,
     /// Skip a table the destination refuses (see the flag's help).
@@ -90,6 +95,8 @@ impl std::fmt::Debug for Config {
             .field("resync_interval", &self.resync_interval)
             .field("max_delete_share", &self.max_delete_share)
             .field("force_deletes", &self.force_deletes)
+            .field("digest_interval", &self.digest_interval)
+            .field("max_whole_rows", &self.max_whole_rows)
             .field("create_tables", &self.create_tables)
             .field("ignore_database_errors", &self.ignore_database_errors)
             .field("source_compress", &self.source_compress)
@@ -147,6 +154,17 @@ impl Config {
                     .into(),
             ));
         }
+        let digest_interval = v.seconds("--digest-interval", 0.0, 86_400.0 * 7.0)?;
+        if digest_interval.is_some() && poll_interval.is_none() {
+            return Err(CliError(
+                "--digest-interval spaces the comparisons of a polling run: it needs --poll-interval \
+                 (a one-shot run compares every table)"
+                    .into(),
+            ));
+        }
+        let max_whole_rows: u64 = v
+            .parsed("--max-whole-rows", "a number of rows")?
+            .unwrap_or(1_000_000);
         let percent: f64 = v
             .parsed("--max-delete-percent", "a percentage from 0 to 100")?
             .unwrap_or(50.0);
@@ -184,6 +202,8 @@ impl Config {
             resync_interval,
             max_delete_share: percent / 100.0,
             force_deletes: v.switch("--force-deletes"),
+            digest_interval,
+            max_whole_rows,
             progress_interval: v
                 .seconds("--progress-interval", 0.1, 86_400.0)?
                 .unwrap_or(Duration::from_secs(10)),

@@ -1,8 +1,10 @@
-//! The entries of `-t` (`table`, `table.column`, `*`, `*.column`) and
+//! The entries of `-t` (`table`, `table.column`, `table.column:s` or `:ms`
+//! for an integer cursor of Unix time, `*`, `*.column`) and
 //! `--app-time-zone`, checked as flags: what the user named, before any
 //! server is asked. `pass::tables` resolves them against the listing.
 
 use dbdump_shared::cli::CliError;
+use dbdump_shared::cursor::{CursorKind, Unit};
 
 /// One entry of `-t`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -11,10 +13,33 @@ pub struct Choice {
     pub table: Option<String>,
     /// The column after the first dot: the table's cursor.
     pub cursor: Option<String>,
+    /// After `:`, the unit of an integer cursor: `s` or `ms`.
+    pub unit: Option<Unit>,
+}
+
+/// A cursor named with `-t table.column[:unit]`, with how its values hold
+/// time (from the server's listing; temporal when it does not list it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Named {
+    pub column: String,
+    pub unit: Option<Unit>,
+    pub kind: CursorKind,
+}
+
+/// Splits `column:s` or `column:ms` into the column and its unit; any other
+/// column stays whole (a name may hold a `:`).
+fn with_unit(column: &str) -> (&str, Option<Unit>) {
+    match column.rsplit_once(':') {
+        Some((name, unit)) if !name.is_empty() => match Unit::parse(unit) {
+            Some(u) => (name, Some(u)),
+            None => (column, None),
+        },
+        _ => (column, None),
+    }
 }
 
 /// Parses `-t`: comma-separated `table`, `table.column` (split at the first
-/// dot, as `-x` does), `*` or `*.column`.
+/// dot, as `-x` does) with an optional `:s` or `:ms`, `*` or `*.column`.
 pub fn parse(list: &str) -> Result<Vec<Choice>, CliError> {
     let choices = list
         .split(',')
@@ -27,12 +52,17 @@ pub fn parse(list: &str) -> Result<Vec<Choice>, CliError> {
             };
             if table.is_empty() || cursor.is_some_and(str::is_empty) {
                 return Err(CliError(format!(
-                    "--tables entry {item:?} is not table, table.column, * or *.column"
+                    "--tables entry {item:?} is not table, table.column[:s|:ms], * or *.column"
                 )));
             }
+            let (cursor, unit) = match cursor.map(with_unit) {
+                Some((c, u)) => (Some(c), u),
+                None => (None, None),
+            };
             Ok(Choice {
                 table: (table != "*").then(|| table.to_string()),
                 cursor: cursor.map(str::to_string),
+                unit,
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -67,6 +97,7 @@ mod tests {
         Choice {
             table: table.map(Into::into),
             cursor: cursor.map(Into::into),
+            unit: None,
         }
     }
 
@@ -79,6 +110,20 @@ mod tests {
                 choice(Some("b"), Some("updated_at")),
                 choice(None, Some("c.d")),
                 choice(None, None),
+            ]
+        );
+        let timed = parse("mdl_course.timemodified:s,Posts.UpdateAt:ms,t.a:b,*.clock:s").unwrap();
+        let units: Vec<_> = timed
+            .iter()
+            .map(|c| (c.cursor.as_deref().unwrap(), c.unit))
+            .collect();
+        assert_eq!(
+            units,
+            [
+                ("timemodified", Some(Unit::Seconds)),
+                ("UpdateAt", Some(Unit::Millis)),
+                ("a:b", None),
+                ("clock", Some(Unit::Seconds)),
             ]
         );
         for bad in [".x", "t.", "a,.", " , ", "*."] {

@@ -9,23 +9,21 @@
 //! answer is an error, and an error means nothing is deleted or repaired.
 
 use std::collections::HashMap;
-use std::io::BufRead;
 use std::rc::Rc;
 
 use mysql::Value;
-use serde_json::value::RawValue;
 
 use dbdump_shared::debug;
 use dbdump_shared::digest::{self, Chunk, Digest, DigestHeader, DigestLine, KeyRange, Kind};
 use dbdump_shared::http::percent_encode;
-use dbdump_shared::value;
 use dbdump_shared::wire::{self, Column};
 
 use crate::apply::destination::Destination;
 use crate::apply::transfer::with_busy_retry;
 use crate::converge::digests::DestTable;
+use crate::converge::reading::{decode_key, key_columns, next_line, Key};
 use crate::converge::repair::Guard;
-use crate::source::client::{expect_end, Client, Response};
+use crate::source::client::{Client, Response};
 
 /// Rows per chunk of the first, whole-table digest.
 const TOP_CHUNK_ROWS: u64 = 1000;
@@ -52,13 +50,9 @@ pub struct Found {
     pub differed: u64,
     pub source_rows: u64,
     pub dest_rows: u64,
-}
-
-/// A primary key as the source sent it, and decoded for the destination.
-#[derive(Debug)]
-struct Key {
-    json: String,
-    values: Vec<Value>,
+    /// The horizon (UTC) the source's whole-table digest was taken under:
+    /// what a copy that came out equal is complete up to.
+    pub horizon: Option<String>,
 }
 
 /// A source chunk with its last key decoded.
@@ -148,61 +142,6 @@ pub struct Comparison<'a> {
     /// `&exclude_columns=…` and `&cursor=…` as the table needs, or empty.
     pub columns_param: String,
     pub guard: &'a Guard,
-}
-
-/// The key columns of a digest, from its header.
-fn key_columns(header: &DigestHeader) -> Result<Vec<Column>, String> {
-    header
-        .key
-        .iter()
-        .map(|k| {
-            header
-                .columns
-                .iter()
-                .find(|c| &c.name == k)
-                .cloned()
-                .ok_or_else(|| format!("digest header lacks key column `{k}`"))
-        })
-        .collect()
-}
-
-fn decode_key(raw: &RawValue, columns: &[Column]) -> Result<Rc<Key>, String> {
-    let items: Vec<&RawValue> =
-        serde_json::from_str(raw.get()).map_err(|e| format!("bad key in digest: {e}"))?;
-    if items.len() != columns.len() {
-        return Err(format!(
-            "digest key {} does not have {} values",
-            raw.get(),
-            columns.len()
-        ));
-    }
-    let values = items
-        .iter()
-        .zip(columns)
-        .map(|(item, column)| value::decode_value(item, column))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Rc::new(Key {
-        json: raw.get().to_string(),
-        values,
-    }))
-}
-
-fn next_line(body: &mut Response, line: &mut String) -> Result<DigestLine, String> {
-    line.clear();
-    let n = body
-        .read_line(line)
-        .map_err(|e| format!("digest stream broke off: {e}"))?;
-    if n == 0 {
-        return Err("digest stream ended without a trailer".into());
-    }
-    match digest::parse_line(line.trim_end())? {
-        DigestLine::Error(e) => Err(format!("server error {}: {}", e.status, e.error)),
-        DigestLine::Trailer(t) => {
-            expect_end(body).map_err(|e| format!("digest {e}"))?;
-            Ok(DigestLine::Trailer(t))
-        }
-        other => Ok(other),
-    }
 }
 
 impl Comparison<'_> {
@@ -308,6 +247,7 @@ impl Comparison<'_> {
         let dt = DestTable::new(dest, table, &header)?;
         let keys = key_columns(&header)?;
         found.key = header.key.clone();
+        found.horizon = header.horizon.clone();
         let mut line = String::new();
         let mut differ = Vec::new();
         let mut prev: Option<Rc<Key>> = None;

@@ -17,13 +17,16 @@ use dbdump_shared::digest::Kind;
 use dbdump_shared::http::percent_encode;
 
 use crate::apply::destination::Destination;
+use crate::config::tables::Named;
 use crate::config::Config;
 use crate::source::client::Client;
 use crate::source::requests::{cursor_params, stream_path};
 
 pub mod compare;
 pub mod digests;
+pub mod reading;
 pub mod repair;
+pub mod whole;
 
 use compare::Comparison;
 use repair::Guard;
@@ -55,18 +58,23 @@ pub struct Converged {
     pub differed: u64,
     pub deleted: u64,
     pub repaired: u64,
+    /// The source's horizon (UTC) when the comparison began: a table
+    /// synced by digests is complete up to it.
+    pub horizon: Option<String>,
 }
 
 /// Converges `table`. `horizon` is that of the incremental pass just
-/// applied: repairs bring only rows older than it.
+/// applied: repairs bring only rows older than it. A table synced by
+/// digests has neither cursor nor horizon: its repairs bring the rows as
+/// they are now.
 pub fn converge(
     cfg: &Config,
     client: &Client,
     dest: &mut Destination,
     table: &str,
-    cursor: Option<&str>,
+    cursor: Option<&Named>,
     mode: Mode,
-    horizon: &str,
+    horizon: Option<&str>,
 ) -> Result<Converged, String> {
     let started = std::time::Instant::now();
     let guard = Guard {
@@ -113,5 +121,6 @@ pub fn converge(
         differed: found.differed,
         deleted,
         repaired,
+        horizon: found.horizon,
     })
 }

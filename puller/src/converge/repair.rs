@@ -106,16 +106,20 @@ pub fn delete(
 /// through the change stream and upserts them. Only rows older than
 /// `before` (the horizon of the table's last complete pass) come: writing a
 /// newer one could move the destination's resume point past rows that the
-/// next pass has yet to bring. Returns the rows written.
+/// next pass has yet to bring (a table without a cursor has no resume
+/// point, and no `before`). Returns the rows written.
 pub fn refetch(
     client: &Client,
     dest: &mut Destination,
     stream_path: &str,
     table: &str,
     keys: &[String],
-    before: &str,
+    before: Option<&str>,
 ) -> Result<u64, String> {
-    let before = format!("before={}", percent_encode(before));
+    let before = match before {
+        Some(b) => format!("&before={}", percent_encode(b)),
+        None => String::new(),
+    };
     let mut written = 0;
     let mut start = 0;
     while start < keys.len() {
@@ -130,7 +134,7 @@ pub fn refetch(
         let list = format!("[{}]", keys[start..end].join(","));
         let separator = if stream_path.contains('?') { '&' } else { '?' };
         let path = format!(
-            "{stream_path}{separator}keys={}&{before}",
+            "{stream_path}{separator}keys={}{before}",
             percent_encode(&list)
         );
         written +=

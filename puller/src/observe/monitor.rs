@@ -82,19 +82,36 @@ impl Monitor {
         self.save(true);
     }
 
-    /// The tables this pass is about: the ones not seen yet are pending,
-    /// the ones no longer synced (dropped, or not in `-t` any more) go.
-    pub fn expect_tables(&mut self, names: &[String]) {
-        self.status.tables.retain(|t, _| names.contains(t));
-        for name in names {
-            self.status
+    /// The tables this pass is about, each with its method: the ones not
+    /// seen yet are pending, the ones no longer synced (dropped, or not in
+    /// `-t` any more) go.
+    pub fn expect_tables(&mut self, tables: &[(String, &'static str)]) {
+        self.status
+            .tables
+            .retain(|t, _| tables.iter().any(|(name, _)| name == t));
+        for (name, method) in tables {
+            let t = self
+                .status
                 .tables
                 .entry(name.clone())
                 .or_insert_with(|| Table {
                     state: "pending",
                     ..Table::default()
                 });
+            t.method = method;
         }
+    }
+
+    /// A table the server cannot sync, and why (not a failure of the
+    /// pass). Returns whether that is news (so it is logged once, not on
+    /// every poll).
+    pub fn table_not_synced(&mut self, name: &str, why: &str) -> bool {
+        let t = self.status.tables.entry(name.to_string()).or_default();
+        let news = t.state != "not_synced" || t.last_error.as_deref() != Some(why);
+        t.state = "not_synced";
+        t.last_error = Some(why.to_string());
+        self.save(false);
+        news
     }
 
     /// A table's pass ended: `applied` (rows, horizon) if its rows came,

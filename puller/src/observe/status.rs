@@ -69,8 +69,12 @@ pub struct Pass {
 
 #[derive(Serialize, Clone, Debug, Default)]
 pub struct Table {
-    /// `pending` (not synced since the puller started), `ok` or `failed`.
+    /// `pending` (not synced since the puller started), `ok`, `failed`, or
+    /// `not_synced` (the server cannot sync it: `last_error` says why).
     pub state: &'static str,
+    /// How it is synced: `timestamp`, `cursor`, `digest` or `whole` (`none`
+    /// for a table not synced).
+    pub method: &'static str,
     pub last_success: Option<Stamp>,
     /// The source time (UTC) up to which the copy is complete.
     pub horizon: Option<String>,

@@ -18,7 +18,8 @@ use dbdump_shared::{debug, warn};
 use crate::apply::destination::Destination;
 use crate::apply::transfer::with_busy_retry;
 use crate::config::Config;
-use crate::pass::tables::Planned;
+use crate::pass::schedule::Schedule;
+use crate::pass::tables::{ByCursor, How, Planned};
 use crate::source::client::{Client, ClientError};
 use crate::source::clock;
 use crate::sql;
@@ -33,6 +34,8 @@ pub struct Survey {
     /// Tables with nothing new, and the horizon each is complete up to
     /// (with, for a wall-clock cursor, that horizon in UTC).
     unchanged: HashMap<String, (String, Option<String>)>,
+    /// Tables with something new (or a changed shape).
+    changed: HashSet<String>,
     /// The source's estimate of the rows of each changed table's stream.
     estimates: HashMap<String, u64>,
 }
@@ -49,11 +52,28 @@ impl Survey {
     pub fn estimate(&self, table: &str) -> Option<u64> {
         self.estimates.get(table).copied()
     }
+
+    /// Whether `table` has changed, if the server was asked.
+    pub fn changed(&self, table: &str) -> Option<bool> {
+        if self.changed.contains(table) {
+            Some(true)
+        } else {
+            self.unchanged.contains_key(table).then_some(false)
+        }
+    }
 }
 
 /// Asks about every listed table that exists on the destination, by its
-/// auto-updating column or by the cursor it is read by.
-pub fn survey(cfg: &Config, client: &Client, dest: &mut Destination, tables: &[Planned]) -> Survey {
+/// auto-updating column or by the cursor it is read by; a table synced by
+/// digests or whole, by the horizon of its last equal comparison (one the
+/// schedule knows of).
+pub fn survey(
+    cfg: &Config,
+    client: &Client,
+    dest: &mut Destination,
+    tables: &[Planned],
+    schedule: &Schedule,
+) -> Survey {
     let mut survey = Survey::default();
     let existing = match existing_tables(dest) {
         Ok(names) => names,
@@ -69,27 +89,49 @@ pub fn survey(cfg: &Config, client: &Client, dest: &mut Destination, tables: &[P
         *planned.entry(t.name.as_str()).or_default() += 1;
     }
     // Tables read by a cursor are asked about in requests of their own,
-    // after the others: a server from before cursors were asked about
-    // refuses their entries, and the answers to earlier requests count.
-    let (mut entries, mut by_cursor) = (Vec::new(), Vec::new());
-    for Planned { name, info, cursor } in tables {
-        let once = planned.get(name.as_str()) == Some(&1);
-        let Some(info) = info.as_ref().filter(|_| once && existing.contains(name)) else {
+    // after the others, and tables synced by digests after those: a server
+    // from before cursors (or digests) were asked about refuses their
+    // entries, and the answers to earlier requests count.
+    let (mut entries, mut by_cursor, mut by_digest) = (Vec::new(), Vec::new(), Vec::new());
+    for p in tables {
+        let name = &p.name;
+        if planned.get(name.as_str()) != Some(&1) || !existing.contains(name) {
             continue;
+        }
+        let exclude_columns: Vec<String> =
+            cfg.excluded(name).iter().map(|c| c.to_string()).collect();
+        let info = match &p.how {
+            How::Cursor(ByCursor {
+                info: Some(info), ..
+            }) => info,
+            How::Digest { .. } | How::Whole => {
+                if let Some(h) = schedule.compared_horizon(name) {
+                    let point = Resume {
+                        exclude_columns,
+                        compared: Some(h.to_string()),
+                        ..Resume::default()
+                    };
+                    by_digest.push(percent_encode(&changes::resume_entry(name, &point)));
+                }
+                continue;
+            }
+            _ => continue,
         };
         // A table whose resume point cannot be read gets its stream, which
         // tells what is wrong.
-        let Ok(resume) = dest.resume_point(name, &info.timestamp_column, &info.key) else {
+        let Ok(resume) = dest.resume_point(name, &info.timestamp_column, &info.key, p.kind())
+        else {
             continue;
         };
         // Excluded columns and the cursor go along, as in the stream.
+        let cursor = p.cursor();
         let point = Resume {
             after: resume.map(|r| (r.since.to_string(), r.after_key)),
-            exclude_columns: cfg.excluded(name).iter().map(|c| c.to_string()).collect(),
-            cursor: cursor.as_ref().map(|c| NamedCursor {
-                cursor: c.clone(),
+            exclude_columns,
+            cursor: cursor.map(|c| NamedCursor {
+                cursor: c.column.clone(),
                 cursor_zone: Some(cfg.app_time_zone.clone()),
-                cursor_unit: None,
+                cursor_unit: c.unit.map(|u| u.name().to_string()),
             }),
             compared: None,
         };
@@ -119,6 +161,7 @@ pub fn survey(cfg: &Config, client: &Client, dest: &mut Destination, tables: &[P
     };
     let mut requests = batches(&entries, QUERY_BUDGET);
     requests.extend(batches(&by_cursor, QUERY_BUDGET));
+    requests.extend(batches(&by_digest, QUERY_BUDGET));
     for batch in requests {
         let path = format!("{base}%7B{}%7D", batch.join("%2C"));
         match with_busy_retry(|| client.get_json::<ChangesAnswer>(&path)) {
@@ -148,8 +191,9 @@ impl Survey {
                 .is_some_and(|s| t.columns.is_none() || s.get(&t.table) != t.columns.as_ref());
             if t.changed || reshaped {
                 if let Some(n) = t.estimated_rows {
-                    self.estimates.insert(t.table, n);
+                    self.estimates.insert(t.table.clone(), n);
                 }
+                self.changed.insert(t.table);
             } else {
                 self.unchanged.insert(t.table, (t.horizon, t.horizon_utc));
             }

@@ -5,11 +5,29 @@
 //! `--force-resync` and every `--resync-interval` polls queue a `--verify`
 //! of every table, worked off first; otherwise `--verify`/`--deletes` take
 //! the tables in turn.
+//!
+//! Tables synced by digests (or whole) are compared whenever they are due:
+//! always in a one-shot run; in a polling run when the source may have
+//! changed them since their last equal comparison (the changes question
+//! tells, by that comparison's horizon, which is kept here) and
+//! `--digest-interval` has passed since that comparison began (by default
+//! ten times as long as it took, so that hashing a big table costs at most
+//! a tenth of the time), or when a resync is queued for them.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::converge::Mode;
+
+/// The last comparison of a table synced by digests or whole.
+struct Compared {
+    /// Its horizon (UTC text), if it came out equal: nothing before it is
+    /// missing from the copy.
+    horizon: Option<String>,
+    began: Instant,
+    took: Duration,
+}
 
 pub struct Schedule {
     polls: u64,
@@ -17,6 +35,8 @@ pub struct Schedule {
     turn: usize,
     /// Tables owed a `--verify` (resync), oldest first.
     queued: VecDeque<String>,
+    /// Tables synced by digests or whole: their last comparison.
+    compared: HashMap<String, Compared>,
 }
 
 /// What one pass converges.
@@ -43,7 +63,52 @@ impl Schedule {
             polls: 0,
             turn: 0,
             queued: VecDeque::new(),
+            compared: HashMap::new(),
         }
+    }
+
+    /// The horizon of `table`'s last equal comparison, for the changes
+    /// question (none: compare it).
+    pub fn compared_horizon(&self, table: &str) -> Option<&str> {
+        self.compared.get(table)?.horizon.as_deref()
+    }
+
+    /// Whether `table`, synced by digests or whole, is compared in this
+    /// pass: `changed` is what the changes question said (`None`: not
+    /// asked), `plan` this pass's plan (a queued resync compares it).
+    pub fn digest_due(
+        &self,
+        cfg: &Config,
+        plan: &Plan,
+        table: &str,
+        changed: Option<bool>,
+    ) -> bool {
+        if cfg.poll_interval.is_none() || plan.mode_for(table).is_some() {
+            return true;
+        }
+        let Some(last) = self.compared.get(table) else {
+            return true;
+        };
+        if changed == Some(false) && last.horizon.is_some() {
+            return false;
+        }
+        let interval = cfg.digest_interval.unwrap_or(last.took * 10);
+        last.began.elapsed() >= interval
+    }
+
+    /// `table` was compared, beginning at `began`; `horizon` is that of
+    /// the comparison if the copy came out equal (`None`: it failed, and
+    /// is compared again when due).
+    pub fn digest_done(&mut self, table: &str, began: Instant, horizon: Option<String>) {
+        let took = began.elapsed();
+        self.compared.insert(
+            table.to_string(),
+            Compared {
+                horizon,
+                began,
+                took,
+            },
+        );
     }
 
     /// The plan of the next pass over `tables`.
@@ -149,6 +214,61 @@ mod tests {
             ]
         );
         assert_eq!(order[0].mode_for("b"), None);
+    }
+
+    #[test]
+    fn digest_tables_are_compared_when_they_may_have_changed_and_are_due() {
+        let once = config(&[]);
+        let s = Schedule::new();
+        assert!(
+            s.digest_due(&once, &Plan::Nothing, "t", Some(false)),
+            "one-shot: always"
+        );
+        let cfg = config(&["--poll-interval", "1", "--digest-interval", "3600"]);
+        let mut s = Schedule::new();
+        assert!(
+            s.digest_due(&cfg, &Plan::Nothing, "t", None),
+            "never compared"
+        );
+        s.digest_done(
+            "t",
+            Instant::now(),
+            Some("2026-12-03 01:00:00.000000".into()),
+        );
+        assert_eq!(s.compared_horizon("t"), Some("2026-12-03 01:00:00.000000"));
+        assert!(
+            !s.digest_due(&cfg, &Plan::Nothing, "t", Some(false)),
+            "unchanged"
+        );
+        assert!(
+            !s.digest_due(&cfg, &Plan::Nothing, "t", Some(true)),
+            "changed, but not due yet"
+        );
+        let resync = Plan::One("t".into(), Mode::Verify);
+        assert!(
+            s.digest_due(&cfg, &resync, "t", Some(false)),
+            "a resync compares it"
+        );
+        let cfg = config(&["--poll-interval", "1", "--digest-interval", "0"]);
+        assert!(s.digest_due(&cfg, &Plan::Nothing, "t", Some(true)));
+        s.digest_done("t", Instant::now(), None);
+        assert_eq!(
+            s.compared_horizon("t"),
+            None,
+            "a failed comparison is not trusted"
+        );
+        assert!(s.digest_due(&cfg, &Plan::Nothing, "t", Some(false)));
+        // By default: ten times as long as the last comparison took.
+        let cfg = config(&["--poll-interval", "1"]);
+        let took_5s = |ago: u64| Compared {
+            horizon: Some("h".into()),
+            began: Instant::now() - Duration::from_secs(ago),
+            took: Duration::from_secs(5),
+        };
+        s.compared.insert("u".into(), took_5s(40));
+        assert!(!s.digest_due(&cfg, &Plan::Nothing, "u", Some(true)));
+        s.compared.insert("u".into(), took_5s(60));
+        assert!(s.digest_due(&cfg, &Plan::Nothing, "u", Some(true)));
     }
 
     #[test]

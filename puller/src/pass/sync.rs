@@ -1,67 +1,26 @@
 //! One pass over the tables: ask which have anything new (`changes`); for
-//! each that does, resume from the destination's newest (timestamp, key),
-//! stream what changed from dbd_server and apply it, then converge it if
-//! the schedule says so. A table fails alone, with a one-line reason; the
-//! others go on.
+//! each that does (or is due a comparison), sync it by its method
+//! (`table`): from the destination's newest (cursor, key), by digests, or
+//! whole. A table fails alone, with a one-line reason; the others go on.
+//! Tables the server cannot sync are told once, with why.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use dbdump_shared::http::percent_encode;
-use dbdump_shared::wire::{Header, TableInfo, TableList};
-use dbdump_shared::{debug, error, info, signals, warn};
+use dbdump_shared::wire::TableList;
+use dbdump_shared::{error, info, signals, warn};
 
 use crate::apply::destination::Destination;
-use crate::apply::failure::TableError;
-use crate::apply::transfer::{self, with_busy_retry};
+use crate::apply::transfer::with_busy_retry;
 use crate::config::Config;
-use crate::converge::{self, Converged, Mode};
 use crate::observe::monitor::Monitor;
 use crate::pass::changes;
 use crate::pass::schedule::Schedule;
-use crate::pass::tables::{self, Planned};
+use crate::pass::table::{self, Outcome, Synced};
+use crate::pass::tables::{self, How};
 use crate::schema;
 use crate::source::client::Client;
 use crate::source::clock;
-use crate::source::requests::stream_path;
-
-/// What one table's sync did.
-#[derive(Debug)]
-pub struct Synced {
-    pub rows: u64,
-    pub elapsed: Duration,
-    /// The horizon of the stream applied: every source row older than it
-    /// is now on the destination.
-    pub horizon: String,
-    /// The horizon in UTC, when `horizon` is an application's wall-clock
-    /// time (freshness is told by this one).
-    pub horizon_utc: Option<String>,
-    /// The convergence pass, if one ran.
-    pub converged: Option<Converged>,
-    /// Bytes read from the server for this table.
-    pub bytes: u64,
-    /// Columns `--create-tables` added to the destination in this pass.
-    pub columns_added: Vec<String>,
-}
-
-impl Synced {
-    /// The UTC time the copy is complete up to.
-    fn fresh_to(&self) -> &str {
-        self.horizon_utc.as_deref().unwrap_or(&self.horizon)
-    }
-
-    /// A table the changes question found with nothing new.
-    fn unchanged(horizon: &str, horizon_utc: Option<&str>) -> Synced {
-        Synced {
-            rows: 0,
-            elapsed: Duration::ZERO,
-            horizon: horizon.to_string(),
-            horizon_utc: horizon_utc.map(str::to_string),
-            converged: None,
-            bytes: 0,
-            columns_added: Vec::new(),
-        }
-    }
-}
 
 /// The outcome of a pass: per table, rows applied or why it failed.
 pub struct PassReport {
@@ -117,60 +76,78 @@ pub fn pass(
             return report;
         }
     };
-    let names: Vec<String> = tables.iter().map(|t| t.name.clone()).collect();
+    let synced: Vec<&tables::Planned> = tables
+        .iter()
+        .filter(|t| !matches!(t.how, How::Refused { .. }))
+        .collect();
+    let names: Vec<String> = synced.iter().map(|t| t.name.clone()).collect();
     if cfg.create_tables {
-        if let Err(e) = schema::ensure_database(
-            cfg,
-            client,
-            &mut dest,
-            tables
-                .first()
-                .map(|t| (t.name.as_str(), t.cursor.as_deref())),
-        ) {
+        let first = synced.first().map(|t| (t.name.as_str(), t.cursor()));
+        if let Err(e) = schema::ensure_database(cfg, client, &mut dest, first) {
             report.fatal = Some(e);
             return report;
         }
     }
     let plan = schedule.next(cfg, &names);
-    monitor.expect_tables(&names);
-    let survey = changes::survey(cfg, client, &mut dest, &tables);
-    for Planned { name, info, cursor } in tables {
-        let cursor = cursor.as_deref();
+    let methods: Vec<(String, &'static str)> = tables
+        .iter()
+        .map(|t| (t.name.clone(), t.method_name()))
+        .collect();
+    monitor.expect_tables(&methods);
+    let survey = changes::survey(cfg, client, &mut dest, &tables, schedule);
+    for planned in &tables {
+        let name = planned.name.clone();
         if signals::stop_requested() {
             break;
         }
         let before = client.bytes_read();
-        let mut mode = plan.mode_for(&name);
-        // Nothing new and no comparison due: complete up to the horizon
-        // the server answered, without a stream.
-        if let Some((horizon, utc)) = survey.unchanged(&name).filter(|_| mode.is_none()) {
-            let synced = Synced::unchanged(horizon, utc);
-            info!("table `{name}`: {}", summary(&synced));
-            monitor.table_done(&name, Some((0, synced.fresh_to())), None);
-            report.tables.push((name, Ok(synced)));
-            continue;
-        }
-        let estimate = survey.estimate(&name);
-        let created = if cfg.create_tables && info.is_some() {
-            schema::create_if_missing(cfg, client, &mut dest, &name, cursor)
-                .map_err(TableError::from)
-        } else {
-            Ok(false)
+        let mode = plan.mode_for(&name);
+        let method = planned.method();
+        let unchanged = survey.unchanged(&name);
+        let began = Instant::now();
+        let outcome = match &planned.how {
+            How::Refused { why, named } => {
+                if *named {
+                    error!("table `{name}` failed: {why}");
+                    monitor.table_done(&name, None, Some(why));
+                    report.tables.push((name, Err(why.clone())));
+                } else if monitor.table_not_synced(&name, why) {
+                    warn!("table `{name}` not synced: {why}");
+                }
+                continue;
+            }
+            // Nothing new and no comparison due: complete up to the horizon
+            // the server answered, without a stream.
+            How::Cursor(_) if unchanged.is_some() && mode.is_none() => {
+                let (horizon, utc) = unchanged.unwrap_or_default();
+                Outcome::Synced(Synced::unchanged(method, horizon, utc))
+            }
+            How::Cursor(by) => {
+                let estimate = survey.estimate(&name);
+                table::by_cursor(cfg, client, &mut dest, planned, by, estimate, mode)
+            }
+            How::Digest { .. } | How::Whole => {
+                let due = schedule.digest_due(cfg, &plan, &name, survey.changed(&name));
+                let horizon = unchanged.map(|(h, _)| h);
+                let (outcome, compared) = if matches!(planned.how, How::Whole) {
+                    table::whole(cfg, client, &mut dest, &name, method, due, horizon)
+                } else {
+                    table::by_digest(cfg, client, &mut dest, &name, method, due, horizon)
+                };
+                if due {
+                    schedule.digest_done(&name, began, compared);
+                }
+                outcome
+            }
         };
-        let synced = created.and_then(|_| {
-            sync_table(
-                cfg,
-                client,
-                &mut dest,
-                &name,
-                info.as_ref(),
-                cursor,
-                estimate,
-            )
-        });
-        let mut synced = match synced {
-            Ok(s) => s,
-            Err(e) => {
+        match outcome {
+            Outcome::Synced(mut s) => {
+                s.bytes = client.bytes_read() - before;
+                info!("table `{name}`: {}", summary(&s));
+                monitor.table_done(&name, Some((s.rows, s.fresh_to())), None);
+                report.tables.push((name, Ok(s)));
+            }
+            Outcome::Failed(e) => {
                 monitor.table_done(&name, None, Some(&e.message));
                 // Its comparison is owed still: a queued one waits its turn.
                 if mode.is_some() {
@@ -185,30 +162,11 @@ pub fn pass(
                     error!("table `{name}` failed: {e}");
                     report.tables.push((name, Err(e.into())));
                 }
-                continue;
             }
-        };
-        // Columns just added hold their default everywhere: the source's
-        // values for rows whose timestamps did not move come by a --verify.
-        if !synced.columns_added.is_empty() {
-            mode = Some(Mode::Verify);
-        }
-        let compared = mode
-            .map(|m| converge::converge(cfg, client, &mut dest, &name, cursor, m, &synced.horizon))
-            .transpose();
-        synced.bytes = client.bytes_read() - before;
-        let fresh_to = synced.fresh_to().to_string();
-        let applied = Some((synced.rows, fresh_to.as_str()));
-        match compared {
-            Ok(c) => {
-                synced.converged = c;
-                info!("table `{name}`: {}", summary(&synced));
-                monitor.table_done(&name, applied, None);
-                report.tables.push((name, Ok(synced)));
-            }
-            Err(e) => {
-                info!("table `{name}`: {}", summary(&synced));
-                monitor.table_done(&name, applied, Some(&e));
+            Outcome::ComparisonFailed(mut s, e) => {
+                s.bytes = client.bytes_read() - before;
+                info!("table `{name}`: {}", summary(&s));
+                monitor.table_done(&name, Some((s.rows, s.fresh_to())), Some(&e));
                 error!("table `{name}` failed: {e}");
                 // A queued resync of it is owed still (behind the others).
                 schedule.missed(&plan, cfg);
@@ -220,9 +178,9 @@ pub fn pass(
     report
 }
 
-/// The summary line of a table: rows applied, time, rate; what its
-/// convergence pass compared and changed; bytes read from the server; how
-/// fresh the copy is (scripts parse the parts in this order).
+/// The summary line of a table: rows applied, time, rate and method; what
+/// its convergence pass compared and changed; bytes read from the server;
+/// how fresh the copy is (scripts parse the parts in this order).
 fn summary(s: &Synced) -> String {
     let secs = s.elapsed.as_secs_f64();
     let rate = if secs > 0.0 {
@@ -230,11 +188,18 @@ fn summary(s: &Synced) -> String {
     } else {
         0.0
     };
-    let mut line = format!("{} rows applied in {secs:.2} s ({rate:.0} rows/s)", s.rows);
+    let mut line = format!(
+        "{} rows applied in {secs:.2} s ({rate:.0} rows/s) {}",
+        s.rows, s.method
+    );
     if let Some(c) = &s.converged {
+        let what = if s.method == "by digests" {
+            "digests"
+        } else {
+            c.mode.name()
+        };
         line.push_str(&format!(
-            "; {} in {:.2} s: {} chunks compared, {} differed, {} rows deleted, {} rows repaired",
-            c.mode.name(),
+            "; {what} in {:.2} s: {} chunks compared, {} differed, {} rows deleted, {} rows repaired",
             c.elapsed.as_secs_f64(),
             c.chunks,
             c.differed,
@@ -242,47 +207,18 @@ fn summary(s: &Synced) -> String {
             c.repaired
         ));
     }
+    if let Some(w) = &s.whole {
+        let found = if w.differed {
+            format!("digests differed, {} rows copied (replaced)", w.copied)
+        } else {
+            format!("digests equal ({} rows)", w.source_rows)
+        };
+        line.push_str(&format!(
+            "; whole in {:.2} s: {found}",
+            w.elapsed.as_secs_f64()
+        ));
+    }
     line.push_str(&format!("; {} bytes read", s.bytes));
     line.push_str(&format!("; {}", clock::freshness(s.fresh_to())));
     line
-}
-
-fn sync_table(
-    cfg: &Config,
-    client: &Client,
-    dest: &mut Destination,
-    table: &str,
-    info: Option<&TableInfo>,
-    cursor: Option<&str>,
-    estimate: Option<u64>,
-) -> Result<Synced, TableError> {
-    let started = Instant::now();
-    // Without the server's description (a -t table it does not list) there
-    // is no resume point: ask for everything and let the server explain.
-    let resume = match info {
-        Some(i) => {
-            dest.columns(table)?;
-            dest.resume_point(table, &i.timestamp_column, &i.key)?
-        }
-        None => None,
-    };
-    let path = stream_path(cfg, table, cursor, resume.as_ref());
-    debug!("GET {path}");
-    let mut columns_added = Vec::new();
-    let mut reconcile = |dest: &mut Destination, header: &Header| {
-        if cfg.create_tables {
-            columns_added = schema::reconcile(cfg, client, dest, table, cursor, header)?;
-        }
-        Ok(())
-    };
-    let applied = transfer::apply_stream(client, dest, table, &path, &mut reconcile, estimate)?;
-    Ok(Synced {
-        rows: applied.rows,
-        elapsed: started.elapsed(),
-        horizon: applied.horizon,
-        horizon_utc: applied.horizon_utc,
-        converged: None,
-        bytes: 0,
-        columns_added,
-    })
 }

@@ -15,14 +15,16 @@ use mysql::prelude::Queryable;
 use dbdump_shared::dberror::describe;
 use dbdump_shared::http::percent_encode;
 use dbdump_shared::schema::{ColumnDefinition, TableDefinition};
-use dbdump_shared::wire::{Header, PROTOCOL};
+use dbdump_shared::wire::{Column, Encoding, PROTOCOL};
 use dbdump_shared::{info, warn};
 
 use crate::apply::destination::Destination;
 use crate::apply::failure::TableError;
 use crate::apply::transfer::with_busy_retry;
+use crate::config::tables::Named;
 use crate::config::Config;
 use crate::source::client::Client;
+use crate::source::requests::cursor_params;
 use crate::sql;
 
 pub mod ddl;
@@ -33,15 +35,17 @@ fn definition(
     cfg: &Config,
     client: &Client,
     table: &str,
-    cursor: Option<&str>,
+    cursor: Option<&Named>,
 ) -> Result<TableDefinition, String> {
     let mut path = format!(
         "/{}/{}/schema",
         percent_encode(&cfg.source_database),
         percent_encode(table)
     );
-    if let Some(c) = cursor {
-        path.push_str(&format!("?cursor={}", percent_encode(c)));
+    let params = cursor_params(cfg, cursor, false);
+    if !params.is_empty() {
+        path.push('?');
+        path.push_str(&params.join("&"));
     }
     let def: TableDefinition = with_busy_retry(|| client.get_json(&path))
         .map_err(|e| format!("cannot read the definition of `{table}`: {e}"))?;
@@ -68,7 +72,7 @@ pub fn ensure_database(
     cfg: &Config,
     client: &Client,
     dest: &mut Destination,
-    first: Option<(&str, Option<&str>)>,
+    first: Option<(&str, Option<&Named>)>,
 ) -> Result<(), String> {
     let db = dest.database.clone();
     let exists: Option<u64> = dest
@@ -101,7 +105,7 @@ pub fn create_if_missing(
     client: &Client,
     dest: &mut Destination,
     table: &str,
-    cursor: Option<&str>,
+    cursor: Option<&Named>,
 ) -> Result<bool, String> {
     if dest.columns(table).is_ok() {
         return Ok(false);
@@ -174,6 +178,31 @@ fn leave_out_unfillable(def: &mut TableDefinition, excluded: &[&str]) {
     def.checks.retain(|c| !uses(&c.clause, &gone));
 }
 
+/// Before a table synced by digests is compared: [`reconcile`] with the
+/// columns its stream would carry, from its definition (there is no stream
+/// header to read them from).
+pub fn reconcile_by_definition(
+    cfg: &Config,
+    client: &Client,
+    dest: &mut Destination,
+    table: &str,
+) -> Result<Vec<String>, TableError> {
+    let def = definition(cfg, client, table, None)?;
+    let excluded = cfg.excluded(table);
+    let columns: Vec<Column> = def
+        .columns
+        .iter()
+        .filter(|c| c.generated.is_none())
+        .filter(|c| !excluded.iter().any(|x| x.eq_ignore_ascii_case(&c.name)))
+        .map(|c| Column {
+            name: c.name.clone(),
+            sql_type: c.sql_type.clone(),
+            encoding: Encoding::String,
+        })
+        .collect();
+    reconcile(cfg, client, dest, table, None, &columns)
+}
+
 /// Before a stream's rows are applied: adds the columns the stream carries
 /// and the destination lacks (returns their names); stops the table when a
 /// column's type differs, or when the destination has a column the source
@@ -183,13 +212,13 @@ pub fn reconcile(
     client: &Client,
     dest: &mut Destination,
     table: &str,
-    cursor: Option<&str>,
-    header: &Header,
+    cursor: Option<&Named>,
+    columns: &[Column],
 ) -> Result<Vec<String>, TableError> {
     let existing = dest.column_types(table)?;
     let excluded = cfg.excluded(table);
     let same = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
-    for c in &header.columns {
+    for c in columns {
         if let Some(d) = existing.iter().find(|d| same(&d.name, &c.name)) {
             if !same(&d.column_type, &c.sql_type) {
                 return Err(format!(
@@ -202,7 +231,7 @@ pub fn reconcile(
         }
     }
     for d in &existing {
-        let sent = header.columns.iter().any(|c| same(&c.name, &d.name));
+        let sent = columns.iter().any(|c| same(&c.name, &d.name));
         if !sent && !d.generated && !excluded.iter().any(|x| same(x, &d.name)) {
             return Err(format!(
                 "column `{}` ({}) of destination table `{table}` is no longer on the source; \
@@ -212,8 +241,7 @@ pub fn reconcile(
             .into());
         }
     }
-    let missing: Vec<&str> = header
-        .columns
+    let missing: Vec<&str> = columns
         .iter()
         .filter(|c| !existing.iter().any(|d| same(&d.name, &c.name)))
         .map(|c| c.name.as_str())

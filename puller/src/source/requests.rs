@@ -6,6 +6,7 @@
 use dbdump_shared::http::percent_encode;
 use dbdump_shared::since::UtcTime;
 
+use crate::config::tables::Named;
 use crate::config::Config;
 
 /// Where a table's next stream starts: after this (timestamp, key).
@@ -21,7 +22,7 @@ pub struct Resume {
 pub fn stream_path(
     cfg: &Config,
     table: &str,
-    cursor: Option<&str>,
+    cursor: Option<&Named>,
     resume: Option<&Resume>,
 ) -> String {
     let mut params = Vec::new();
@@ -50,12 +51,16 @@ pub fn stream_path(
 }
 
 /// The query parameters that name `cursor` (none for `None`): `cursor`,
-/// and for a stream (`zone`) the zone `--app-time-zone` gives.
-pub fn cursor_params(cfg: &Config, cursor: Option<&str>, zone: bool) -> Vec<String> {
+/// its `cursor_unit` if it has one, and for a stream (`zone`) the zone
+/// `--app-time-zone` gives.
+pub fn cursor_params(cfg: &Config, cursor: Option<&Named>, zone: bool) -> Vec<String> {
     let Some(cursor) = cursor else {
         return Vec::new();
     };
-    let mut params = vec![format!("cursor={}", percent_encode(cursor))];
+    let mut params = vec![format!("cursor={}", percent_encode(&cursor.column))];
+    if let Some(unit) = cursor.unit {
+        params.push(format!("cursor_unit={}", unit.name()));
+    }
     if zone {
         let z = percent_encode(&cfg.app_time_zone);
         params.push(format!("cursor_zone={z}"));
@@ -84,9 +89,19 @@ mod tests {
         );
         assert_eq!(stream_path(&cfg, "plain", None, None), "/my%20db/plain/");
         let cfg = config(&["--app-time-zone", "America/New_York"]);
+        let named = |column: &str, unit| Named {
+            column: column.into(),
+            unit,
+            kind: dbdump_shared::cursor::CursorKind::Temporal,
+        };
         assert_eq!(
-            stream_path(&cfg, "orders", Some("updated at"), None),
+            stream_path(&cfg, "orders", Some(&named("updated at", None)), None),
             "/my%20db/orders/?cursor=updated%20at&cursor_zone=America%2FNew_York"
+        );
+        let unix = named("timemodified", Some(dbdump_shared::cursor::Unit::Seconds));
+        assert_eq!(
+            stream_path(&cfg, "mdl_course", Some(&unix), None),
+            "/my%20db/mdl_course/?cursor=timemodified&cursor_unit=s&cursor_zone=America%2FNew_York"
         );
     }
 }

@@ -52,7 +52,7 @@ impl<'a> Named<'a> {
 }
 
 /// What kind of cursor a column could be, for the listing: `datetime`,
-/// `unix` (an INT or BIGINT, not the key's AUTO_INCREMENT) or
+/// `unix` (an INT or BIGINT that is not an AUTO_INCREMENT) or
 /// `yyyymmddhhmmss`; none for a generated column or any other type.
 pub fn candidate_kind(c: &ColumnMeta) -> Option<&'static str> {
     if c.generated || c.extra.to_ascii_lowercase().contains("auto_increment") {
@@ -67,15 +67,37 @@ pub fn candidate_kind(c: &ColumnMeta) -> Option<&'static str> {
         .map(CursorKind::family)
 }
 
+/// The columns of `t` that could be its cursor, best first: DATETIME and
+/// TIMESTAMP, then 14-character times, then integers of Unix time (not
+/// the key's columns), each in table order.
+pub fn candidates(t: &TableMeta) -> Vec<(&ColumnMeta, &'static str)> {
+    let mut found: Vec<(usize, &ColumnMeta, &'static str)> = t
+        .columns
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !t.key.contains(i))
+        .filter_map(|(_, c)| {
+            let kind = candidate_kind(c)?;
+            let rank = ["datetime", "yyyymmddhhmmss", "unix"]
+                .iter()
+                .position(|k| *k == kind)
+                .unwrap_or(3);
+            Some((rank, c, kind))
+        })
+        .collect();
+    found.sort_by_key(|(rank, _, _)| *rank);
+    found.into_iter().map(|(_, c, kind)| (c, kind)).collect()
+}
+
 /// What the refusal of a table without an auto-updating column adds: how
 /// to name a cursor, when the table has columns that could be one.
 pub fn hint(t: &TableMeta) -> String {
-    let candidates: Vec<String> = t
-        .columns
-        .iter()
-        .filter_map(|c| {
-            let kind = candidate_kind(c)?;
-            Some(format!("`{}` ({}, {kind})", c.name, c.column_type))
+    let candidates: Vec<String> = candidates(t)
+        .into_iter()
+        .map(|(c, kind)| match kind {
+            "unix" => format!("`{}` ({}, Unix time: add :s or :ms)", c.name, c.column_type),
+            "yyyymmddhhmmss" => format!("`{}` ({}, YYYYMMDDHHMMSS)", c.name, c.column_type),
+            _ => format!("`{}` ({})", c.name, c.column_type),
         })
         .collect();
     if candidates.is_empty() || t.key.is_empty() {
@@ -355,7 +377,7 @@ mod tests {
         let h = hint(&moodle());
         assert!(
             h.contains(
-                "`timemodified` (bigint(10), unix), `page_touched` (binary(14), yyyymmddhhmmss)"
+                "`page_touched` (binary(14), YYYYMMDDHHMMSS), `timemodified` (bigint(10), Unix time"
             ) && !h.contains("`id`"),
             "{h}"
         );
@@ -446,8 +468,7 @@ mod tests {
     fn the_refusal_of_a_table_names_its_candidates() {
         let h = hint(&rails());
         assert!(
-            h.contains("-t t.COLUMN")
-                && h.contains("`created_at` (datetime, datetime), `updated_at`"),
+            h.contains("-t t.COLUMN") && h.contains("`created_at` (datetime), `updated_at`"),
             "{h}"
         );
         let none = table(

@@ -12,7 +12,7 @@ use dbdump_shared::sql::take;
 use dbdump_shared::wire::{CursorCandidate, CursorTable, Method, TableEntry, TableList};
 
 use crate::error::ApiError;
-use crate::inspect::cursor::{self, candidate_kind, index_leaders};
+use crate::inspect::cursor::{self, candidates, index_leaders};
 use crate::inspect::{self, ColumnMeta, TableMeta};
 use crate::sql;
 
@@ -31,7 +31,7 @@ pub fn listing(conn: &mut impl Queryable, db: &str) -> Result<TableList, ApiErro
     let all = inspect::in_order(inspect::tables(conn, db, None)?, &edges);
     let needs_candidates = all
         .iter()
-        .any(|t| !t.key.is_empty() && t.columns.iter().any(|c| candidate_kind(c).is_some()));
+        .any(|t| !t.key.is_empty() && !candidates(t).is_empty());
     let (declared, indexed) = if needs_candidates {
         let indexed: BTreeSet<(String, String)> = index_leaders(conn, db, None)?
             .into_iter()
@@ -45,12 +45,11 @@ pub fn listing(conn: &mut impl Queryable, db: &str) -> Result<TableList, ApiErro
         if t.key.is_empty() {
             return Vec::new();
         }
-        t.columns
-            .iter()
-            .filter_map(|c| {
-                let kind = candidate_kind(c)?;
+        candidates(t)
+            .into_iter()
+            .map(|(c, kind)| {
                 let at = (t.name.clone(), c.name.clone());
-                Some(CursorCandidate {
+                CursorCandidate {
                     column: c.name.clone(),
                     sql_type: c.column_type.clone(),
                     kind: kind.to_string(),
@@ -58,7 +57,7 @@ pub fn listing(conn: &mut impl Queryable, db: &str) -> Result<TableList, ApiErro
                     indexed: indexed.contains(&at),
                     default_current_timestamp: declared.get(&at).copied().unwrap_or_default(),
                     on_update_current_timestamp: on_update_current_timestamp(c),
-                })
+                }
             })
             .collect()
     };

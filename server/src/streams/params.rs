@@ -16,7 +16,7 @@ use dbdump_shared::value;
 use dbdump_shared::wire::Column;
 
 use crate::error::ApiError;
-use crate::inspect::TableMeta;
+use crate::inspect::{cursor, TableMeta};
 
 /// Most keys one `keys` request may list.
 pub const MAX_KEYS: usize = 1000;
@@ -132,9 +132,10 @@ impl Params {
         }
         if t.timestamp.is_none() && (self.since.is_some() || self.before.is_some()) {
             return bad(format!(
-                "table `{}` has no timestamp column (it is synced by digests): since and before \
-                 do not apply; it streams in key order",
-                t.name
+                "table `{}` has no auto-updating TIMESTAMP column: it is synced by digests and \
+                 streams in key order, so since and before do not apply{}",
+                t.name,
+                cursor::hint(t)
             ));
         }
         if let Some(keys) = &self.keys {

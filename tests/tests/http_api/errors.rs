@@ -75,7 +75,7 @@ fn after_key_of_the_wrong_type_is_400() {
 }
 
 #[test]
-fn unknown_and_unsyncable_tables_are_404() {
+fn unknown_tables_are_404_the_others_stream_by_key_or_whole() {
     let db = new_db("api_404");
     sql(
         &db,
@@ -99,12 +99,20 @@ fn unknown_and_unsyncable_tables_are_404() {
         404,
         "`nope` not found",
     );
+    // A table without an auto-updating column streams by its key, one
+    // without a key whole.
+    assert_eq!(stream(&server, &format!("/{db}/no_ts/")).rows.len(), 0);
+    assert_eq!(stream(&server, &format!("/{db}/no_key/")).rows.len(), 0);
     assert_error(
-        &get(&server, &format!("/{db}/no_ts/")),
-        404,
+        &get(&server, &format!("/{db}/no_ts/?since=2020-01-01")),
+        400,
         "auto-updating TIMESTAMP",
     );
-    assert_error(&get(&server, &format!("/{db}/no_key/")), 404, "primary key");
+    assert_error(
+        &get(&server, &format!("/{db}/no_key/?since=2020-01-01")),
+        400,
+        "no key",
+    );
     assert_error(&get(&server, &format!("/{db}/v/")), 404, "not found");
     // Names are exact: the table is `ok`, not `OK`.
     assert_error(&get(&server, &format!("/{db}/OK/")), 404, "not found");

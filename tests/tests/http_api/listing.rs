@@ -103,7 +103,7 @@ fn every_path_under_an_unexposed_database_is_404() {
 // ---------------------------------------------------------------- GET /<db>/
 
 #[test]
-fn table_list_has_only_tables_with_auto_timestamp_and_primary_key() {
+fn table_list_has_tables_with_auto_timestamp_and_a_key_and_every_table_with_its_method() {
     let db = new_db("api_tables");
     sql(
         &db,
@@ -136,8 +136,43 @@ fn table_list_has_only_tables_with_auto_timestamp_and_primary_key() {
                    "timestamp_indexed": false}),
             json!({"table": "ok_second", "timestamp_column": "ts", "key": ["id"],
                    "timestamp_indexed": false}),
+            // InnoDB clusters it by its UNIQUE NOT NULL key: so do we.
+            json!({"table": "unique_not_key", "timestamp_column": "ts", "key": ["id"],
+                   "timestamp_indexed": false}),
         ]
     );
+    // Every table says how a puller that names no cursor syncs it.
+    let methods: Vec<(String, String, Option<String>)> = v["every_table"]
+        .as_array()
+        .expect("every_table")
+        .iter()
+        .map(|t| {
+            let s = |k: &str| t[k].as_str().map(str::to_string);
+            (
+                s("table").unwrap_or_default(),
+                s("method").unwrap_or_default(),
+                s("key_index"),
+            )
+        })
+        .collect();
+    let method = |table: &str| -> (String, Option<String>) {
+        let (_, m, k) = methods.iter().find(|(t, _, _)| t == table).expect(table);
+        (m.clone(), k.clone())
+    };
+    let some = |s: &str| Some(s.to_string());
+    assert_eq!(
+        method("ok_composite"),
+        ("timestamp".into(), some("PRIMARY"))
+    );
+    assert_eq!(method("no_on_update"), ("digest".into(), some("PRIMARY")));
+    assert_eq!(
+        method("datetime_on_update"),
+        ("digest".into(), some("PRIMARY"))
+    );
+    assert_eq!(method("no_timestamp"), ("digest".into(), some("PRIMARY")));
+    assert_eq!(method("no_key"), ("whole".into(), None));
+    assert_eq!(method("unique_not_key"), ("timestamp".into(), some("id")));
+    assert!(methods.iter().all(|(t, _, _)| t != "a_view"), "{methods:?}");
 }
 
 #[test]
