@@ -7,7 +7,8 @@
 //! `compare` (comparing databases) and `http` (poking at HTTP). What they all
 //! use stays here: distinct ids, the workspace root and the scratch
 //! directory. Used by their paths (`dbdump_tests::edge::Certificate`):
-//! `certs`, `edge`, `fixtures` and `messages`.
+//! `certs`, `cutter` (a relay that cuts an answer short), `edge`, `fixtures`
+//! and `messages`.
 //!
 //! Helpers panic with a message instead of returning errors: a failing
 //! helper means a failing test, and the message is the diagnosis.
@@ -23,6 +24,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 pub mod certs;
 mod compare;
+pub mod cutter;
 pub mod edge;
 pub mod fixtures;
 mod http;

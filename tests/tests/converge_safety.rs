@@ -5,12 +5,12 @@
 //! empty; foreign keys with cascades. A trigger on the destination logs
 //! every delete, and each must match an earlier delete on the source.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use dbdump_tests::cutter::{Cut, Cutter};
 use dbdump_tests::*;
 use mysql::prelude::Queryable;
 
@@ -184,62 +184,6 @@ fn verify_under_concurrent_writes_never_removes_a_source_row() {
     converge_under_writes("race-verify", "--verify");
 }
 
-/// Relays to `target`; the `cut`-th digest answer (0-based) is cut short:
-/// without its last line (the trailer), or emptied to a bare 200.
-struct Cutter {
-    port: u16,
-}
-
-#[derive(Clone, Copy)]
-enum Cut {
-    NoTrailer,
-    Empty,
-}
-
-impl Cutter {
-    fn start(target: u16, cut: u32, how: Cut) -> Cutter {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = listener.local_addr().expect("addr").port();
-        let digests = Arc::new(AtomicU32::new(0));
-        std::thread::spawn(move || {
-            for client in listener.incoming().flatten() {
-                let digests = digests.clone();
-                std::thread::spawn(move || relay(client, target, &digests, cut, how));
-            }
-        });
-        Cutter { port }
-    }
-}
-
-fn relay(mut client: TcpStream, target: u16, digests: &AtomicU32, cut: u32, how: Cut) {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") && client.read(&mut byte).unwrap_or(0) == 1 {
-        head.push(byte[0]);
-    }
-    let Ok(mut server) = TcpStream::connect(("127.0.0.1", target)) else {
-        return;
-    };
-    let _ = server.write_all(&head);
-    let mut answer = Vec::new();
-    let _ = server.read_to_end(&mut answer);
-    let is_digest = String::from_utf8_lossy(&head)
-        .lines()
-        .next()
-        .is_some_and(|l| l.contains("/digest"));
-    if is_digest && digests.fetch_add(1, Ordering::SeqCst) == cut {
-        answer = match how {
-            Cut::NoTrailer => {
-                let body = answer.strip_suffix(b"\n").unwrap_or(&answer);
-                let end = body.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-                answer[..end].to_vec()
-            }
-            Cut::Empty => b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".to_vec(),
-        };
-    }
-    let _ = client.write_all(&answer);
-}
-
 #[test]
 fn a_cut_off_or_empty_digest_answer_deletes_nothing() {
     let (src, dst) = pair();
@@ -262,7 +206,7 @@ fn a_cut_off_or_empty_digest_answer_deletes_nothing() {
             // inside the gzip data, which is told as such.
             for compress in ["--source-compress=no", "--source-compress=yes"] {
                 // A fresh relay each time: it counts the digest answers.
-                let cutter = Cutter::start(server.port, cut, how);
+                let cutter = Cutter::start(server.port, "/digest", cut, how);
                 let run = puller(cutter.port, dst, &db, &copy, &["-t", "t", mode, compress]);
                 assert_eq!(run.code, 1, "{}", run.stderr);
                 let gzip_cut = compress.ends_with("yes")
