@@ -21,6 +21,7 @@ use config::{Config, SPEC};
 const EXIT_INTERRUPTED: i32 = 3;
 
 fn main() {
+    dbdump_shared::allocator::tune();
     signals::install();
     let config = Config::from_env();
     logging::set_debug(config.debug);

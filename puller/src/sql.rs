@@ -1,7 +1,9 @@
 //! Every SQL text dbd_puller sends to the destination, built in one place.
 //! Identifiers are quoted here; values are always `?` placeholders.
 
-use dbdump_shared::sql::{key_at_most, key_in, key_range, quote_ident, quote_list, quote_table};
+use dbdump_shared::sql::{
+    key_at_most, key_in, key_range, quote_ident, quote_list, quote_string, quote_table,
+};
 
 /// Session set-up of the destination connection:
 /// - UTC, so TIMESTAMP values mean the same instant as on the source;
@@ -41,6 +43,37 @@ pub const DATABASE_COLUMNS: &str =
 pub const COLUMN_TYPES: &str =
     "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, DATA_TYPE, CHARACTER_SET_NAME, COLUMN_TYPE, EXTRA \
      FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION";
+
+/// A table's comment: where a first copy in progress keeps its mark.
+/// Parameters: schema, table.
+pub const TABLE_COMMENT: &str = "SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_COMMENT \
+     FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?";
+
+/// Sets a table's comment (a metadata change: no rebuild). DDL binds no
+/// parameters, so the text is a quoted literal.
+pub fn set_comment(db: &str, table: &str, comment: &str) -> String {
+    format!(
+        "ALTER TABLE {} COMMENT = {}",
+        quote_table(db, table),
+        quote_string(comment)
+    )
+}
+
+/// The greatest key in `(after, until]` (either side open): where a range
+/// of an interrupted first copy stopped. Parameters: as for `key_range`.
+pub fn greatest_key_in(db: &str, table: &str, key: &[&str], after: bool, until: bool) -> String {
+    let desc = key
+        .iter()
+        .map(|k| format!("{} DESC", quote_ident(k)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "SELECT {} FROM {}{} ORDER BY {desc} LIMIT 1",
+        quote_list(key),
+        quote_table(db, table),
+        key_range(key, after, until)
+    )
+}
 
 /// Does the destination database exist?
 pub const DATABASE_EXISTS: &str =
@@ -250,6 +283,23 @@ mod tests {
         assert_eq!(
             delete_keys("d`", "t", &["a", "b"], 2),
             "DELETE FROM `d```.`t` WHERE ((`a` = ? AND `b` = ?) OR (`a` = ? AND `b` = ?))"
+        );
+    }
+
+    #[test]
+    fn first_copy_marks_and_ranges() {
+        assert_eq!(
+            set_comment("d", "t", "it's"),
+            "ALTER TABLE `d`.`t` COMMENT = 'it''s'"
+        );
+        assert_eq!(
+            greatest_key_in("d", "t", &["a", "b"], true, true),
+            "SELECT `a`, `b` FROM `d`.`t` WHERE (`a` > ? OR `a` = ? AND `b` > ?) AND \
+             (`a` < ? OR `a` = ? AND `b` <= ?) ORDER BY `a` DESC, `b` DESC LIMIT 1"
+        );
+        assert_eq!(
+            greatest_key_in("d", "t", &["id"], false, false),
+            "SELECT `id` FROM `d`.`t` ORDER BY `id` DESC LIMIT 1"
         );
     }
 

@@ -1,6 +1,6 @@
 //! Routing and authentication: `GET /`, `GET /<db>/` (and its changes
-//! question, `?resume=`), `GET /<db>/<table>/`, `GET /<db>/<table>/digest`
-//! and `GET /<db>/<table>/schema`.
+//! question, `?resume=`), `GET /<db>/<table>/`, `GET /<db>/<table>/digest`,
+//! `GET /<db>/<table>/ranges` and `GET /<db>/<table>/schema`.
 //! Path segments are percent-decoded one by one, so names holding `/`, `?`
 //! or `%` work when the client encodes them.
 
@@ -17,6 +17,7 @@ use crate::source::Source;
 use crate::streams::changes;
 use crate::streams::digest;
 use crate::streams::params::{self, Params};
+use crate::streams::ranges;
 use crate::streams::stream;
 
 pub struct Api {
@@ -162,6 +163,24 @@ impl Api {
                 let definition = crate::inspect::schema::definition(&mut conn, db, table)?;
                 resp.json(200, &definition, &[]);
                 Ok(Outcome::default())
+            }
+            [db, table, verb] if verb == "ranges" => {
+                let mut conn = self.source.conn()?;
+                inspect::require_database(&mut conn, db, self.source.allowed())?;
+                let found = inspect::table(&mut conn, db, table)?;
+                let p = ranges::Params::parse(&req.query)?;
+                let named = Named::from_params(p.cursor.as_deref(), p.cursor_unit.as_deref())?;
+                let meta = cursor::syncable(&mut conn, db, found, named)?;
+                let hz = self.source.horizon.current(&mut conn)?;
+                self.source
+                    .tell_holder(&format!("`{db}`.`{table}` (ranges)"), &hz);
+                let zone = p.cursor_zone.as_deref().filter(|_| p.cursor.is_some());
+                let at = wallclock::cursor_horizon(&mut conn, &meta, zone, hz.at)?;
+                let instant = (at != hz.at).then_some(hz.at);
+                let body = ranges::answer(&mut conn, db, &meta, p.count, at, instant)?;
+                let count = body.boundaries.len() as u64 + 1;
+                resp.json(200, &body, &[]);
+                Ok(Outcome { rows: Some(count) })
             }
             [db, table, verb] if verb == "digest" => {
                 let mut conn = self.source.conn()?;

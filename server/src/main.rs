@@ -51,6 +51,7 @@ fn source_pool(c: &Config) -> Result<Pool, mysql::Error> {
 }
 
 fn main() {
+    dbdump_shared::allocator::tune();
     signals::install();
     let config = Config::from_env();
     logging::set_debug(config.debug);

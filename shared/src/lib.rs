@@ -6,6 +6,7 @@
 //! The format itself is documented for people in `shared/PROTOCOL.md`.
 
 pub mod adaptive_gzip;
+pub mod allocator;
 pub mod base64;
 pub mod changes;
 pub mod cli;
@@ -16,6 +17,7 @@ pub mod gzip;
 pub mod http;
 pub mod logging;
 pub mod pin;
+pub mod ranges;
 pub mod schema;
 pub mod signals;
 pub mod since;

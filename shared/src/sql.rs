@@ -69,6 +69,24 @@ pub fn quote_ident(name: &str) -> String {
     out
 }
 
+/// A string literal, for the one place where a value cannot be bound: a
+/// table's `COMMENT` in DDL. Backslashes, quotes and NUL are escaped (the
+/// sessions never set `NO_BACKSLASH_ESCAPES`).
+pub fn quote_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('\'');
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("''"),
+            '\0' => out.push_str("\\0"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
 /// `db`.`table`
 pub fn quote_table(db: &str, table: &str) -> String {
     format!("{}.{}", quote_ident(db), quote_ident(table))
@@ -266,6 +284,11 @@ mod tests {
         );
         assert_eq!(quote_table("d b", "t/1"), "`d b`.`t/1`");
         assert_eq!(quote_list(&["a", "b`"]), "`a`, `b```");
+        assert_eq!(
+            quote_string(r"it's a \ and \' x"),
+            r"'it''s a \\ and \\'' x'"
+        );
+        assert_eq!(quote_string("nul\0"), r"'nul\0'");
     }
 
     #[test]

@@ -27,6 +27,25 @@ pub enum Encoding {
     Base64,
 }
 
+impl Encoding {
+    /// The encoding of a column's values, from its declared type as
+    /// `information_schema.COLUMNS` gives it (DATA_TYPE, CHARACTER_SET_NAME);
+    /// a stream takes it from the result metadata, and both agree.
+    pub fn of(data_type: &str, charset: Option<&str>) -> Encoding {
+        match data_type.to_ascii_lowercase().as_str() {
+            "tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint" | "year"
+            | "float" | "double" | "real" => Encoding::Number,
+            "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" | "bit"
+            | "geometry" | "point" | "linestring" | "polygon" | "multipoint"
+            | "multilinestring" | "multipolygon" | "geometrycollection" | "geomcollection" => {
+                Encoding::Base64
+            }
+            _ if charset == Some("binary") => Encoding::Base64,
+            _ => Encoding::String,
+        }
+    }
+}
+
 /// One column of the stream, in row order.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct Column {

@@ -40,6 +40,18 @@ fn curl(args: &[&str]) -> Vec<u8> {
     out.stdout
 }
 
+/// A stream with its header's `horizon` blanked: a digest tells the time of
+/// its own reading, which differs from one request to the next.
+fn without_horizon(body: Vec<u8>) -> Vec<u8> {
+    let text = String::from_utf8(body).expect("NDJSON is text");
+    let Some(at) = text.find("\"horizon\":\"") else {
+        return text.into_bytes();
+    };
+    let value = at + "\"horizon\":\"".len();
+    let end = value + text[value..].find('"').expect("a closed horizon");
+    format!("{}{}", &text[..value], &text[end..]).into_bytes()
+}
+
 /// A response as raw bytes: head and body.
 fn fetch_raw(port: u16, path: &str, headers: &str) -> (String, Vec<u8>) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
@@ -70,8 +82,8 @@ fn curl_compressed_reads_the_same_stream_and_digest_as_a_plain_client() {
         format!("/{db}/t/digest?chunk_rows=100"),
     ] {
         let url = server.url(&path);
-        let plain = curl(&[&url]);
-        let compressed = curl(&["--compressed", &url]);
+        let plain = without_horizon(curl(&[&url]));
+        let compressed = without_horizon(curl(&["--compressed", &url]));
         assert!(plain.ends_with(b"}}\n") && plain.len() > 1000, "{path}");
         assert!(plain == compressed, "{path}: curl --compressed differs");
 
@@ -91,7 +103,7 @@ fn curl_compressed_reads_the_same_stream_and_digest_as_a_plain_client() {
         let (head, body) = fetch_raw(server.port, &path, "Accept-Encoding: gzip;q=0, br\r\n");
         assert!(!head.contains("Content-Encoding"), "{head}");
         assert!(
-            body == plain,
+            without_horizon(body) == plain,
             "{path}: a client that refuses gzip gets NDJSON"
         );
     }

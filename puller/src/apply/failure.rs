@@ -7,7 +7,7 @@ use std::fmt;
 
 use dbdump_shared::dberror;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct TableError {
     pub message: String,
     /// The destination server returned an error for a statement (the

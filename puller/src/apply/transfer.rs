@@ -3,6 +3,7 @@
 //! this thread upserts them, and only a stream that ends with its trailer
 //! counts as complete. Used by the incremental pass and by repairs.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -51,20 +52,28 @@ pub fn with_busy_retry<T>(mut f: impl FnMut() -> Result<T, ClientError>) -> Resu
     }
 }
 
+/// Who tells a stream's progress: the stream itself (with the source's
+/// estimate of its rows), or a counter of rows that a first copy's
+/// coordinator reports for all the ranges of a table at once.
+pub enum Report<'a> {
+    Own(Option<u64>),
+    Into(&'a AtomicU64),
+}
+
 /// What to do with the destination once a stream's header told its
 /// columns, before any row is written (`--create-tables` adds columns).
 pub type BeforeRows<'a> = &'a mut dyn FnMut(&mut Destination, &Header) -> Result<(), TableError>;
 
 /// GETs the change stream at `path` and upserts its rows into `table`;
-/// `estimate`, the source's guess of its rows, makes a long one's progress
-/// tell percent and time left.
+/// `report` says who tells its progress (with the source's guess of its
+/// rows, a long one's progress tells percent and time left).
 pub fn apply_stream(
     client: &Client,
     dest: &mut Destination,
     table: &str,
     path: &str,
     before_rows: BeforeRows<'_>,
-    estimate: Option<u64>,
+    report: Report<'_>,
 ) -> Result<Applied, TableError> {
     let mut body = with_busy_retry(|| client.get(path)).map_err(|e| e.to_string())?;
     let header = stream::read_header(&mut body)?;
@@ -78,13 +87,23 @@ pub fn apply_stream(
     let (read, written) = std::thread::scope(|s| {
         let reader = s.spawn(|| stream::read_rows(&mut body, &header.columns, limits, tx));
         let mut written = Ok(());
-        let mut progress = Progress::start(table, estimate);
+        let mut progress = match report {
+            Report::Own(estimate) => Some(Progress::start(table, estimate)),
+            Report::Into(_) => None,
+        };
         for batch in rx {
+            let rows = batch.rows as u64;
             if let Err(e) = writer.write(batch) {
                 written = Err(e);
                 break; // drops the receiver: the reader stops at its next send
             }
-            progress.update(writer.applied());
+            match (&mut progress, &report) {
+                (Some(p), _) => p.update(writer.applied()),
+                (None, Report::Into(counter)) => {
+                    counter.fetch_add(rows, Ordering::Relaxed);
+                }
+                (None, Report::Own(_)) => {}
+            }
         }
         drop(progress);
         let read = reader.join().unwrap_or_else(|_| {

@@ -50,6 +50,8 @@ pub struct Config {
     pub digest_interval: Option<Duration>,
     /// `--max-whole-rows`: largest keyless table copied whole.
     pub max_whole_rows: u64,
+    /// `--copy-streams`: key ranges a first copy streams at once.
+    pub copy_streams: usize,
     /// Create missing tables and columns from the source's definitions.
     pub create_tables: bool,
     /// Skip a table the destination refuses (see the flag's help).
@@ -97,6 +99,7 @@ impl std::fmt::Debug for Config {
             .field("force_deletes", &self.force_deletes)
             .field("digest_interval", &self.digest_interval)
             .field("max_whole_rows", &self.max_whole_rows)
+            .field("copy_streams", &self.copy_streams)
             .field("create_tables", &self.create_tables)
             .field("ignore_database_errors", &self.ignore_database_errors)
             .field("source_compress", &self.source_compress)
@@ -165,6 +168,12 @@ impl Config {
         let max_whole_rows: u64 = v
             .parsed("--max-whole-rows", "a number of rows")?
             .unwrap_or(1_000_000);
+        let copy_streams: usize = v
+            .parsed("--copy-streams", "a number of streams from 1 to 32")?
+            .unwrap_or(2);
+        if !(1..=32).contains(&copy_streams) {
+            return Err(CliError("--copy-streams must be from 1 to 32".into()));
+        }
         let percent: f64 = v
             .parsed("--max-delete-percent", "a percentage from 0 to 100")?
             .unwrap_or(50.0);
@@ -204,6 +213,7 @@ impl Config {
             force_deletes: v.switch("--force-deletes"),
             digest_interval,
             max_whole_rows,
+            copy_streams,
             progress_interval: v
                 .seconds("--progress-interval", 0.1, 86_400.0)?
                 .unwrap_or(Duration::from_secs(10)),

@@ -12,7 +12,7 @@ use dbdump_shared::dberror;
 use dbdump_shared::http::percent_encode;
 
 use crate::apply::destination::Destination;
-use crate::apply::transfer;
+use crate::apply::transfer::{self, Report};
 use crate::source::client::Client;
 use crate::sql;
 
@@ -137,8 +137,15 @@ pub fn refetch(
             "{stream_path}{separator}keys={}{before}",
             percent_encode(&list)
         );
-        written +=
-            transfer::apply_stream(client, dest, table, &path, &mut |_, _| Ok(()), None)?.rows;
+        written += transfer::apply_stream(
+            client,
+            dest,
+            table,
+            &path,
+            &mut |_, _| Ok(()),
+            Report::Own(None),
+        )?
+        .rows;
         start = end;
     }
     Ok(written)

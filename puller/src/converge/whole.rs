@@ -19,7 +19,7 @@ use dbdump_shared::wire;
 
 use crate::apply::destination::Destination;
 use crate::apply::failure::TableError;
-use crate::apply::transfer::{self, with_busy_retry};
+use crate::apply::transfer::{self, with_busy_retry, Report};
 use crate::config::Config;
 use crate::converge::digests::DestTable;
 use crate::converge::reading::next_line;
@@ -148,8 +148,14 @@ fn replace(
         .map_err(|e| doing("emptying (inside the replacing transaction)", e))
         .and_then(|_| {
             let path = stream_path(cfg, table, None, None);
-            let applied =
-                transfer::apply_stream(client, dest, table, &path, &mut |_, _| Ok(()), None)?;
+            let applied = transfer::apply_stream(
+                client,
+                dest,
+                table,
+                &path,
+                &mut |_, _| Ok(()),
+                Report::Own(None),
+            )?;
             Ok(applied.rows)
         })
         .and_then(|rows| {

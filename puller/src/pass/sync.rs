@@ -15,6 +15,7 @@ use crate::apply::transfer::with_busy_retry;
 use crate::config::Config;
 use crate::observe::monitor::Monitor;
 use crate::pass::changes;
+use crate::pass::first_copy;
 use crate::pass::schedule::Schedule;
 use crate::pass::table::{self, Outcome, Synced};
 use crate::pass::tables::{self, How};
@@ -94,6 +95,7 @@ pub fn pass(
         .map(|t| (t.name.clone(), t.method_name()))
         .collect();
     monitor.expect_tables(&methods);
+    let copies = first_copy::run(cfg, client, &mut dest, &tables);
     let survey = changes::survey(cfg, client, &mut dest, &tables, schedule);
     for planned in &tables {
         let name = planned.name.clone();
@@ -105,44 +107,68 @@ pub fn pass(
         let method = planned.method();
         let unchanged = survey.unchanged(&name);
         let began = Instant::now();
-        let outcome = match &planned.how {
-            How::Refused { why, named } => {
-                if *named {
-                    error!("table `{name}` failed: {why}");
-                    monitor.table_done(&name, None, Some(why));
-                    report.tables.push((name, Err(why.clone())));
-                } else if monitor.table_not_synced(&name, why) {
-                    warn!("table `{name}` not synced: {why}");
+        let copied = copies.get(&name);
+        let outcome = match (&planned.how, copied) {
+            (_, Some(Err(e))) => Outcome::Failed(e.clone()),
+            // Complete up to the copy's horizon, compared or not.
+            (How::Digest { .. }, Some(Ok(c))) => {
+                schedule.digest_done(&name, began, Some(c.horizon.clone()));
+                let mut s = Synced::unchanged(method, &c.horizon, None);
+                s.rows = c.rows;
+                s.elapsed = c.elapsed;
+                s.first_copy = Some(c.clone());
+                Outcome::Synced(s)
+            }
+            (how, _) => match how {
+                How::Refused { why, named } => {
+                    if *named {
+                        error!("table `{name}` failed: {why}");
+                        monitor.table_done(&name, None, Some(why));
+                        report.tables.push((name, Err(why.clone())));
+                    } else if monitor.table_not_synced(&name, why) {
+                        warn!("table `{name}` not synced: {why}");
+                    }
+                    continue;
                 }
-                continue;
-            }
-            // Nothing new and no comparison due: complete up to the horizon
-            // the server answered, without a stream.
-            How::Cursor(_) if unchanged.is_some() && mode.is_none() => {
-                let (horizon, utc) = unchanged.unwrap_or_default();
-                Outcome::Synced(Synced::unchanged(method, horizon, utc))
-            }
-            How::Cursor(by) => {
-                let estimate = survey.estimate(&name);
-                table::by_cursor(cfg, client, &mut dest, planned, by, estimate, mode)
-            }
-            How::Digest { .. } | How::Whole => {
-                let due = schedule.digest_due(cfg, &plan, &name, survey.changed(&name));
-                let horizon = unchanged.map(|(h, _)| h);
-                let (outcome, compared) = if matches!(planned.how, How::Whole) {
-                    table::whole(cfg, client, &mut dest, &name, method, due, horizon)
-                } else {
-                    table::by_digest(cfg, client, &mut dest, &name, method, due, horizon)
-                };
-                if due {
-                    schedule.digest_done(&name, began, compared);
+                // Nothing new and no comparison due: complete up to the horizon
+                // the server answered, without a stream.
+                How::Cursor(_) if unchanged.is_some() && mode.is_none() => {
+                    let (horizon, utc) = unchanged.unwrap_or_default();
+                    Outcome::Synced(Synced::unchanged(method, horizon, utc))
                 }
-                outcome
+                How::Cursor(by) => {
+                    let estimate = survey.estimate(&name);
+                    table::by_cursor(cfg, client, &mut dest, planned, by, estimate, mode)
+                }
+                How::Digest { .. } | How::Whole => {
+                    let due = schedule.digest_due(cfg, &plan, &name, survey.changed(&name));
+                    let horizon = unchanged.map(|(h, _)| h);
+                    let (outcome, compared) = if matches!(planned.how, How::Whole) {
+                        table::whole(cfg, client, &mut dest, &name, method, due, horizon)
+                    } else {
+                        table::by_digest(cfg, client, &mut dest, &name, method, due, horizon)
+                    };
+                    if due {
+                        schedule.digest_done(&name, began, compared);
+                    }
+                    outcome
+                }
+            },
+        };
+        // A table read by a cursor goes on from its copy's rows.
+        let outcome = match (outcome, copied) {
+            (Outcome::Synced(mut s), Some(Ok(c))) if s.first_copy.is_none() => {
+                s.rows += c.rows;
+                s.elapsed += c.elapsed;
+                s.first_copy = Some(c.clone());
+                Outcome::Synced(s)
             }
+            (other, _) => other,
         };
         match outcome {
             Outcome::Synced(mut s) => {
-                s.bytes = client.bytes_read() - before;
+                let copy_bytes = s.first_copy.as_ref().map_or(0, |c| c.bytes);
+                s.bytes = client.bytes_read() - before + copy_bytes;
                 info!("table `{name}`: {}", summary(&s));
                 monitor.table_done(&name, Some((s.rows, s.fresh_to())), None);
                 report.tables.push((name, Ok(s)));
@@ -206,6 +232,10 @@ fn summary(s: &Synced) -> String {
             c.deleted,
             c.repaired
         ));
+    }
+    if let Some(c) = &s.first_copy {
+        let resumed = if c.resumed { ", resumed" } else { "" };
+        line.push_str(&format!("; first copy in {} key ranges{resumed}", c.ranges));
     }
     if let Some(w) = &s.whole {
         let found = if w.differed {

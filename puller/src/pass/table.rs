@@ -13,11 +13,12 @@ use dbdump_shared::wire::Header;
 
 use crate::apply::destination::Destination;
 use crate::apply::failure::TableError;
-use crate::apply::transfer;
+use crate::apply::transfer::{self, Report};
 use crate::config::tables::Named;
 use crate::config::Config;
 use crate::converge::whole::{self, Whole};
 use crate::converge::{self, Converged, Mode};
+use crate::pass::first_copy::Copied;
 use crate::pass::tables::{ByCursor, Planned};
 use crate::schema;
 use crate::source::client::Client;
@@ -40,6 +41,8 @@ pub struct Synced {
     pub converged: Option<Converged>,
     /// The comparison of a keyless table, if one ran.
     pub whole: Option<Whole>,
+    /// The first copy by key ranges, if one ran in this pass.
+    pub first_copy: Option<Copied>,
     /// Bytes read from the server for this table.
     pub bytes: u64,
     /// Columns `--create-tables` added to the destination in this pass.
@@ -62,6 +65,7 @@ impl Synced {
             horizon_utc: horizon_utc.map(str::to_string),
             converged: None,
             whole: None,
+            first_copy: None,
             bytes: 0,
             columns_added: Vec::new(),
         }
@@ -111,7 +115,14 @@ fn stream(
         }
         Ok(())
     };
-    let applied = transfer::apply_stream(client, dest, table, path, &mut reconcile, estimate)?;
+    let applied = transfer::apply_stream(
+        client,
+        dest,
+        table,
+        path,
+        &mut reconcile,
+        Report::Own(estimate),
+    )?;
     Ok((applied, columns_added))
 }
 
@@ -158,6 +169,7 @@ pub fn by_cursor(
         horizon_utc: applied.horizon_utc,
         converged: None,
         whole: None,
+        first_copy: None,
         bytes: 0,
         columns_added,
     };
@@ -214,6 +226,7 @@ pub fn by_digest(
         horizon_utc: None,
         converged: None,
         whole: None,
+        first_copy: None,
         bytes: 0,
         columns_added,
     };
@@ -295,6 +308,7 @@ pub fn whole(
                 horizon_utc: None,
                 converged: None,
                 whole: Some(w),
+                first_copy: None,
                 bytes: 0,
                 columns_added: Vec::new(),
             };

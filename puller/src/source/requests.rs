@@ -50,6 +50,46 @@ pub fn stream_path(
     path
 }
 
+/// The ranges of `table` for a first copy in `count` ranges, read by
+/// `cursor` (its auto-updating column, or none, without).
+pub fn ranges_path(cfg: &Config, table: &str, cursor: Option<&Named>, count: usize) -> String {
+    let mut params = vec![format!("count={count}")];
+    params.extend(cursor_params(cfg, cursor, true));
+    format!(
+        "/{}/{}/ranges?{}",
+        percent_encode(&cfg.source_database),
+        percent_encode(table),
+        params.join("&")
+    )
+}
+
+/// The stream of one range of a first copy: keys in `(after, until]` (JSON
+/// arrays; either side open) in key order, below `before` (the copy's
+/// horizon; none for a table without a cursor).
+pub fn range_path(
+    cfg: &Config,
+    table: &str,
+    cursor: Option<&Named>,
+    after: Option<&str>,
+    until: Option<&str>,
+    before: Option<&str>,
+) -> String {
+    let mut path = stream_path(cfg, table, cursor, None);
+    let mut params = vec!["order=key".to_string()];
+    if let Some(a) = after {
+        params.push(format!("after_key={}", percent_encode(a)));
+    }
+    if let Some(u) = until {
+        params.push(format!("until_key={}", percent_encode(u)));
+    }
+    if let Some(b) = before {
+        params.push(format!("before={}", percent_encode(b)));
+    }
+    path.push(if path.contains('?') { '&' } else { '?' });
+    path.push_str(&params.join("&"));
+    path
+}
+
 /// The query parameters that name `cursor` (none for `None`): `cursor`,
 /// its `cursor_unit` if it has one, and for a stream (`zone`) the zone
 /// `--app-time-zone` gives.
@@ -98,6 +138,18 @@ mod tests {
             stream_path(&cfg, "orders", Some(&named("updated at", None)), None),
             "/my%20db/orders/?cursor=updated%20at&cursor_zone=America%2FNew_York"
         );
+        assert_eq!(
+            range_path(
+                &cfg,
+                "t",
+                None,
+                Some("[5]"),
+                None,
+                Some("2026-12-03 01:00:00")
+            ),
+            "/my%20db/t/?order=key&after_key=%5B5%5D&before=2026-12-03%2001%3A00%3A00"
+        );
+        assert_eq!(ranges_path(&cfg, "t", None, 8), "/my%20db/t/ranges?count=8");
         let unix = named("timemodified", Some(dbdump_shared::cursor::Unit::Seconds));
         assert_eq!(
             stream_path(&cfg, "mdl_course", Some(&unix), None),

@@ -82,18 +82,7 @@ impl ColumnMeta {
     /// The wire encoding of this column's values, from its declared type (the
     /// stream itself takes it from the result metadata; both agree).
     pub fn encoding(&self) -> Encoding {
-        let t = self.data_type.to_ascii_lowercase();
-        match t.as_str() {
-            "tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint" | "year"
-            | "float" | "double" | "real" => Encoding::Number,
-            "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" | "bit"
-            | "geometry" | "point" | "linestring" | "polygon" | "multipoint"
-            | "multilinestring" | "multipolygon" | "geometrycollection" | "geomcollection" => {
-                Encoding::Base64
-            }
-            _ if self.charset.as_deref() == Some("binary") => Encoding::Base64,
-            _ => Encoding::String,
-        }
+        Encoding::of(&self.data_type, self.charset.as_deref())
     }
 }
 

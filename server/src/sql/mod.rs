@@ -1,5 +1,5 @@
 //! Every SQL text dbd_server sends, built in one place (one file per
-//! capability: `inspect`, `horizon`, `streams`). Identifiers reaching the
+//! capability: `inspect`, `horizon`, `streams`, `ranges`). Identifiers reaching the
 //! builders were found in `information_schema` first and are quoted here;
 //! values are always `?` placeholders.
 
@@ -13,10 +13,12 @@ pub const SESSION_INIT: &[&str] = &[
 
 mod horizon;
 mod inspect;
+mod ranges;
 mod streams;
 
 pub use horizon::*;
 pub use inspect::*;
+pub use ranges::*;
 pub use streams::*;
 
 /// Ends another session of ours (its id comes from the driver, not a request).

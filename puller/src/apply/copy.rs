@@ -1,0 +1,153 @@
+//! First copies, several key ranges at once: a few workers, each with its
+//! own destination connection, take ranges from one queue (of every table
+//! being copied) and stream each into its table in key order, while this
+//! thread tells each table's progress. A range is one stream, batch by
+//! batch, so an interrupted one leaves a prefix of itself; a table whose
+//! range fails has its other ranges left for the next run.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use dbdump_shared::signals;
+
+use crate::apply::destination::Destination;
+use crate::apply::failure::TableError;
+use crate::apply::transfer::{self, Report};
+use crate::config::Config;
+use crate::observe::progress::Progress;
+use crate::source::client::Client;
+
+/// One range to copy: which table (an index into the targets) and the
+/// stream's path.
+pub struct Job {
+    pub target: usize,
+    pub path: String,
+}
+
+/// A table being copied.
+pub struct Target {
+    pub name: String,
+    /// The source's estimate of its rows, for progress.
+    pub estimate: Option<u64>,
+    /// Rows it already holds (a resumed copy), counted in its progress.
+    pub already: u64,
+}
+
+/// Per target, the rows copied, or why its copy failed.
+pub type Results = Vec<Result<u64, TableError>>;
+
+struct Shared<'a> {
+    queue: Mutex<VecDeque<Job>>,
+    rows: Vec<AtomicU64>,
+    errors: Mutex<Vec<Option<TableError>>>,
+    /// Set when a table failed: its remaining ranges are skipped.
+    failed: Vec<AtomicBool>,
+    targets: &'a [Target],
+}
+
+impl Shared<'_> {
+    fn next(&self) -> Option<Job> {
+        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        while let Some(job) = queue.pop_front() {
+            if !self.failed[job.target].load(Ordering::Relaxed) {
+                return Some(job);
+            }
+        }
+        None
+    }
+
+    fn fail(&self, target: usize, e: TableError) {
+        self.failed[target].store(true, Ordering::Relaxed);
+        let mut errors = self.errors.lock().unwrap_or_else(|p| p.into_inner());
+        if errors[target].is_none() {
+            errors[target] = Some(e);
+        }
+    }
+}
+
+/// Copies `jobs` with up to `streams` workers; returns each target's rows.
+pub fn run(
+    cfg: &Config,
+    client: &Client,
+    targets: &[Target],
+    jobs: Vec<Job>,
+    streams: usize,
+) -> Results {
+    let shared = Shared {
+        queue: Mutex::new(jobs.into()),
+        rows: targets.iter().map(|_| AtomicU64::new(0)).collect(),
+        errors: Mutex::new(targets.iter().map(|_| None).collect()),
+        failed: targets.iter().map(|_| AtomicBool::new(false)).collect(),
+        targets,
+    };
+    let workers = streams.max(1);
+    let done = AtomicU64::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                work(cfg, client, &shared);
+                done.fetch_add(1, Ordering::Relaxed);
+            });
+        }
+        // Progress per table, from the rows the workers count.
+        let mut progress: Vec<Progress<'_>> = targets
+            .iter()
+            .map(|t| Progress::start(&t.name, t.estimate))
+            .collect();
+        while done.load(Ordering::Relaxed) < workers as u64 {
+            std::thread::sleep(Duration::from_millis(200));
+            for (i, p) in progress.iter_mut().enumerate() {
+                p.update(targets[i].already + shared.rows[i].load(Ordering::Relaxed));
+            }
+        }
+    });
+    let errors = shared
+        .errors
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner());
+    errors
+        .into_iter()
+        .zip(&shared.rows)
+        .map(|(e, rows)| match e {
+            Some(e) => Err(e),
+            None => Ok(rows.load(Ordering::Relaxed)),
+        })
+        .collect()
+}
+
+/// One worker: ranges from the queue until it is empty (or a stop is
+/// asked), each into its table on this worker's own connection.
+fn work(cfg: &Config, client: &Client, shared: &Shared<'_>) {
+    let mut dest = match Destination::connect(cfg) {
+        Ok(d) => d,
+        Err(e) => {
+            // Without a connection this worker takes no range; the first
+            // one it would have taken fails, saying why.
+            if let Some(job) = shared.next() {
+                shared.fail(job.target, e.into());
+            }
+            return;
+        }
+    };
+    while let Some(job) = shared.next() {
+        if signals::stop_requested() {
+            shared.fail(job.target, "interrupted".into());
+            continue;
+        }
+        let table = &shared.targets[job.target].name;
+        let counter = &shared.rows[job.target];
+        let applied = transfer::apply_stream(
+            client,
+            &mut dest,
+            table,
+            &job.path,
+            &mut |_, _| Ok(()),
+            Report::Into(counter),
+        );
+        if let Err(e) = applied {
+            shared.fail(job.target, e);
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! The mark of a first copy in progress, kept in the destination table's
+//! comment (no state table): the horizon every range is read under and the
+//! key ranges' boundaries, with the table's own comment to put back when
+//! the copy is done. A table whose comment carries the mark is a first copy
+//! to resume, whatever rows it already holds: each range in key order, so
+//! each holds a prefix of itself, and goes on after its greatest key.
+
+use mysql::prelude::Queryable;
+use mysql::Value;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use dbdump_shared::value::{self, ValueCodec};
+use dbdump_shared::wire::{Column, Encoding};
+
+use crate::apply::destination::Destination;
+use crate::apply::failure::TableError;
+use crate::sql;
+
+/// How a marked comment begins.
+pub const PREFIX: &str = "dbdump:first-copy ";
+/// The longest table comment MariaDB and MySQL keep (characters).
+const MAX_COMMENT: usize = 2048;
+
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct Mark {
+    /// The horizon every range is read under (`before=`), as the ranges
+    /// answer gave it; for a table without a cursor, the time the copy's
+    /// snapshots all come after.
+    pub horizon: String,
+    /// Where the ranges end: range i holds the keys after boundary i-1 up
+    /// to and including boundary i (the first from the start, the last to
+    /// the end).
+    pub boundaries: Vec<Box<RawValue>>,
+    /// The table's own comment, put back when the copy is done.
+    pub comment: String,
+}
+
+impl Mark {
+    /// The comment that carries the mark, with fewer ranges (every other
+    /// boundary dropped, the ranges merged) until it fits; `None` when even
+    /// one range does not (a table comment of its own near the limit).
+    pub fn fit(mut self) -> Option<(Mark, String)> {
+        loop {
+            let text = format!("{PREFIX}{}", serde_json::to_string(&self).ok()?);
+            if text.chars().count() <= MAX_COMMENT {
+                return Some((self, text));
+            }
+            if self.boundaries.is_empty() {
+                return None;
+            }
+            let kept: Vec<Box<RawValue>> = self.boundaries.into_iter().skip(1).step_by(2).collect();
+            self.boundaries = kept;
+        }
+    }
+
+    /// The mark a comment carries, if it does.
+    pub fn parse(comment: &str) -> Option<Mark> {
+        serde_json::from_str(comment.strip_prefix(PREFIX)?).ok()
+    }
+}
+
+fn db_err(doing: &str) -> impl Fn(mysql::Error) -> TableError + '_ {
+    move |e| TableError::database(doing, &e)
+}
+
+/// The table's comment now.
+pub fn comment(dest: &mut Destination, table: &str) -> Result<String, TableError> {
+    let database = dest.database.clone();
+    let rows: Vec<mysql::Row> = dest
+        .conn()
+        .exec(sql::TABLE_COMMENT, (&database, table))
+        .map_err(db_err("reading the table comment"))?;
+    for mut r in rows {
+        let (schema, t): (String, String) = (
+            dbdump_shared::sql::take(&mut r, 0)?,
+            dbdump_shared::sql::take(&mut r, 1)?,
+        );
+        if schema == database && t == table {
+            return Ok(dbdump_shared::sql::take::<Option<String>>(&mut r, 2)?.unwrap_or_default());
+        }
+    }
+    Ok(String::new())
+}
+
+/// Sets the table's comment: the mark, or the table's own back.
+pub fn set(dest: &mut Destination, table: &str, text: &str) -> Result<(), TableError> {
+    let statement = sql::set_comment(&dest.database, table, text);
+    let doing = format!("setting the comment of destination table `{table}`");
+    dest.conn()
+        .query_drop(statement)
+        .map_err(|e| TableError::database(&doing, &e))
+}
+
+/// The key columns of `table` on the destination, as a stream would
+/// describe them (what the boundaries' values are decoded against).
+pub fn key_columns(
+    dest: &mut Destination,
+    table: &str,
+    key: &[String],
+) -> Result<Vec<Column>, TableError> {
+    let types = dest.column_types(table)?;
+    key.iter()
+        .map(|k| {
+            let c = types
+                .iter()
+                .find(|c| c.name.eq_ignore_ascii_case(k))
+                .ok_or_else(|| format!("destination table `{table}` has no key column `{k}`"))?;
+            Ok(Column {
+                name: c.name.clone(),
+                sql_type: c.column_type.clone(),
+                encoding: Encoding::of(&c.data_type, c.charset.as_deref()),
+            })
+        })
+        .collect()
+}
+
+fn decode(raw: &RawValue, columns: &[Column]) -> Result<Vec<Value>, TableError> {
+    let items: Vec<&RawValue> = serde_json::from_str(raw.get())
+        .map_err(|e| format!("bad key in the first-copy mark: {e}"))?;
+    if items.len() != columns.len() {
+        return Err(format!(
+            "the first-copy mark's key {} does not fit the table's key",
+            raw.get()
+        )
+        .into());
+    }
+    Ok(items
+        .iter()
+        .zip(columns)
+        .map(|(v, c)| value::decode_value(v, c))
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
+/// The greatest key the destination holds in `(after, until]`, as JSON in
+/// wire encoding: where an interrupted range goes on.
+pub fn greatest_key_in(
+    dest: &mut Destination,
+    table: &str,
+    columns: &[Column],
+    after: Option<&RawValue>,
+    until: Option<&RawValue>,
+) -> Result<Option<String>, TableError> {
+    let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+    let query = sql::greatest_key_in(
+        &dest.database,
+        table,
+        &names,
+        after.is_some(),
+        until.is_some(),
+    );
+    let mut params = Vec::new();
+    for bound in [after, until].into_iter().flatten() {
+        params.extend(dbdump_shared::sql::key_params(&decode(bound, columns)?));
+    }
+    let mut result = dest
+        .conn()
+        .exec_iter(query, params)
+        .map_err(db_err("reading where a first copy's range stopped"))?;
+    let codecs = ValueCodec::for_columns(result.columns().as_ref());
+    let Some(row) = result.next() else {
+        return Ok(None);
+    };
+    let row = row.map_err(db_err("reading where a first copy's range stopped"))?;
+    let mut json = b"[".to_vec();
+    for (i, codec) in codecs.iter().enumerate() {
+        if i > 0 {
+            json.push(b',');
+        }
+        value::encode_value(&mut json, row.as_ref(i).unwrap_or(&Value::NULL), *codec)
+            .map_err(|e| format!("key of `{table}`: {e}"))?;
+    }
+    json.push(b']');
+    Ok(Some(String::from_utf8(json).map_err(|e| e.to_string())?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(s: &str) -> Box<RawValue> {
+        RawValue::from_string(s.to_string()).unwrap()
+    }
+
+    #[test]
+    fn marks_read_back_and_shrink_to_fit() {
+        let mark = Mark {
+            horizon: "2026-12-03 01:00:00.123".into(),
+            boundaries: vec![raw("[250000]"), raw("[500000]"), raw("[750000]")],
+            comment: "Orders, it's said".into(),
+        };
+        let (mark, text) = mark.fit().unwrap();
+        assert!(
+            text.starts_with("dbdump:first-copy {\"horizon\":\"2026-12-03 01:00:00.123\""),
+            "{text}"
+        );
+        let back = Mark::parse(&text).unwrap();
+        assert_eq!(back.boundaries.len(), 3);
+        assert_eq!(back.comment, mark.comment);
+        assert!(Mark::parse("Orders").is_none());
+        // Long keys: fewer ranges until the comment fits; never too long.
+        let long = format!("[\"{}\"]", "k".repeat(600));
+        let mark = Mark {
+            horizon: "h".into(),
+            boundaries: (0..7).map(|_| raw(&long)).collect(),
+            comment: String::new(),
+        };
+        let (mark, text) = mark.fit().unwrap();
+        assert!(
+            text.chars().count() <= MAX_COMMENT && mark.boundaries.len() == 3,
+            "{}",
+            mark.boundaries.len()
+        );
+        let own = Mark {
+            horizon: "h".into(),
+            boundaries: vec![],
+            comment: "c".repeat(2040),
+        };
+        assert!(own.fit().is_none());
+    }
+}

@@ -1,0 +1,220 @@
+//! First copies, at the start of a pass and before the tables' own syncs:
+//! every table read by a cursor or synced by digests whose destination
+//! table is empty (or whose comment marks a first copy in progress) is
+//! copied in key order, split into key ranges that `--copy-streams` workers
+//! copy at once, the ranges of all such tables in one queue. One horizon
+//! (the ranges answer's) holds for every range of a table: rows changed
+//! during the copy carry a later timestamp and come with the incremental
+//! pass that follows, wherever they are. The table's comment carries the
+//! mark (horizon, boundaries, its own comment) while the copy runs, so a
+//! killed puller resumes each range after its greatest key instead of
+//! starting over; the mark comes off when every range is done. A table
+//! that cannot be marked (no ALTER privilege, a comment of its own too
+//! long) or an older server gets its first copy the old way, one stream.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use dbdump_shared::ranges::KeyRanges;
+use dbdump_shared::{debug, info};
+
+use crate::apply::copy::{self, Job, Target};
+use crate::apply::destination::Destination;
+use crate::apply::failure::TableError;
+use crate::apply::marker::{self, Mark};
+use crate::apply::transfer::with_busy_retry;
+use crate::config::tables::Named;
+use crate::config::Config;
+use crate::pass::tables::{ByCursor, How, Planned};
+use crate::schema;
+use crate::source::client::Client;
+use crate::source::requests::{range_path, ranges_path};
+
+/// What a table's first copy did.
+#[derive(Debug, Clone)]
+pub struct Copied {
+    pub rows: u64,
+    pub ranges: usize,
+    /// It went on with a copy a killed puller left.
+    pub resumed: bool,
+    pub elapsed: Duration,
+    /// Bytes read from the server for it: the copies' bytes shared out by
+    /// rows (the ranges of all tables stream at once).
+    pub bytes: u64,
+    /// The horizon the copy was read under (UTC for a table without a
+    /// cursor: what a table synced by digests is now complete up to).
+    pub horizon: String,
+}
+
+/// The first copies of a pass, by table.
+pub type FirstCopies = HashMap<String, Result<Copied, TableError>>;
+
+/// One table being copied, before its ranges run.
+struct Prepared {
+    name: String,
+    mark: Mark,
+    ranges: usize,
+    resumed: bool,
+}
+
+/// The cursor and key of a table a first copy can take, and whether its
+/// ranges are read below the copy's horizon (a table read by a cursor).
+fn copyable(p: &Planned) -> Option<(Option<&Named>, &[String], bool)> {
+    match &p.how {
+        How::Cursor(ByCursor {
+            info: Some(info),
+            named,
+        }) => Some((named.as_ref(), &info.key, true)),
+        How::Digest { key } => Some((None, key, false)),
+        _ => None,
+    }
+}
+
+/// Runs the first copies the tables of this pass need.
+pub fn run(
+    cfg: &Config,
+    client: &Client,
+    dest: &mut Destination,
+    tables: &[Planned],
+) -> FirstCopies {
+    let started = Instant::now();
+    let (mut targets, mut jobs, mut prepared) = (Vec::new(), Vec::new(), Vec::new());
+    let mut copies = FirstCopies::new();
+    for p in tables {
+        let Some((cursor, key, below)) = copyable(p) else {
+            continue;
+        };
+        match prepare(cfg, client, dest, p, cursor, key, below) {
+            Ok(Some((mark, resumed, estimate, paths))) => {
+                let target = targets.len();
+                targets.push(Target {
+                    name: p.name.clone(),
+                    estimate,
+                    already: 0,
+                });
+                jobs.extend(paths.into_iter().map(|path| Job { target, path }));
+                prepared.push(Prepared {
+                    name: p.name.clone(),
+                    ranges: mark.boundaries.len() + 1,
+                    mark,
+                    resumed,
+                });
+            }
+            Ok(None) => {}
+            // Told again, in its place, by the table's own sync.
+            Err(e) => debug!("no first copy of `{}` by key: {e}", p.name),
+        }
+    }
+    if targets.is_empty() {
+        return copies;
+    }
+    let read_before = client.bytes_read();
+    let results = copy::run(cfg, client, &targets, jobs, cfg.copy_streams);
+    let read = client.bytes_read() - read_before;
+    let all_rows: u64 = results.iter().filter_map(|r| r.as_ref().ok()).sum();
+    for (table, rows) in prepared.into_iter().zip(results) {
+        let done = rows.and_then(|rows| {
+            // Done: the table's own comment goes back.
+            marker::set(dest, &table.name, &table.mark.comment)?;
+            Ok(Copied {
+                rows,
+                bytes: (read as u128 * u128::from(rows) / u128::from(all_rows.max(1))) as u64,
+                ranges: table.ranges,
+                resumed: table.resumed,
+                elapsed: started.elapsed(),
+                horizon: table.mark.horizon.clone(),
+            })
+        });
+        copies.insert(table.name, done);
+    }
+    copies
+}
+
+/// A copy's mark, whether it resumes one, the source's estimate of its
+/// rows and its ranges' paths; `None` when the table needs no first copy
+/// by key (it holds rows and no mark) or cannot have one (it cannot be
+/// marked, or the server is older).
+#[allow(clippy::type_complexity)]
+fn prepare(
+    cfg: &Config,
+    client: &Client,
+    dest: &mut Destination,
+    p: &Planned,
+    cursor: Option<&Named>,
+    key: &[String],
+    below: bool,
+) -> Result<Option<(Mark, bool, Option<u64>, Vec<String>)>, TableError> {
+    let table = p.name.as_str();
+    if cfg.create_tables {
+        schema::create_if_missing(cfg, client, dest, table, cursor)?;
+    }
+    dest.columns(table)?;
+    let comment = marker::comment(dest, table)?;
+    let (mark, resumed, estimate) = match Mark::parse(&comment) {
+        Some(mark) => (mark, true, None),
+        None if !dest.is_empty(table)? => return Ok(None),
+        None => {
+            let path = ranges_path(cfg, table, cursor, cfg.copy_streams * 2);
+            let ranges: KeyRanges = match with_busy_retry(|| client.get_json(&path)) {
+                Ok(r) => r,
+                Err(e) => {
+                    debug!("no ranges for `{table}` ({e}): its first copy is one stream");
+                    return Ok(None);
+                }
+            };
+            let mark = Mark {
+                horizon: ranges.horizon,
+                boundaries: ranges.boundaries,
+                comment,
+            };
+            let Some((mark, text)) = mark.fit() else {
+                info!("table `{table}`: its comment leaves no room to mark a first copy in; it is copied in one stream");
+                return Ok(None);
+            };
+            if let Err(e) = marker::set(dest, table, &text) {
+                info!(
+                    "table `{table}`: its first copy goes in one stream, not by key ranges: cannot \
+                     mark it in the table's comment ({e})"
+                );
+                return Ok(None);
+            }
+            (mark, false, ranges.estimated_rows)
+        }
+    };
+    let columns = if resumed {
+        marker::key_columns(dest, table, key)?
+    } else {
+        Vec::new()
+    };
+    let b = &mark.boundaries;
+    let mut paths = Vec::with_capacity(b.len() + 1);
+    for i in 0..=b.len() {
+        let mut after = (i > 0).then(|| b[i - 1].get().to_string());
+        let until = b.get(i).map(|u| u.get());
+        if resumed {
+            let lower = (i > 0).then(|| b[i - 1].as_ref());
+            if let Some(at) =
+                marker::greatest_key_in(dest, table, &columns, lower, b.get(i).map(|u| u.as_ref()))?
+            {
+                after = Some(at);
+            }
+        }
+        let before = below.then_some(mark.horizon.as_str());
+        paths.push(range_path(
+            cfg,
+            table,
+            cursor,
+            after.as_deref(),
+            until,
+            before,
+        ));
+    }
+    if resumed {
+        info!(
+            "table `{table}`: resuming its first copy in {} ranges, each after the rows it holds \
+             (an earlier copy was interrupted)",
+            b.len() + 1
+        );
+    }
+    Ok(Some((mark, resumed, estimate, paths)))
+}
