@@ -59,6 +59,79 @@ pub fn set_comment(db: &str, table: &str, comment: &str) -> String {
     )
 }
 
+/// The indexes of one destination table, part by part: the secondary
+/// ones a first copy builds after its rows rather than during them. No
+/// `ORDER BY`: information_schema lists the indexes in the table's own
+/// order (the order `SHOW CREATE TABLE` shows), which building them again
+/// must keep, and each index's parts in order. Parameters: schema, table.
+pub const TABLE_INDEXES: &str =
+    "SELECT TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, NON_UNIQUE, INDEX_TYPE, COLUMN_NAME, SUB_PART, \
+     COLLATION, SEQ_IN_INDEX FROM information_schema.STATISTICS \
+     WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?";
+
+/// A secondary (non-unique, B-tree) index as `ADD INDEX` builds it again.
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq)]
+pub struct Index {
+    pub name: String,
+    pub parts: Vec<IndexPart>,
+}
+
+/// One column of an [`Index`]: its prefix length, if any, and whether it
+/// is descending.
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq)]
+pub struct IndexPart {
+    pub column: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<u64>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub desc: bool,
+}
+
+/// Drops the indexes a first copy builds after its rows.
+pub fn drop_indexes(db: &str, table: &str, indexes: &[Index]) -> String {
+    let drops: Vec<String> = indexes
+        .iter()
+        .map(|i| format!("DROP INDEX {}", quote_ident(&i.name)))
+        .collect();
+    format!(
+        "ALTER TABLE {} {}",
+        quote_table(db, table),
+        drops.join(", ")
+    )
+}
+
+/// The end of a first copy, in one statement: the indexes it dropped built
+/// again (from the table's rows, by sorting them) and the table's own
+/// comment back. DDL binds no parameters, so the comment is a literal.
+pub fn finish_copy(db: &str, table: &str, indexes: &[Index], comment: &str) -> String {
+    let mut changes: Vec<String> = indexes
+        .iter()
+        .map(|i| {
+            let parts: Vec<String> = i
+                .parts
+                .iter()
+                .map(|p| {
+                    let mut part = quote_ident(&p.column);
+                    if let Some(n) = p.prefix {
+                        part.push_str(&format!("({n})"));
+                    }
+                    if p.desc {
+                        part.push_str(" DESC");
+                    }
+                    part
+                })
+                .collect();
+            format!("ADD INDEX {} ({})", quote_ident(&i.name), parts.join(", "))
+        })
+        .collect();
+    changes.push(format!("COMMENT = {}", quote_string(comment)));
+    format!(
+        "ALTER TABLE {} {}",
+        quote_table(db, table),
+        changes.join(", ")
+    )
+}
+
 /// The greatest key in `(after, until]` (either side open): where a range
 /// of an interrupted first copy stopped. Parameters: as for `key_range`.
 pub fn greatest_key_in(db: &str, table: &str, key: &[&str], after: bool, until: bool) -> String {
@@ -230,6 +303,50 @@ mod tests {
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn deferred_indexes() {
+        let ix = vec![
+            Index {
+                name: "by`ts".into(),
+                parts: vec![IndexPart {
+                    column: "ts".into(),
+                    prefix: None,
+                    desc: false,
+                }],
+            },
+            Index {
+                name: "note".into(),
+                parts: vec![
+                    IndexPart {
+                        column: "note".into(),
+                        prefix: Some(10),
+                        desc: false,
+                    },
+                    IndexPart {
+                        column: "id".into(),
+                        prefix: None,
+                        desc: true,
+                    },
+                ],
+            },
+        ];
+        assert_eq!(
+            drop_indexes("d", "t", &ix),
+            "ALTER TABLE `d`.`t` DROP INDEX `by``ts`, DROP INDEX `note`"
+        );
+        assert_eq!(
+            finish_copy("d", "t", &ix, "it's"),
+            "ALTER TABLE `d`.`t` ADD INDEX `by``ts` (`ts`), ADD INDEX `note` (`note`(10), `id` DESC), \
+             COMMENT = 'it''s'"
+        );
+        assert_eq!(
+            finish_copy("d", "t", &[], ""),
+            "ALTER TABLE `d`.`t` COMMENT = ''"
+        );
+        let json = serde_json::to_string(&ix[0]).unwrap();
+        assert_eq!(json, r#"{"name":"by`ts","parts":[{"column":"ts"}]}"#);
     }
 
     #[test]

@@ -4,6 +4,9 @@
 //! the copy is done. A table whose comment carries the mark is a first copy
 //! to resume, whatever rows it already holds: each range in key order, so
 //! each holds a prefix of itself, and goes on after its greatest key.
+//! The mark also names the secondary indexes the copy dropped, to build
+//! them after the rows (sorting once instead of inserting at random) and
+//! put them back with the comment, in one statement.
 
 use mysql::prelude::Queryable;
 use mysql::Value;
@@ -34,6 +37,9 @@ pub struct Mark {
     pub boundaries: Vec<Box<RawValue>>,
     /// The table's own comment, put back when the copy is done.
     pub comment: String,
+    /// The secondary indexes dropped for the copy, built when it is done.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deferred: Vec<sql::Index>,
 }
 
 impl Mark {
@@ -47,7 +53,12 @@ impl Mark {
                 return Some((self, text));
             }
             if self.boundaries.is_empty() {
-                return None;
+                if self.deferred.is_empty() {
+                    return None;
+                }
+                // Indexes kept is a slower copy; no mark is no resume.
+                self.deferred.clear();
+                continue;
             }
             let kept: Vec<Box<RawValue>> = self.boundaries.into_iter().skip(1).step_by(2).collect();
             self.boundaries = kept;
@@ -87,6 +98,112 @@ pub fn comment(dest: &mut Destination, table: &str) -> Result<String, TableError
 pub fn set(dest: &mut Destination, table: &str, text: &str) -> Result<(), TableError> {
     let statement = sql::set_comment(&dest.database, table, text);
     let doing = format!("setting the comment of destination table `{table}`");
+    dest.conn()
+        .query_drop(statement)
+        .map_err(|e| TableError::database(&doing, &e))
+}
+
+/// One part of one index of a destination table, as information_schema
+/// tells it: the index's name, whether it is unique, its type, the column
+/// (none for an expression), prefix length and order.
+struct IndexRow {
+    name: String,
+    unique: bool,
+    btree: bool,
+    column: Option<String>,
+    prefix: Option<u64>,
+    desc: bool,
+    /// Its place in the index, from 1.
+    seq: u64,
+}
+
+fn index_rows(dest: &mut Destination, table: &str) -> Result<Vec<IndexRow>, TableError> {
+    use dbdump_shared::sql::take;
+    let database = dest.database.clone();
+    let rows: Vec<mysql::Row> = dest
+        .conn()
+        .exec(sql::TABLE_INDEXES, (&database, table))
+        .map_err(db_err("reading the table's indexes"))?;
+    let mut out = Vec::new();
+    for mut r in rows {
+        let (schema, t): (String, String) = (take(&mut r, 0)?, take(&mut r, 1)?);
+        if schema != database || t != table {
+            continue;
+        }
+        out.push(IndexRow {
+            name: take(&mut r, 2)?,
+            unique: take::<i64>(&mut r, 3)? == 0,
+            btree: take::<String>(&mut r, 4)?.eq_ignore_ascii_case("BTREE"),
+            column: take(&mut r, 5)?,
+            prefix: take(&mut r, 6)?,
+            desc: take::<Option<String>>(&mut r, 7)?.as_deref() == Some("D"),
+            seq: take(&mut r, 8)?,
+        });
+    }
+    Ok(out)
+}
+
+/// The secondary indexes of `table` a first copy can build after its
+/// rows: every non-unique B-tree index of plain columns, or none when one
+/// is anything else (an expression, full-text), so that the indexes keep
+/// their order. Unique ones stay: they are what an upsert matches on.
+pub fn deferrable(dest: &mut Destination, table: &str) -> Result<Vec<sql::Index>, TableError> {
+    let mut out: Vec<sql::Index> = Vec::new();
+    let rows = index_rows(dest, table)?;
+    // Each index's parts in a run, in order; else better keep the indexes
+    // than build them again wrong.
+    let in_order = rows.iter().enumerate().all(|(i, r)| match i.checked_sub(1) {
+        Some(p) if rows[p].name == r.name => r.seq == rows[p].seq + 1,
+        _ => r.seq == 1,
+    });
+    if !in_order {
+        return Ok(Vec::new());
+    }
+    for row in rows {
+        if row.unique {
+            continue;
+        }
+        let Some(column) = row.column.filter(|_| row.btree) else {
+            return Ok(Vec::new());
+        };
+        let part = sql::IndexPart {
+            column,
+            prefix: row.prefix,
+            desc: row.desc,
+        };
+        match out.last_mut() {
+            Some(last) if last.name == row.name => last.parts.push(part),
+            _ => out.push(sql::Index {
+                name: row.name,
+                parts: vec![part],
+            }),
+        }
+    }
+    Ok(out)
+}
+
+/// Drops the indexes the mark defers.
+pub fn drop_deferred(dest: &mut Destination, table: &str, mark: &Mark) -> Result<(), TableError> {
+    let statement = sql::drop_indexes(&dest.database, table, &mark.deferred);
+    dest.conn()
+        .query_drop(statement)
+        .map_err(db_err("dropping secondary indexes for the first copy"))
+}
+
+/// Ends a first copy: builds the deferred indexes the table lacks and puts
+/// its own comment back, in one statement (interrupted, it leaves the mark
+/// and the next run ends the copy again).
+pub fn finish(dest: &mut Destination, table: &str, mark: &Mark) -> Result<(), TableError> {
+    let present = index_rows(dest, table)?;
+    let missing: Vec<sql::Index> = mark
+        .deferred
+        .iter()
+        .filter(|i| !present.iter().any(|p| p.name.eq_ignore_ascii_case(&i.name)))
+        .cloned()
+        .collect();
+    let statement = sql::finish_copy(&dest.database, table, &missing, &mark.comment);
+    let doing =
+        format!("ending the first copy of destination table `{table}` (its indexes and comment)");
     dest.conn()
         .query_drop(statement)
         .map_err(|e| TableError::database(&doing, &e))
@@ -188,6 +305,10 @@ mod tests {
             horizon: "2026-12-03 01:00:00.123".into(),
             boundaries: vec![raw("[250000]"), raw("[500000]"), raw("[750000]")],
             comment: "Orders, it's said".into(),
+            deferred: vec![sql::Index {
+                name: "by_ts".into(),
+                parts: vec![],
+            }],
         };
         let (mark, text) = mark.fit().unwrap();
         assert!(
@@ -197,6 +318,7 @@ mod tests {
         let back = Mark::parse(&text).unwrap();
         assert_eq!(back.boundaries.len(), 3);
         assert_eq!(back.comment, mark.comment);
+        assert_eq!(back.deferred, mark.deferred);
         assert!(Mark::parse("Orders").is_none());
         // Long keys: fewer ranges until the comment fits; never too long.
         let long = format!("[\"{}\"]", "k".repeat(600));
@@ -204,6 +326,7 @@ mod tests {
             horizon: "h".into(),
             boundaries: (0..7).map(|_| raw(&long)).collect(),
             comment: String::new(),
+            deferred: vec![],
         };
         let (mark, text) = mark.fit().unwrap();
         assert!(
@@ -215,7 +338,22 @@ mod tests {
             horizon: "h".into(),
             boundaries: vec![],
             comment: "c".repeat(2040),
+            deferred: vec![],
         };
         assert!(own.fit().is_none());
+        // Indexes the mark has no room for are kept, not the mark.
+        let crowded = Mark {
+            horizon: "h".into(),
+            boundaries: vec![],
+            comment: "c".repeat(1900),
+            deferred: (0..5)
+                .map(|i| sql::Index {
+                    name: format!("index_{i}"),
+                    parts: vec![],
+                })
+                .collect(),
+        };
+        let (mark, _) = crowded.fit().unwrap();
+        assert!(mark.deferred.is_empty());
     }
 }
