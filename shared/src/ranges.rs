@@ -36,4 +36,8 @@ pub struct KeyRanges {
     /// The source's estimate of the table's rows (for progress).
     #[serde(default)]
     pub estimated_rows: Option<u64>,
+    /// The server found no key at all: the table was empty when read,
+    /// after the horizon (so what it holds later comes after it too).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub empty: bool,
 }

@@ -48,7 +48,7 @@ impl Mark {
     /// one range does not (a table comment of its own near the limit).
     pub fn fit(mut self) -> Option<(Mark, String)> {
         loop {
-            let text = format!("{PREFIX}{}", serde_json::to_string(&self).ok()?);
+            let text = format!("{PREFIX}{}", ascii(&serde_json::to_string(&self).ok()?));
             if text.chars().count() <= MAX_COMMENT {
                 return Some((self, text));
             }
@@ -69,6 +69,25 @@ impl Mark {
     pub fn parse(comment: &str) -> Option<Mark> {
         serde_json::from_str(comment.strip_prefix(PREFIX)?).ok()
     }
+}
+
+/// JSON with every non-ASCII character written as `\uXXXX` escapes:
+/// MariaDB keeps table comments in utf8mb3, where a character outside the
+/// BMP (an emoji in a key) silently becomes `?`, and a mark read back
+/// wrong would resume its ranges in the wrong places. Outside strings JSON
+/// is ASCII, so escaping every such character keeps it the same value.
+fn ascii(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            for unit in c.encode_utf16(&mut [0; 2]) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    out
 }
 
 fn db_err(doing: &str) -> impl Fn(mysql::Error) -> TableError + '_ {
@@ -152,10 +171,13 @@ pub fn deferrable(dest: &mut Destination, table: &str) -> Result<Vec<sql::Index>
     let rows = index_rows(dest, table)?;
     // Each index's parts in a run, in order; else better keep the indexes
     // than build them again wrong.
-    let in_order = rows.iter().enumerate().all(|(i, r)| match i.checked_sub(1) {
-        Some(p) if rows[p].name == r.name => r.seq == rows[p].seq + 1,
-        _ => r.seq == 1,
-    });
+    let in_order = rows
+        .iter()
+        .enumerate()
+        .all(|(i, r)| match i.checked_sub(1) {
+            Some(p) if rows[p].name == r.name => r.seq == rows[p].seq + 1,
+            _ => r.seq == 1,
+        });
     if !in_order {
         return Ok(Vec::new());
     }
@@ -207,6 +229,23 @@ pub fn finish(dest: &mut Destination, table: &str, mark: &Mark) -> Result<(), Ta
     dest.conn()
         .query_drop(statement)
         .map_err(|e| TableError::database(&doing, &e))
+}
+
+/// Sets the mark and reads it back: a comment the destination keeps other
+/// than it was written (cut, or characters changed) is no mark to resume
+/// from, so the table's own comment goes back and the copy is not marked.
+pub fn set_checked(
+    dest: &mut Destination,
+    table: &str,
+    text: &str,
+    own: &str,
+) -> Result<(), TableError> {
+    set(dest, table, text)?;
+    if comment(dest, table)? == text {
+        return Ok(());
+    }
+    set(dest, table, own)?;
+    Err("the destination keeps the comment other than it was written".into())
 }
 
 /// The key columns of `table` on the destination, as a stream would
@@ -319,6 +358,24 @@ mod tests {
         assert_eq!(back.boundaries.len(), 3);
         assert_eq!(back.comment, mark.comment);
         assert_eq!(back.deferred, mark.deferred);
+        // Characters outside ASCII are escapes: utf8mb3 comments keep them.
+        let (_, text) = Mark {
+            horizon: "h".into(),
+            boundaries: vec![raw(r#"["😀 Ä"]"#)],
+            comment: "é".into(),
+            deferred: vec![],
+        }
+        .fit()
+        .unwrap();
+        assert!(text.is_ascii(), "{text}");
+        assert!(
+            text.contains(r"\ud83d\ude00 \u00c4") && text.contains(r"\u00e9"),
+            "{text}"
+        );
+        let back = Mark::parse(&text).unwrap();
+        assert_eq!(back.comment, "é");
+        let key: Vec<String> = serde_json::from_str(back.boundaries[0].get()).unwrap();
+        assert_eq!(key, ["😀 Ä"]);
         assert!(Mark::parse("Orders").is_none());
         // Long keys: fewer ranges until the comment fits; never too long.
         let long = format!("[\"{}\"]", "k".repeat(600));

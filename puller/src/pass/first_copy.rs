@@ -28,6 +28,7 @@ use crate::apply::marker::{self, Mark};
 use crate::apply::transfer::with_busy_retry;
 use crate::config::tables::Named;
 use crate::config::Config;
+use crate::pass::changes::Survey;
 use crate::pass::tables::{ByCursor, How, Planned};
 use crate::schema;
 use crate::source::client::Client;
@@ -79,6 +80,7 @@ pub fn run(
     client: &Client,
     dest: &mut Destination,
     tables: &[Planned],
+    survey: &Survey,
 ) -> FirstCopies {
     let started = Instant::now();
     let (mut targets, mut jobs, mut prepared) = (Vec::new(), Vec::new(), Vec::new());
@@ -87,7 +89,7 @@ pub fn run(
         let Some((cursor, key, below)) = copyable(p) else {
             continue;
         };
-        match prepare(cfg, client, dest, p, cursor, key, below) {
+        match prepare(cfg, client, dest, p, cursor, key, below, survey) {
             Ok(Some((mark, resumed, estimate, paths))) => {
                 let target = targets.len();
                 targets.push(Target {
@@ -142,9 +144,11 @@ pub fn run(
 
 /// A copy's mark, whether it resumes one, the source's estimate of its
 /// rows and its ranges' paths; `None` when the table needs no first copy
-/// by key (it holds rows and no mark) or cannot have one (it cannot be
-/// marked, or the server is older).
-#[allow(clippy::type_complexity)]
+/// by key (it holds rows and no mark, or the changes question found the
+/// source has nothing for it either) or cannot have one (it cannot be
+/// marked, or the server is older). A marked table is always resumed: its
+/// newest row says nothing of the ranges not copied yet.
+#[allow(clippy::type_complexity, clippy::too_many_arguments)]
 fn prepare(
     cfg: &Config,
     client: &Client,
@@ -153,6 +157,7 @@ fn prepare(
     cursor: Option<&Named>,
     key: &[String],
     below: bool,
+    survey: &Survey,
 ) -> Result<Option<(Mark, bool, Option<u64>, Vec<String>)>, TableError> {
     let table = p.name.as_str();
     if cfg.create_tables {
@@ -162,7 +167,7 @@ fn prepare(
     let comment = marker::comment(dest, table)?;
     let (mark, resumed, estimate) = match Mark::parse(&comment) {
         Some(mark) => (mark, true, None),
-        None if !dest.is_empty(table)? => return Ok(None),
+        None if survey.unchanged(table).is_some() || !dest.is_empty(table)? => return Ok(None),
         None => {
             let path = ranges_path(cfg, table, cursor, cfg.copy_streams * 2);
             let ranges: KeyRanges = match with_busy_retry(|| client.get_json(&path)) {
@@ -172,6 +177,11 @@ fn prepare(
                     return Ok(None);
                 }
             };
+            if ranges.empty {
+                // Nothing to copy: the table's own sync reads from nothing.
+                debug!("`{table}` is empty on the source too: no first copy");
+                return Ok(None);
+            }
             let deferred = marker::deferrable(dest, table).unwrap_or_else(|e| {
                 debug!("`{table}` keeps its indexes during its first copy: {e}");
                 Vec::new()
@@ -186,7 +196,7 @@ fn prepare(
                 info!("table `{table}`: its comment leaves no room to mark a first copy in; it is copied in one stream");
                 return Ok(None);
             };
-            if let Err(e) = marker::set(dest, table, &text) {
+            if let Err(e) = marker::set_checked(dest, table, &text, &mark.comment) {
                 info!(
                     "table `{table}`: its first copy goes in one stream, not by key ranges: cannot \
                      mark it in the table's comment ({e})"

@@ -95,8 +95,10 @@ pub fn pass(
         .map(|t| (t.name.clone(), t.method_name()))
         .collect();
     monitor.expect_tables(&methods);
-    let copies = first_copy::run(cfg, client, &mut dest, &tables);
+    // The question first: an empty table whose source has nothing either
+    // needs no first copy (a poll over empty tables stays one request).
     let survey = changes::survey(cfg, client, &mut dest, &tables, schedule);
+    let copies = first_copy::run(cfg, client, &mut dest, &tables, &survey);
     for planned in &tables {
         let name = planned.name.clone();
         if signals::stop_requested() {

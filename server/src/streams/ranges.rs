@@ -89,13 +89,14 @@ fn as_i128(v: &Value) -> Option<i128> {
 }
 
 /// Up to `count - 1` keys of `t`, increasing, splitting it into ranges of
-/// about equal size, each as a JSON array in wire encoding.
+/// about equal size, each as a JSON array in wire encoding, and whether
+/// the table held no key at all.
 fn boundaries(
     conn: &mut impl Queryable,
     db: &str,
     t: &TableMeta,
     count: usize,
-) -> Result<Vec<String>, ApiError> {
+) -> Result<(Vec<String>, bool), ApiError> {
     let key = t.key_names();
     let index = t.key_index.as_deref().unwrap_or("PRIMARY");
     let mut found: Vec<String> = Vec::new();
@@ -116,9 +117,6 @@ fn boundaries(
             }
             Ok(())
         };
-    if count < 2 {
-        return Ok(found);
-    }
     let first = &t.columns[t.key[0]];
     if integer(&first.data_type) {
         let ends: Option<(Value, Value)> =
@@ -127,7 +125,7 @@ fn boundaries(
             .as_ref()
             .map_or((None, None), |(lo, hi)| (as_i128(lo), as_i128(hi)))
         else {
-            return Ok(found);
+            return Ok((found, true));
         };
         let probe = sql::greatest_key_up_to(db, &t.name, &key, index);
         for i in 1..count as i128 {
@@ -143,7 +141,7 @@ fn boundaries(
                 push(&mut found, &row?, &codecs)?;
             }
         }
-        return Ok(found);
+        return Ok((found, false));
     }
     let rows: Option<u64> = conn
         .exec_first::<Row, _, _>(sql::TABLE_ROWS, (db, &t.name))?
@@ -159,7 +157,7 @@ fn boundaries(
             push(&mut found, &row, &codecs)?;
         }
     }
-    Ok(found)
+    Ok((found, n == 0))
 }
 
 /// The ranges of `t`, under `horizon` (in the cursor's terms; `instant`
@@ -178,7 +176,8 @@ pub fn answer(
             t.name
         )));
     }
-    let boundaries = boundaries(conn, db, t, count)?
+    let (boundaries, empty) = boundaries(conn, db, t, count)?;
+    let boundaries = boundaries
         .into_iter()
         .map(|json| RawValue::from_string(json).map_err(|e| ApiError::Internal(e.to_string())))
         .collect::<Result<Vec<_>, _>>()?;
@@ -199,6 +198,7 @@ pub fn answer(
         horizon: horizon.truncate(fsp).format(fsp),
         horizon_utc: instant.map(|i| i.format(6)),
         estimated_rows: rows,
+        empty,
     })
 }
 
