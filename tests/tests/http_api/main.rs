@@ -7,8 +7,8 @@
 //! One test binary (one pair of sandbox servers) in modules by concern:
 //! `listing` (`GET /`, `GET /<db>/`), `streams` (the change stream and its
 //! parameters), `errors` (the 400, 404 and 405 answers), `auth` (Basic auth),
-//! `tls` (HTTPS), `limits` (the request head) and `hostile_names`; the shared
-//! helpers are in `common`.
+//! `tls` (HTTPS), `limits` (the request head), `ranges` (a first copy's key
+//! ranges) and `hostile_names`; the shared helpers are in `common`.
 
 mod auth;
 mod common;
@@ -16,5 +16,6 @@ mod errors;
 mod hostile_names;
 mod limits;
 mod listing;
+mod ranges;
 mod streams;
 mod tls;
