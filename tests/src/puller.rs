@@ -101,9 +101,11 @@ pub fn pull_ok(server: &Server, db: &str, copy: &str, extra: &[&str]) -> PullerR
 /// (`table `t`: N rows applied in …`).
 pub fn rows_applied(run: &PullerRun, table: &str) -> u64 {
     let marker = format!("table `{table}`: ");
+    // Other lines of the table (a first copy's) say no rows applied.
     run.stderr
         .lines()
-        .find_map(|l| l.split_once(&marker).map(|(_, rest)| rest))
+        .filter_map(|l| l.split_once(&marker).map(|(_, rest)| rest))
+        .find(|rest| rest.contains(" rows applied in "))
         .and_then(|rest| rest.split(' ').next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no summary for {table} in:\n{}", run.stderr))
