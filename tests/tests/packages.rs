@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use dbdump_tests::{plain_cargo_env, workspace_root};
 
@@ -54,8 +54,11 @@ fn is_root() -> bool {
 
 /// `tool` on PATH, installed from Debian's `package` with apt-get when it
 /// is missing and this runs as root (as CI does); otherwise a panic says
-/// what to install.
+/// what to install. One at a time: the tests run in parallel, and two
+/// apt-gets at once would fight over dpkg's lock (another process's wait).
 fn ensure_tool(tool: &str, package: &str) {
+    static APT: Mutex<()> = Mutex::new(());
+    let _one = APT.lock().unwrap_or_else(|e| e.into_inner());
     let found = |t: &str| output(Command::new("sh").args(["-c", &format!("command -v {t}")])).0;
     if found(tool) {
         return;
@@ -64,15 +67,17 @@ fn ensure_tool(tool: &str, package: &str) {
         is_root() && found("apt-get"),
         "{tool} is missing; install it: sudo apt-get install {package}"
     );
-    let install = |cmd: &mut Command| {
+    let apt_get = |args: &[&str]| {
         output(
-            cmd.env("DEBIAN_FRONTEND", "noninteractive")
-                .args(["install", "-y", "-qq", package]),
+            Command::new("apt-get")
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .args(["-o", "DPkg::Lock::Timeout=120", "-qq"])
+                .args(args),
         )
     };
-    if !install(&mut Command::new("apt-get")).0 {
-        run(Command::new("apt-get").args(["update", "-qq"]));
-        let (ok, log) = install(&mut Command::new("apt-get"));
+    if !apt_get(&["install", "-y", package]).0 {
+        apt_get(&["update"]);
+        let (ok, log) = apt_get(&["install", "-y", package]);
         assert!(ok, "apt-get install {package} failed:\n{log}");
     }
 }
@@ -94,6 +99,8 @@ fn packages(arch: &'static str) -> &'static [PathBuf] {
     static ARM64: OnceLock<Vec<PathBuf>> = OnceLock::new();
     let cell = if arch == "amd64" { &AMD64 } else { &ARM64 };
     cell.get_or_init(|| {
+        // The script would install it too, but two of them at once could clash.
+        ensure_tool("help2man", "help2man");
         let out = scratch(&format!("debs-{arch}"));
         // As `make deb` builds (and static_build.rs for arm64): one build for all.
         let mut build = Command::new(workspace_root().join("scripts/build-deb"));
