@@ -1,6 +1,6 @@
 //! The Debian packages: `scripts/build-deb` (what `make deb` runs) gives
 //! `dbdump-server` and `dbdump-puller` packages that lintian passes without
-//! errors, that install into a throwaway root with the files and modes
+//! errors or warnings, that install into a throwaway root with the files and modes
 //! listed here, enable nothing, and whose upgrade and removal keep the
 //! configuration an administrator edited (a purge takes it away).
 //!
