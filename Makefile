@@ -4,9 +4,10 @@
 #   make bench   speed and memory against mysqldump|mysql and LOAD DATA
 #   make static  static x86-64 binaries (musl)
 #   make arm     static aarch64 binaries (musl)
+#   make deb     .deb packages of both binaries, amd64 and arm64, in target/deb
 CARGO ?= cargo
 
-.PHONY: all build release test lint fmt demo bench static arm clean
+.PHONY: all build release test lint fmt demo bench static arm deb clean
 
 all: build
 
@@ -37,6 +38,9 @@ static:
 
 arm:
 	scripts/build-static aarch64
+
+deb:
+	scripts/build-deb amd64 arm64
 
 clean:
 	$(CARGO) clean

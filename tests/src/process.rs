@@ -77,27 +77,7 @@ pub fn bin(name: &str) -> PathBuf {
     let built = BUILT.get_or_init(|| {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut build = Command::new(cargo);
-        // Without the variables cargo set for this test binary: ring's build
-        // script watches CARGO_MANIFEST_DIR, and a changed value would
-        // rebuild it (and rustls) here and again in the next plain build.
-        for (key, _) in std::env::vars_os() {
-            let k = key.to_string_lossy();
-            let per_package = [
-                "CARGO_PKG_",
-                "CARGO_BIN_",
-                "CARGO_CRATE_",
-                "CARGO_MANIFEST_",
-            ]
-            .iter()
-            .any(|p| k.starts_with(p));
-            if per_package
-                || k == "CARGO_PRIMARY_PACKAGE"
-                || k == "CARGO_TARGET_TMPDIR"
-                || k == "OUT_DIR"
-            {
-                build.env_remove(&key);
-            }
-        }
+        plain_cargo_env(&mut build);
         let out = build
             .args("build -q --bins -p dbd_server -p dbd_puller".split(' '))
             .current_dir(workspace_root())
@@ -113,6 +93,34 @@ pub fn bin(name: &str) -> PathBuf {
         panic!("building dbd_server and dbd_puller failed:\n{e}");
     }
     workspace_root().join("target/debug").join(name)
+}
+
+/// Takes the variables cargo set for this test binary out of `cmd`'s
+/// environment, so that a cargo build it runs (itself or through a script
+/// such as `scripts/build-static`) is the same build as a plain one: ring's
+/// build script watches CARGO_MANIFEST_DIR, and a changed value would
+/// rebuild it (and rustls, and the binaries) here and again in the next
+/// plain build.
+pub fn plain_cargo_env(cmd: &mut Command) -> &mut Command {
+    for (key, _) in std::env::vars_os() {
+        let k = key.to_string_lossy();
+        let per_package = [
+            "CARGO_PKG_",
+            "CARGO_BIN_",
+            "CARGO_CRATE_",
+            "CARGO_MANIFEST_",
+        ]
+        .iter()
+        .any(|p| k.starts_with(p));
+        if per_package
+            || k == "CARGO_PRIMARY_PACKAGE"
+            || k == "CARGO_TARGET_TMPDIR"
+            || k == "OUT_DIR"
+        {
+            cmd.env_remove(&key);
+        }
+    }
+    cmd
 }
 
 /// A port nothing listens on right now (another process may take it later).

@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use dbdump_tests::workspace_root;
+use dbdump_tests::{plain_cargo_env, workspace_root};
 
 fn output(cmd: &mut Command) -> (bool, String) {
     let out = cmd
@@ -21,7 +21,9 @@ fn output(cmd: &mut Command) -> (bool, String) {
 #[test]
 fn aarch64_binaries_are_static_and_run_under_qemu() {
     let root = workspace_root();
-    let (ok, log) = output(Command::new(root.join("scripts/build-static")).arg("aarch64"));
+    // The same build as `make arm`'s (and `make deb`'s), so either reuses the other.
+    let mut build = Command::new(root.join("scripts/build-static"));
+    let (ok, log) = output(plain_cargo_env(&mut build).arg("aarch64"));
     assert!(ok, "scripts/build-static aarch64 failed:\n{log}");
     for name in ["dbd_server", "dbd_puller"] {
         let bin = root
