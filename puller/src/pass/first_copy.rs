@@ -125,7 +125,7 @@ pub fn run(
             // Done: the indexes and the table's own comment go back.
             if !table.mark.deferred.is_empty() {
                 info!(
-                    "table `{}`: building the {} secondary index(es) left for the end of its first copy",
+                    "first copy of `{}`: building the {} secondary index(es) left for its end",
                     table.name,
                     table.mark.deferred.len()
                 );
