@@ -148,8 +148,10 @@ impl Proxy {
 fn source_restart_mid_stream_then_the_next_run_completes() {
     let dst = &pair().1;
     let (src, db, copy, server) = big_source("restart-src", dst, 300_000, &[]);
+    // One stream at a time (two key ranges of 150,000 rows), so that the
+    // crash comes while the server reads one, not between ranges.
     let mut child = Reaped(
-        puller_command(server.port, dst, &db, &copy, &[])
+        puller_command(server.port, dst, &db, &copy, &["--copy-streams", "1"])
             .spawn()
             .expect("puller"),
     );
@@ -223,7 +225,8 @@ fn a_stalled_network_times_out_and_loses_nothing() {
     let dst = &pair().1;
     let (src, db, copy, server) = big_source("stall-src", dst, 100_000, &[]);
     let proxy = Proxy::start(server.port);
-    proxy.stall_after.store(1_500_000, Ordering::SeqCst);
+    // Per connection: each key range of the first copy streams about 0.5 MB.
+    proxy.stall_after.store(300_000, Ordering::SeqCst);
     let started = Instant::now();
     let run = puller(proxy.port, dst, &db, &copy, &["--source-timeout", "2"]);
     assert_eq!(run.code, 1, "{}", run.stderr);

@@ -112,8 +112,10 @@ pub fn pass(
         let copied = copies.get(&name);
         let outcome = match (&planned.how, copied) {
             (_, Some(Err(e))) => Outcome::Failed(e.clone()),
-            // Complete up to the copy's horizon, compared or not.
-            (How::Digest { .. }, Some(Ok(c))) => {
+            // Complete up to the copy's horizon, compared or not. A resumed
+            // copy spanned runs while the source went on changing: it is
+            // compared now, as a run after a kill is to end equal.
+            (How::Digest { .. }, Some(Ok(c))) if !c.resumed => {
                 schedule.digest_done(&name, began, Some(c.horizon.clone()));
                 let mut s = Synced::unchanged(method, &c.horizon, None);
                 s.rows = c.rows;
@@ -143,7 +145,9 @@ pub fn pass(
                     table::by_cursor(cfg, client, &mut dest, planned, by, estimate, mode)
                 }
                 How::Digest { .. } | How::Whole => {
-                    let due = schedule.digest_due(cfg, &plan, &name, survey.changed(&name));
+                    let resumed = copied.is_some_and(|c| c.as_ref().is_ok_and(|c| c.resumed));
+                    let due =
+                        resumed || schedule.digest_due(cfg, &plan, &name, survey.changed(&name));
                     let horizon = unchanged.map(|(h, _)| h);
                     let (outcome, compared) = if matches!(planned.how, How::Whole) {
                         table::whole(cfg, client, &mut dest, &name, method, due, horizon)
