@@ -28,7 +28,7 @@ pub mod reading;
 pub mod repair;
 pub mod whole;
 
-use compare::Comparison;
+use compare::{Comparison, Found};
 use repair::Guard;
 
 /// What a convergence pass compares.
@@ -63,20 +63,18 @@ pub struct Converged {
     pub horizon: Option<String>,
 }
 
-/// Converges `table`. `horizon` is that of the incremental pass just
-/// applied: repairs bring only rows older than it. A table synced by
-/// digests has neither cursor nor horizon: its repairs bring the rows as
-/// they are now.
-pub fn converge(
+/// Finds what differs between `table` and the source's in `mode`, and
+/// changes nothing; `examples` destination keys the source lacks are kept
+/// as JSON too (for `--dry-run`).
+pub fn compare(
     cfg: &Config,
     client: &Client,
     dest: &mut Destination,
     table: &str,
     cursor: Option<&Named>,
     mode: Mode,
-    horizon: Option<&str>,
-) -> Result<Converged, String> {
-    let started = std::time::Instant::now();
+    examples: usize,
+) -> Result<Found, String> {
     let guard = Guard {
         table: table.to_string(),
         share: cfg.max_delete_share,
@@ -105,8 +103,26 @@ pub fn converge(
         },
         columns_param,
         guard: &guard,
+        examples,
     };
-    let found = comparison.run(dest, table)?;
+    comparison.run(dest, table)
+}
+
+/// Converges `table`. `horizon` is that of the incremental pass just
+/// applied: repairs bring only rows older than it. A table synced by
+/// digests has neither cursor nor horizon: its repairs bring the rows as
+/// they are now.
+pub fn converge(
+    cfg: &Config,
+    client: &Client,
+    dest: &mut Destination,
+    table: &str,
+    cursor: Option<&Named>,
+    mode: Mode,
+    horizon: Option<&str>,
+) -> Result<Converged, String> {
+    let started = std::time::Instant::now();
+    let found = compare(cfg, client, dest, table, cursor, mode, 0)?;
     let deleted = repair::delete(dest, table, &found.key, &found.extra)?;
     let repaired = if found.repair.is_empty() {
         0
