@@ -48,12 +48,17 @@ fn db_err(context: &str) -> impl Fn(mysql::Error) -> TableError + '_ {
 
 impl Destination {
     pub fn connect(c: &Config) -> Result<Destination, String> {
+        // A dry run's session refuses writes, should one slip through.
+        let mut init = sql::SESSION_INIT.to_vec();
+        if c.dry_run.is_some() {
+            init.push(sql::READ_ONLY);
+        }
         let dest = Endpoint {
             host: &c.dest_host,
             port: c.dest_port,
             user: &c.dest_username,
             password: c.dest_password.as_deref(),
-            init: sql::SESSION_INIT,
+            init: &init,
             io_timeout: Duration::from_secs(600),
         };
         let mut conn = Conn::new(dest.opts()).map_err(|e| {

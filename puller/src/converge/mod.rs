@@ -2,7 +2,8 @@
 //! incremental pass: find what differs (`compare`, against the
 //! destination's own digests, `digests`), then delete what the source no
 //! longer has and, for `--verify`, re-fetch what is missing or different
-//! (`repair`). Uses `apply`, `source`, `config` and `sql`; the pass calls it.
+//! (`repair`); for `--dry-run`, only count what would be (`preview`).
+//! Uses `apply`, `source`, `config` and `sql`; the pass calls it.
 //!
 //! Why no row that exists on the source is ever deleted: the comparison's
 //! snapshots of the source are all taken after the table's incremental pass
@@ -24,6 +25,7 @@ use crate::source::requests::{cursor_params, stream_path};
 
 pub mod compare;
 pub mod digests;
+pub mod preview;
 pub mod reading;
 pub mod repair;
 pub mod whole;

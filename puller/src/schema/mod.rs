@@ -6,7 +6,9 @@
 //! `--verify` pass, since the rows' timestamps did not move). A column the
 //! source dropped, or whose type changed, stops that table with an error
 //! naming both definitions. Statements are written by `ddl` from parts that
-//! `sqlcheck` checked. Uses `apply`, `source`, `config` and `sql`.
+//! `sqlcheck` checked; `--dry-run` asks what would be created or added
+//! (`would_create`, `missing_columns`) and runs none. Uses `apply`,
+//! `source`, `config` and `sql`.
 
 use std::collections::BTreeSet;
 
@@ -142,6 +144,19 @@ fn creation(
     ddl::create_table(&dest.database, &def).map(Some)
 }
 
+/// For `--dry-run`: whether [`create_if_missing`] would create `table`
+/// (from the source's definition, which must pass the same checks); runs
+/// nothing.
+pub fn would_create(
+    cfg: &Config,
+    client: &Client,
+    dest: &mut Destination,
+    table: &str,
+    cursor: Option<&Named>,
+) -> Result<bool, String> {
+    Ok(creation(cfg, client, dest, table, cursor)?.is_some())
+}
+
 /// Excluded (`-x`) columns that a created table could not fill (NOT NULL
 /// without a default) are left out, with the keys, foreign keys, checks and
 /// generated columns that use them. Excluded columns that can be filled
@@ -229,6 +244,18 @@ fn streamed_columns(cfg: &Config, client: &Client, table: &str) -> Result<Vec<Co
         .collect())
 }
 
+/// For `--dry-run`: the columns [`reconcile_by_definition`] would add to
+/// `table` (or why it would stop the table); runs nothing.
+pub fn would_add_by_definition(
+    cfg: &Config,
+    client: &Client,
+    dest: &mut Destination,
+    table: &str,
+) -> Result<Vec<String>, TableError> {
+    let columns = streamed_columns(cfg, client, table)?;
+    missing_columns(cfg, dest, table, &columns)
+}
+
 /// Before a stream's rows are applied: adds the columns the stream carries
 /// and the destination lacks (returns their names); stops the table when a
 /// column's type differs, or when the destination has a column the source
@@ -274,7 +301,7 @@ pub fn reconcile(
 /// The columns a stream carries (`columns`) that the destination table
 /// lacks, in the stream's order; an error when a column's type differs,
 /// or when the destination has a column the source no longer has (what
-/// stops the table). Runs nothing.
+/// stops the table). Runs nothing: what a dry run tells of [`reconcile`].
 pub fn missing_columns(
     cfg: &Config,
     dest: &mut Destination,
