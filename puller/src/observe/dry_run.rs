@@ -211,7 +211,8 @@ pub struct Totals {
 /// What a dry run found in all, as the status document keeps it too.
 #[derive(Serialize, Clone, Debug, Default)]
 pub struct Summary {
-    /// Nothing to apply, delete, repair, create or alter.
+    /// Nothing to apply, delete, repair, create or alter (false when a
+    /// table or the pass failed: not every table could be looked at).
     pub equal: bool,
     /// 0 equal, 4 would change, 1 a table (or the pass) failed, 3 interrupted.
     pub exit_code: i32,
@@ -276,7 +277,9 @@ impl Report {
             t.tables_to_alter += usize::from(!p.add_columns.is_empty());
         }
         let s = &mut self.summary;
-        s.equal = t.would_change == 0 && !s.create_database;
+        // Only a look at every table can tell.
+        let complete = s.error.is_none() && !s.interrupted && t.failed == 0;
+        s.equal = complete && t.would_change == 0 && !s.create_database;
         s.exit_code = if s.interrupted {
             3
         } else if s.error.is_some() || t.failed > 0 {
@@ -309,13 +312,16 @@ impl Report {
         }
         let (s, t) = (&self.summary, &self.summary.totals);
         if let Some(e) = &s.error {
-            let _ = writeln!(out, "failed: {e}");
+            let _ = writeln!(out, "dry run failed: {e}; exit code {}", s.exit_code);
+            return out;
         }
         if s.interrupted {
             out.push_str("interrupted before every table was looked at\n");
         }
         let verdict = if s.equal {
             "the destination is equal: a pass would change nothing".to_string()
+        } else if t.would_change == 0 && !s.create_database {
+            "no table looked at would change".to_string()
         } else {
             format!(
                 "{} of {} tables would change: {} to apply, {} to delete, {} to repair, {} \
@@ -387,5 +393,12 @@ mod tests {
         assert!(report
             .text()
             .ends_with("(1 equal, 1 skipped, 1 failed); exit code 1\n"));
+        let mut broken = Report::new("s".into(), "d".into());
+        broken.summary.error = Some("cannot list tables".into());
+        broken.settle();
+        assert_eq!((broken.summary.equal, broken.summary.exit_code), (false, 1));
+        assert!(broken
+            .text()
+            .ends_with("dry run failed: cannot list tables; exit code 1\n"));
     }
 }

@@ -140,9 +140,15 @@ impl Look<'_> {
             let path = stream_path(cfg, table, cursor, resume.as_ref());
             let reshape = exists && cfg.create_tables;
             let mut added = Vec::new();
+            // As a pass: --create-tables adds what the stream has and the
+            // table lacks; without it, the table must have it all.
             let mut on_header = |header: &Header| {
                 if reshape {
                     added = schema::missing_columns(cfg, dest, table, &header.columns)?;
+                } else if exists {
+                    let names: Vec<String> =
+                        header.columns.iter().map(|c| c.name.clone()).collect();
+                    dest.has_columns(table, &names)?;
                 }
                 Ok(())
             };
@@ -176,6 +182,11 @@ impl Look<'_> {
             self.note_interrupted_copy(dest)?;
         }
         if !exists || dest.is_empty(self.table)? {
+            if exists && !self.cfg.create_tables {
+                // Its first copy needs every column the stream carries.
+                let names = schema::streamed_names(self.cfg, self.client, self.table)?;
+                dest.has_columns(self.table, &names)?;
+            }
             self.found.rows_to_apply = source_rows(self.cfg, self.client, self.table)?;
             return Ok(());
         }

@@ -244,6 +244,15 @@ fn streamed_columns(cfg: &Config, client: &Client, table: &str) -> Result<Vec<Co
         .collect())
 }
 
+/// For `--dry-run`: the names of the columns a stream of `table` (without
+/// a cursor) would carry, from its definition.
+pub fn streamed_names(cfg: &Config, client: &Client, table: &str) -> Result<Vec<String>, String> {
+    Ok(streamed_columns(cfg, client, table)?
+        .into_iter()
+        .map(|c| c.name)
+        .collect())
+}
+
 /// For `--dry-run`: the columns [`reconcile_by_definition`] would add to
 /// `table` (or why it would stop the table); runs nothing.
 pub fn would_add_by_definition(
