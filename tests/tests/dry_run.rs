@@ -338,6 +338,27 @@ fn a_dry_run_tells_what_a_pass_would_change_and_changes_nothing() {
         "{}",
         run.stderr
     );
+    // No destination database: it and every table are to be created. As
+    // root: the dry run's session is read-only all the same.
+    let missing = format!("{copy}_not_yet");
+    let run = puller(
+        server.port,
+        dst,
+        &db,
+        &missing,
+        &["--create-tables", "--dry-run=json"],
+    );
+    assert_eq!(run.code, 4, "{run:?}");
+    let doc = parse(&run.stdout);
+    assert_eq!(doc["create_database"], true);
+    assert_eq!(doc["totals"]["tables_to_create"], 6, "{doc}");
+    // item 51, meta 2000, same 30, grown 5, log 11, fresh 7.
+    assert_eq!(doc["totals"]["rows_to_apply"], 2104, "{doc}");
+    let schemata = format!(
+        "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = {}",
+        literal(&missing)
+    );
+    assert_eq!(dst.scalar(&schemata).as_deref(), Some("0"));
     let _ = std::fs::remove_file(status);
 }
 
