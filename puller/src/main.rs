@@ -15,10 +15,35 @@ use std::time::Duration;
 
 use dbdump_shared::{cli, error, info, logging, signals, warn};
 
-use config::{Config, SPEC};
+use config::{Config, DryRun, SPEC};
 
 /// Exit code when a one-shot pass was interrupted by SIGTERM/SIGINT.
 const EXIT_INTERRUPTED: i32 = 3;
+
+/// `--dry-run`: one pass that changes nothing, its report on stdout, and
+/// its exit code (0 nothing would change, 4 something would).
+fn dry_run(
+    config: &Config,
+    form: DryRun,
+    client: &source::client::Client,
+    monitor: &mut observe::monitor::Monitor,
+) -> ! {
+    use std::io::Write as _;
+    let report = pass::dry_run::pass(config, client, monitor);
+    if let Some(fatal) = &report.summary.error {
+        error!("{fatal}");
+    }
+    if report.summary.interrupted {
+        warn!("interrupted; nothing was changed");
+    }
+    let text = match form {
+        DryRun::Text => report.text(),
+        DryRun::Json => report.json() + "\n",
+    };
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    std::process::exit(report.summary.exit_code)
+}
 
 fn main() {
     dbdump_shared::allocator::tune();
@@ -31,6 +56,9 @@ fn main() {
     observe::progress::set_interval(config.progress_interval);
     let mut monitor =
         observe::monitor::Monitor::new(&config, client.base()).unwrap_or_else(|e| usage(e));
+    if let Some(form) = config.dry_run {
+        dry_run(&config, form, &client, &mut monitor);
+    }
     let mut pass = |schedule: &mut pass::schedule::Schedule| {
         monitor.pass_started();
         let report = pass::sync::pass(&config, &client, schedule, &mut monitor);

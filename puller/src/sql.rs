@@ -20,6 +20,10 @@ pub const SESSION_INIT: &[&str] = &[
     "SET sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION'",
 ];
 
+/// A `--dry-run` session: every transaction read-only, so that a write
+/// that slipped through would be refused rather than made.
+pub const READ_ONLY: &str = "SET SESSION TRANSACTION READ ONLY";
+
 pub const MAX_ALLOWED_PACKET: &str = "SELECT @@max_allowed_packet";
 
 /// Column names of one destination table (empty: no such table).

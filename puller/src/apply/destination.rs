@@ -48,12 +48,17 @@ fn db_err(context: &str) -> impl Fn(mysql::Error) -> TableError + '_ {
 
 impl Destination {
     pub fn connect(c: &Config) -> Result<Destination, String> {
+        // A dry run's session refuses writes, should one slip through.
+        let mut init = sql::SESSION_INIT.to_vec();
+        if c.dry_run.is_some() {
+            init.push(sql::READ_ONLY);
+        }
         let dest = Endpoint {
             host: &c.dest_host,
             port: c.dest_port,
             user: &c.dest_username,
             password: c.dest_password.as_deref(),
-            init: sql::SESSION_INIT,
+            init: &init,
             io_timeout: Duration::from_secs(600),
         };
         let mut conn = Conn::new(dest.opts()).map_err(|e| {
@@ -211,27 +216,31 @@ impl Destination {
         Ok(any.is_none())
     }
 
+    /// That `table` has every one of `columns`, or an error naming the
+    /// ones it lacks (or the missing table).
+    pub fn has_columns(&mut self, table: &str, columns: &[String]) -> Result<(), TableError> {
+        let existing = self.columns(table)?;
+        let missing: Vec<String> = columns
+            .iter()
+            .filter(|c| !existing.iter().any(|e| e.eq_ignore_ascii_case(c)))
+            .map(|m| format!("`{m}`"))
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(format!(
+            "destination table `{}`.`{table}` has no column {}",
+            self.database,
+            missing.join(", ")
+        )
+        .into())
+    }
+
     /// A writer for the rows of one stream, after checking that the
     /// destination table has every column the stream carries.
     pub fn writer(&mut self, header: &Header, table: &str) -> Result<TableWriter<'_>, TableError> {
-        let existing = self.columns(table)?;
         let columns: Vec<String> = header.columns.iter().map(|c| c.name.clone()).collect();
-        let missing: Vec<&String> = columns
-            .iter()
-            .filter(|c| !existing.iter().any(|e| e.eq_ignore_ascii_case(c)))
-            .collect();
-        if !missing.is_empty() {
-            let names = missing
-                .iter()
-                .map(|m| format!("`{m}`"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            return Err(format!(
-                "destination table `{}`.`{table}` has no column {names}",
-                self.database
-            )
-            .into());
-        }
+        self.has_columns(table, &columns)?;
         let limits = Limits {
             rows: BATCH_ROWS.min(65_535 / columns.len().max(1)).max(1),
             bytes: self.batch_bytes,

@@ -2,8 +2,9 @@
 //! batched upserts (`destination`), reading a change stream into batches
 //! (`stream`), moving one stream into a table on two threads (`transfer`),
 //! first copies of several key ranges at once (`copy`) and the table
-//! comment that marks one in progress (`marker`), and why a table failed
-//! (`failure`). Uses `config`, `source`, `observe`
+//! comment that marks one in progress (`marker`), why a table failed
+//! (`failure`), and counting a stream's rows without applying them for
+//! `--dry-run` (`tally`). Uses `config`, `source`, `observe`
 //! (progress) and `sql`; the pass, convergence and schema build on it.
 
 pub mod copy;
@@ -11,4 +12,5 @@ pub mod destination;
 pub mod failure;
 pub mod marker;
 pub mod stream;
+pub mod tally;
 pub mod transfer;

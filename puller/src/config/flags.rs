@@ -2,7 +2,7 @@
 //! the original tool's; parsing, `--help`, the usage line and the
 //! environment variables all come from it (`dbdump_shared::cli`).
 
-use dbdump_shared::cli::{flag, required, Flag, Group, Spec};
+use dbdump_shared::cli::{bare, flag, required, Flag, Group, Spec};
 
 const GENERAL: usize = 0;
 const SOURCE: usize = 1;
@@ -10,6 +10,7 @@ const DEST: usize = 2;
 const SYNC: usize = 3;
 const CONVERGE: usize = 4;
 const MONITOR: usize = 5;
+const DRY_RUN: usize = 6;
 
 static GROUPS: &[Group] = &[
     Group {
@@ -35,6 +36,10 @@ static GROUPS: &[Group] = &[
     Group {
         title: "Monitoring",
         about: "Progress of long table syncs, and how fresh the copy is, for people and for monitors",
+    },
+    Group {
+        title: "Dry run",
+        about: "What a pass would change, found by reading and comparing as it would, changing nothing",
     },
 ];
 
@@ -74,6 +79,8 @@ static FLAGS: &[Flag] = &[
     flag("--progress-interval", None, Some("SECONDS"), Some("10"), MONITOR, "A table sync running longer than this logs a progress line every SECONDS: rows so far, rate, the source's estimate of the total, percent and time left (on a terminal, one line updated in place from 2 s on, or from SECONDS if shorter)"),
     flag("--status-file", None, Some("FILE"), None, MONITOR, "Keep a JSON status document in FILE, replaced atomically after tables and passes: per table its last success, horizon (complete up to that source time), lag, rows applied, last error and consecutive failures; per pass its start, end and outcome"),
     flag("--metrics-file", None, Some("FILE"), None, MONITOR, "Keep the same figures in FILE in Prometheus text format, for node_exporter's textfile collector (a *.prom file in its directory)"),
+    bare(flag("--dry-run", None, Some("text|json"), None, DRY_RUN, "Make one pass that reads and compares as the other flags ask, and changes nothing on the destination: no INSERT, UPDATE, DELETE or DDL, no table comment marks (an account with only SELECT will do). It tells, per table, the method, the rows it would apply, with --deletes/--verify the rows it would delete and repair (with example keys), the tables --create-tables would create or alter, and why a table would be skipped; on stdout as lines, or with --dry-run=json as one JSON document; in --status-file too. Exit code 0 when nothing would change, 4 when something would. Not with --poll-interval"), "text"),
+    flag("--dry-run-examples", None, Some("N"), Some("5"), DRY_RUN, "With --dry-run: up to N example keys, per table, of the rows it would delete and of those it would repair"),
     flag("--debug", Some("-d"), None, None, GENERAL, "Enable debug mode"),
 ];
 
@@ -87,5 +94,6 @@ pub static SPEC: Spec = Spec {
              SIGTERM/SIGINT), 1 some table failed (one line each on stderr; not one that\n\
              --ignore-database-errors skipped), 2 bad command line, 3 interrupted by\n\
              SIGTERM/SIGINT before a one-shot pass finished (the destination is\n\
-             consistent; run again to complete).",
+             consistent; run again to complete), 4 --dry-run found something a pass\n\
+             would change (0: nothing).",
 };

@@ -60,7 +60,37 @@ pub struct Config {
     pub progress_interval: Duration,
     pub status_file: Option<PathBuf>,
     pub metrics_file: Option<PathBuf>,
+    /// `--dry-run`: one pass that changes nothing, told in this form.
+    pub dry_run: Option<DryRun>,
+    /// `--dry-run-examples`: example keys per table and kind of change.
+    pub dry_run_examples: usize,
     pub debug: bool,
+}
+
+/// How `--dry-run` tells what it found, on stdout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DryRun {
+    /// Lines for people (`--dry-run`).
+    Text,
+    /// One JSON document (`--dry-run=json`).
+    Json,
+}
+
+/// `--dry-run`'s value: `text` (what the flag alone means) or `json`; from
+/// the environment also a switch's yes or no.
+fn dry_run(v: &Values) -> Result<Option<DryRun>, CliError> {
+    let Some(value) = v.get("--dry-run") else {
+        return Ok(None);
+    };
+    match value.trim().to_ascii_lowercase().as_str() {
+        "text" | "1" | "true" | "yes" | "on" => Ok(Some(DryRun::Text)),
+        "json" => Ok(Some(DryRun::Json)),
+        "" | "0" | "false" | "no" | "off" => Ok(None),
+        _ => Err(CliError(format!(
+            "{} must be text or json (--dry-run alone is text), not {value:?}",
+            v.source("--dry-run")
+        ))),
+    }
 }
 
 impl std::fmt::Debug for Config {
@@ -106,6 +136,8 @@ impl std::fmt::Debug for Config {
             .field("progress_interval", &self.progress_interval)
             .field("status_file", &self.status_file)
             .field("metrics_file", &self.metrics_file)
+            .field("dry_run", &self.dry_run)
+            .field("dry_run_examples", &self.dry_run_examples)
             .finish()
     }
 }
@@ -182,6 +214,26 @@ impl Config {
                 "--max-delete-percent must be from 0 to 100".into(),
             ));
         }
+        let dry_run = dry_run(v)?;
+        if dry_run.is_some() && poll_interval.is_some() {
+            return Err(CliError(format!(
+                "--dry-run makes one pass and changes nothing, so it does not poll: drop {} \
+                 (a dry run is a one-shot run; run it again to look again)",
+                v.source("--poll-interval")
+            )));
+        }
+        if dry_run.is_none() && v.given("--dry-run-examples") {
+            return Err(CliError(format!(
+                "{} tells how many example keys a dry run shows: it needs --dry-run",
+                v.source("--dry-run-examples")
+            )));
+        }
+        let dry_run_examples: usize = v
+            .parsed("--dry-run-examples", "a number of keys from 0 to 1000")?
+            .unwrap_or(5);
+        if dry_run_examples > 1000 {
+            return Err(CliError("--dry-run-examples must be from 0 to 1000".into()));
+        }
         Ok(Config {
             source_host: v.get("--source-host").unwrap_or_default().to_string(),
             source_port: v.parsed("--source-port", "a port number")?.unwrap_or(8888),
@@ -219,6 +271,8 @@ impl Config {
                 .unwrap_or(Duration::from_secs(10)),
             status_file: v.get("--status-file").map(PathBuf::from),
             metrics_file: v.get("--metrics-file").map(PathBuf::from),
+            dry_run,
+            dry_run_examples,
             debug: v.switch("--debug"),
         })
     }

@@ -20,7 +20,7 @@ use dbdump_shared::wire::{self, Column};
 
 use crate::apply::destination::Destination;
 use crate::apply::transfer::with_busy_retry;
-use crate::converge::digests::DestTable;
+use crate::converge::digests::{DestRow, DestTable};
 use crate::converge::reading::{decode_key, key_columns, next_line, Key};
 use crate::converge::repair::Guard;
 use crate::source::client::{Client, Response};
@@ -42,6 +42,8 @@ pub struct Found {
     pub key: Vec<String>,
     /// Destination keys the source does not have.
     pub extra: Vec<Vec<Value>>,
+    /// The first of them as the wire writes keys (as many as asked).
+    pub extra_examples: Vec<String>,
     /// Source keys (as JSON) whose row the destination lacks or holds
     /// differently (row digests only).
     pub repair: Vec<String>,
@@ -53,6 +55,17 @@ pub struct Found {
     /// The horizon (UTC) the source's whole-table digest was taken under:
     /// what a copy that came out equal is complete up to.
     pub horizon: Option<String>,
+}
+
+impl Found {
+    /// `row` is on the destination only; its key goes to the examples
+    /// while fewer than `examples` are kept.
+    fn add_extra(&mut self, row: &DestRow, examples: usize) {
+        if self.extra_examples.len() < examples {
+            self.extra_examples.push(row.json.clone());
+        }
+        self.extra.push(row.key.clone());
+    }
 }
 
 /// A source chunk with its last key decoded.
@@ -142,6 +155,8 @@ pub struct Comparison<'a> {
     /// `&exclude_columns=…` and `&cursor=…` as the table needs, or empty.
     pub columns_param: String,
     pub guard: &'a Guard,
+    /// How many extra keys to keep as examples (`--dry-run`).
+    pub examples: usize,
 }
 
 impl Comparison<'_> {
@@ -207,8 +222,9 @@ impl Comparison<'_> {
                     // Nothing of the source here: every destination row is extra.
                     let extra = found.extra.len() as u64 + span.dst_rows;
                     self.guard.check_deletes(extra, found.dest_rows)?;
-                    let rows = dt.rows(dest, span.after(), span.until())?;
-                    found.extra.extend(rows.into_iter().map(|r| r.key));
+                    for row in dt.rows(dest, span.after(), span.until())? {
+                        found.add_extra(&row, self.examples);
+                    }
                 } else if span.dst_rows == 0 {
                     // Nothing on the destination: no deletes here; for a
                     // repair, list the source's keys.
@@ -415,7 +431,7 @@ impl Comparison<'_> {
                 extra.retain(|&i| !equal.contains(&theirs[i].key));
             }
             for i in extra {
-                found.extra.push(theirs[i].key.clone());
+                found.add_extra(&theirs[i], self.examples);
             }
         }
         Ok(())

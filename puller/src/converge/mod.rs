@@ -2,7 +2,8 @@
 //! incremental pass: find what differs (`compare`, against the
 //! destination's own digests, `digests`), then delete what the source no
 //! longer has and, for `--verify`, re-fetch what is missing or different
-//! (`repair`). Uses `apply`, `source`, `config` and `sql`; the pass calls it.
+//! (`repair`); for `--dry-run`, only count what would be (`preview`).
+//! Uses `apply`, `source`, `config` and `sql`; the pass calls it.
 //!
 //! Why no row that exists on the source is ever deleted: the comparison's
 //! snapshots of the source are all taken after the table's incremental pass
@@ -24,11 +25,12 @@ use crate::source::requests::{cursor_params, stream_path};
 
 pub mod compare;
 pub mod digests;
+pub mod preview;
 pub mod reading;
 pub mod repair;
 pub mod whole;
 
-use compare::Comparison;
+use compare::{Comparison, Found};
 use repair::Guard;
 
 /// What a convergence pass compares.
@@ -63,20 +65,18 @@ pub struct Converged {
     pub horizon: Option<String>,
 }
 
-/// Converges `table`. `horizon` is that of the incremental pass just
-/// applied: repairs bring only rows older than it. A table synced by
-/// digests has neither cursor nor horizon: its repairs bring the rows as
-/// they are now.
-pub fn converge(
+/// Finds what differs between `table` and the source's in `mode`, and
+/// changes nothing; `examples` destination keys the source lacks are kept
+/// as JSON too (for `--dry-run`).
+pub fn compare(
     cfg: &Config,
     client: &Client,
     dest: &mut Destination,
     table: &str,
     cursor: Option<&Named>,
     mode: Mode,
-    horizon: Option<&str>,
-) -> Result<Converged, String> {
-    let started = std::time::Instant::now();
+    examples: usize,
+) -> Result<Found, String> {
     let guard = Guard {
         table: table.to_string(),
         share: cfg.max_delete_share,
@@ -105,8 +105,26 @@ pub fn converge(
         },
         columns_param,
         guard: &guard,
+        examples,
     };
-    let found = comparison.run(dest, table)?;
+    comparison.run(dest, table)
+}
+
+/// Converges `table`. `horizon` is that of the incremental pass just
+/// applied: repairs bring only rows older than it. A table synced by
+/// digests has neither cursor nor horizon: its repairs bring the rows as
+/// they are now.
+pub fn converge(
+    cfg: &Config,
+    client: &Client,
+    dest: &mut Destination,
+    table: &str,
+    cursor: Option<&Named>,
+    mode: Mode,
+    horizon: Option<&str>,
+) -> Result<Converged, String> {
+    let started = std::time::Instant::now();
+    let found = compare(cfg, client, dest, table, cursor, mode, 0)?;
     let deleted = repair::delete(dest, table, &found.key, &found.extra)?;
     let repaired = if found.repair.is_empty() {
         0

@@ -41,6 +41,62 @@ pub struct Whole {
     pub horizon: Option<String>,
 }
 
+/// The digests of a keyless table on both sides.
+#[derive(Debug)]
+pub struct Compared {
+    pub source: Digest,
+    pub destination: Digest,
+    /// The horizon (UTC) the source's digest was taken under.
+    pub horizon: Option<String>,
+}
+
+impl Compared {
+    pub fn differ(&self) -> bool {
+        self.source != self.destination
+    }
+}
+
+/// Compares `table` as a whole with the source's, changing nothing.
+pub fn compare(
+    cfg: &Config,
+    client: &Client,
+    dest: &mut Destination,
+    table: &str,
+) -> Result<Compared, TableError> {
+    let (header, theirs) = source_digest(cfg, client, table)?;
+    let mine = DestTable::new(dest, table, &header)?
+        .buckets(dest, None, None, &[])?
+        .first()
+        .copied()
+        .unwrap_or_default();
+    Ok(Compared {
+        source: theirs,
+        destination: mine,
+        horizon: header.horizon,
+    })
+}
+
+/// A table of `source_rows` (`dest_rows` on the destination) may be copied
+/// whole, or why not.
+pub fn check_size(
+    cfg: &Config,
+    table: &str,
+    source_rows: u64,
+    dest_rows: u64,
+) -> Result<(), TableError> {
+    if source_rows <= cfg.max_whole_rows {
+        return Ok(());
+    }
+    Err(format!(
+        "table `{table}` has no key and {source_rows} rows on the source, more than \
+         --max-whole-rows {}: it is not copied whole (its {dest_rows} destination rows stay as \
+         they are); give it a primary key or a UNIQUE key over NOT NULL columns, or raise \
+         --max-whole-rows",
+        cfg.max_whole_rows
+    )
+    .into())
+}
+
 /// Compares `table` as a whole and, if it differs, replaces the
 /// destination's rows with the source's.
 pub fn whole(
@@ -50,29 +106,16 @@ pub fn whole(
     table: &str,
 ) -> Result<Whole, TableError> {
     let started = Instant::now();
-    let (header, theirs) = source_digest(cfg, client, table)?;
-    let mine = DestTable::new(dest, table, &header)?
-        .buckets(dest, None, None, &[])?
-        .first()
-        .copied()
-        .unwrap_or_default();
+    let compared = compare(cfg, client, dest, table)?;
     let mut done = Whole {
         elapsed: Duration::ZERO,
-        source_rows: theirs.rows,
-        differed: mine != theirs,
+        source_rows: compared.source.rows,
+        differed: compared.differ(),
         copied: 0,
-        horizon: header.horizon.clone(),
+        horizon: compared.horizon.clone(),
     };
     if done.differed {
-        if theirs.rows > cfg.max_whole_rows {
-            return Err(format!(
-                "table `{table}` has no key and {} rows on the source, more than --max-whole-rows \
-                 {}: it is not copied whole (its {} destination rows stay as they are); give it a \
-                 primary key or a UNIQUE key over NOT NULL columns, or raise --max-whole-rows",
-                theirs.rows, cfg.max_whole_rows, mine.rows
-            )
-            .into());
-        }
+        check_size(cfg, table, compared.source.rows, compared.destination.rows)?;
         done.copied = replace(cfg, client, dest, table)?;
     }
     done.elapsed = started.elapsed();
@@ -80,7 +123,7 @@ pub fn whole(
 }
 
 /// The source's digest of the whole table, checked as complete.
-fn source_digest(
+pub fn source_digest(
     cfg: &Config,
     client: &Client,
     table: &str,

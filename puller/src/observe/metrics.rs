@@ -193,6 +193,7 @@ mod tests {
             previous_pass: None,
             passes: Passes::default(),
             tables,
+            dry_run: None,
             database: "copy".into(),
         };
         let text = render(&status);

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use dbdump_shared::warn;
 
 use crate::config::Config;
+use crate::observe::dry_run::{Summary, TablePreview};
 use crate::observe::status::{Pass, Passes, Puller, Stamp, Status, Table, FORMAT};
 use crate::observe::{atomic_file, metrics};
 use crate::source::clock;
@@ -47,6 +48,7 @@ impl Monitor {
             previous_pass: None,
             passes: Passes::default(),
             tables: BTreeMap::new(),
+            dry_run: None,
             database: cfg.dest_database.clone(),
         };
         for path in cfg.status_file.iter().chain(&cfg.metrics_file) {
@@ -146,6 +148,41 @@ impl Monitor {
             pass.rows += applied.map_or(0, |(rows, _)| rows);
         }
         self.save(false);
+    }
+
+    /// A dry run looked at a table: what a pass would do to it (`preview`,
+    /// settled), and nothing applied.
+    pub fn table_previewed(&mut self, name: &str, preview: &TablePreview) {
+        let t = self.status.tables.entry(name.to_string()).or_default();
+        t.rows_last_pass = 0;
+        t.dry_run = Some(preview.clone());
+        match (preview.state, &preview.error, &preview.why) {
+            ("failed", Some(e), _) => {
+                t.state = "failed";
+                t.last_error = Some(e.clone());
+                t.last_error_at = Some(Stamp::now());
+                t.consecutive_failures += 1;
+                t.failures_total += 1;
+            }
+            ("skipped", _, Some(why)) => {
+                t.state = "not_synced";
+                t.last_error = Some(why.clone());
+            }
+            _ => {
+                t.state = "ok";
+                t.consecutive_failures = 0;
+            }
+        }
+        if let Some(pass) = self.status.pass.as_mut() {
+            pass.tables += 1;
+            pass.failed += usize::from(preview.state == "failed");
+        }
+        self.save(false);
+    }
+
+    /// What a dry run found in all (written with the end of its pass).
+    pub fn dry_run_summary(&mut self, summary: &Summary) {
+        self.status.dry_run = Some(summary.clone());
     }
 
     /// The pass ended: `ok` unless `fatal` or a table failed (one skipped

@@ -11,6 +11,8 @@ use serde::Serialize;
 
 use dbdump_shared::since::UtcTime;
 
+use crate::observe::dry_run::{Summary, TablePreview};
+
 /// Version of the status document's layout.
 pub const FORMAT: u32 = 1;
 
@@ -89,6 +91,9 @@ pub struct Table {
     /// Passes in a row in which this table failed; 0 after a success.
     pub consecutive_failures: u64,
     pub failures_total: u64,
+    /// What `--dry-run` found a pass would do to it (only in a dry run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<TablePreview>,
 }
 
 #[derive(Serialize, Clone, Debug, Default)]
@@ -110,6 +115,9 @@ pub struct Status {
     pub previous_pass: Option<Pass>,
     pub passes: Passes,
     pub tables: BTreeMap<String, Table>,
+    /// What `--dry-run` found in all (only in a dry run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<Summary>,
     /// The destination database, for the metrics' labels.
     #[serde(skip)]
     pub database: String,

@@ -6,7 +6,9 @@
 //! `--verify` pass, since the rows' timestamps did not move). A column the
 //! source dropped, or whose type changed, stops that table with an error
 //! naming both definitions. Statements are written by `ddl` from parts that
-//! `sqlcheck` checked. Uses `apply`, `source`, `config` and `sql`.
+//! `sqlcheck` checked; `--dry-run` asks what would be created or added
+//! (`would_create`, `missing_columns`) and runs none. Uses `apply`,
+//! `source`, `config` and `sql`.
 
 use std::collections::BTreeSet;
 
@@ -65,6 +67,16 @@ fn run(dest: &mut Destination, statement: &str, doing: &str) -> Result<(), Strin
         .map_err(|e| format!("{doing}: {}", describe(&e)))
 }
 
+/// Whether the destination database exists.
+pub fn database_exists(dest: &mut Destination) -> Result<bool, String> {
+    let db = dest.database.clone();
+    let exists: Option<u64> = dest
+        .conn()
+        .exec_first(sql::DATABASE_EXISTS, (&db,))
+        .map_err(|e| format!("destination: {}", describe(&e)))?;
+    Ok(exists.unwrap_or(0) > 0)
+}
+
 /// Creates the destination database if it is missing, with the character
 /// set of the source's (from `first`, the first table's definition: its
 /// name and named cursor).
@@ -75,11 +87,7 @@ pub fn ensure_database(
     first: Option<(&str, Option<&Named>)>,
 ) -> Result<(), String> {
     let db = dest.database.clone();
-    let exists: Option<u64> = dest
-        .conn()
-        .exec_first(sql::DATABASE_EXISTS, (&db,))
-        .map_err(|e| format!("destination: {}", describe(&e)))?;
-    if exists.unwrap_or(0) > 0 {
+    if database_exists(dest)? {
         return Ok(());
     }
     let statement = match first {
@@ -107,12 +115,9 @@ pub fn create_if_missing(
     table: &str,
     cursor: Option<&Named>,
 ) -> Result<bool, String> {
-    if dest.columns(table).is_ok() {
+    let Some(statement) = creation(cfg, client, dest, table, cursor)? else {
         return Ok(false);
-    }
-    let mut def = definition(cfg, client, table, cursor)?;
-    leave_out_unfillable(&mut def, &cfg.excluded(table));
-    let statement = ddl::create_table(&dest.database, &def)?;
+    };
     run(
         dest,
         &statement,
@@ -120,6 +125,36 @@ pub fn create_if_missing(
     )?;
     info!("created destination table `{table}`");
     Ok(true)
+}
+
+/// The statement that would create `table`, if it is missing (`None`: it
+/// is there), built and checked as [`create_if_missing`] builds it.
+fn creation(
+    cfg: &Config,
+    client: &Client,
+    dest: &mut Destination,
+    table: &str,
+    cursor: Option<&Named>,
+) -> Result<Option<String>, String> {
+    if dest.columns(table).is_ok() {
+        return Ok(None);
+    }
+    let mut def = definition(cfg, client, table, cursor)?;
+    leave_out_unfillable(&mut def, &cfg.excluded(table));
+    ddl::create_table(&dest.database, &def).map(Some)
+}
+
+/// For `--dry-run`: whether [`create_if_missing`] would create `table`
+/// (from the source's definition, which must pass the same checks); runs
+/// nothing.
+pub fn would_create(
+    cfg: &Config,
+    client: &Client,
+    dest: &mut Destination,
+    table: &str,
+    cursor: Option<&Named>,
+) -> Result<bool, String> {
+    Ok(creation(cfg, client, dest, table, cursor)?.is_some())
 }
 
 /// Excluded (`-x`) columns that a created table could not fill (NOT NULL
@@ -187,9 +222,16 @@ pub fn reconcile_by_definition(
     dest: &mut Destination,
     table: &str,
 ) -> Result<Vec<String>, TableError> {
+    let columns = streamed_columns(cfg, client, table)?;
+    reconcile(cfg, client, dest, table, None, &columns)
+}
+
+/// The columns a stream of `table` (without a cursor) would carry, from
+/// its definition.
+fn streamed_columns(cfg: &Config, client: &Client, table: &str) -> Result<Vec<Column>, String> {
     let def = definition(cfg, client, table, None)?;
     let excluded = cfg.excluded(table);
-    let columns: Vec<Column> = def
+    Ok(def
         .columns
         .iter()
         .filter(|c| c.generated.is_none())
@@ -199,8 +241,28 @@ pub fn reconcile_by_definition(
             sql_type: c.sql_type.clone(),
             encoding: Encoding::String,
         })
-        .collect();
-    reconcile(cfg, client, dest, table, None, &columns)
+        .collect())
+}
+
+/// For `--dry-run`: the names of the columns a stream of `table` (without
+/// a cursor) would carry, from its definition.
+pub fn streamed_names(cfg: &Config, client: &Client, table: &str) -> Result<Vec<String>, String> {
+    Ok(streamed_columns(cfg, client, table)?
+        .into_iter()
+        .map(|c| c.name)
+        .collect())
+}
+
+/// For `--dry-run`: the columns [`reconcile_by_definition`] would add to
+/// `table` (or why it would stop the table); runs nothing.
+pub fn would_add_by_definition(
+    cfg: &Config,
+    client: &Client,
+    dest: &mut Destination,
+    table: &str,
+) -> Result<Vec<String>, TableError> {
+    let columns = streamed_columns(cfg, client, table)?;
+    missing_columns(cfg, dest, table, &columns)
 }
 
 /// Before a stream's rows are applied: adds the columns the stream carries
@@ -213,6 +275,46 @@ pub fn reconcile(
     dest: &mut Destination,
     table: &str,
     cursor: Option<&Named>,
+    columns: &[Column],
+) -> Result<Vec<String>, TableError> {
+    let missing = missing_columns(cfg, dest, table, columns)?;
+    if missing.is_empty() {
+        return Ok(Vec::new());
+    }
+    let existing = dest.column_types(table)?;
+    let def = definition(cfg, client, table, cursor)?;
+    let mut present: Vec<String> = existing.iter().map(|d| d.name.clone()).collect();
+    let mut added = Vec::new();
+    let same = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
+    for (i, c) in def.columns.iter().enumerate() {
+        if !missing.iter().any(|m| same(m, &c.name)) {
+            continue;
+        }
+        let after = previous_present(&def.columns[..i], &present);
+        let statement = ddl::add_column(&dest.database, table, c, after.as_deref())?;
+        run(
+            dest,
+            &statement,
+            &format!("adding column `{}` to `{table}`", c.name),
+        )?;
+        info!(
+            "table `{table}`: added column `{}` as on the source",
+            c.name
+        );
+        present.push(c.name.clone());
+        added.push(c.name.clone());
+    }
+    Ok(added)
+}
+
+/// The columns a stream carries (`columns`) that the destination table
+/// lacks, in the stream's order; an error when a column's type differs,
+/// or when the destination has a column the source no longer has (what
+/// stops the table). Runs nothing: what a dry run tells of [`reconcile`].
+pub fn missing_columns(
+    cfg: &Config,
+    dest: &mut Destination,
+    table: &str,
     columns: &[Column],
 ) -> Result<Vec<String>, TableError> {
     let existing = dest.column_types(table)?;
@@ -241,36 +343,11 @@ pub fn reconcile(
             .into());
         }
     }
-    let missing: Vec<&str> = columns
+    Ok(columns
         .iter()
         .filter(|c| !existing.iter().any(|d| same(&d.name, &c.name)))
-        .map(|c| c.name.as_str())
-        .collect();
-    if missing.is_empty() {
-        return Ok(Vec::new());
-    }
-    let def = definition(cfg, client, table, cursor)?;
-    let mut present: Vec<String> = existing.iter().map(|d| d.name.clone()).collect();
-    let mut added = Vec::new();
-    for (i, c) in def.columns.iter().enumerate() {
-        if !missing.iter().any(|m| same(m, &c.name)) {
-            continue;
-        }
-        let after = previous_present(&def.columns[..i], &present);
-        let statement = ddl::add_column(&dest.database, table, c, after.as_deref())?;
-        run(
-            dest,
-            &statement,
-            &format!("adding column `{}` to `{table}`", c.name),
-        )?;
-        info!(
-            "table `{table}`: added column `{}` as on the source",
-            c.name
-        );
-        present.push(c.name.clone());
-        added.push(c.name.clone());
-    }
-    Ok(added)
+        .map(|c| c.name.clone())
+        .collect())
 }
 
 /// The nearest column before a new one that the destination has.

@@ -7,9 +7,10 @@ use std::fmt::Write as _;
 use crate::cli::{env_name, Flag, Spec};
 
 fn flag_label(f: &Flag) -> String {
-    let long = match f.metavar {
-        Some(m) => format!("{} {m}", f.long),
-        None => f.long.to_string(),
+    let long = match (f.metavar, f.bare) {
+        (Some(m), Some(_)) => format!("{}[={m}]", f.long),
+        (Some(m), None) => format!("{} {m}", f.long),
+        (None, _) => f.long.to_string(),
     };
     match f.short {
         Some(s) => match f.metavar {
@@ -25,9 +26,10 @@ pub fn usage(spec: &Spec) -> String {
     let mut parts = vec!["[-h]".to_string()];
     for f in spec.flags {
         let name = f.short.unwrap_or(f.long);
-        let item = match f.metavar {
-            Some(m) => format!("{name} {m}"),
-            None => name.to_string(),
+        let item = match (f.metavar, f.bare) {
+            (Some(m), Some(_)) => format!("{name}[={m}]"),
+            (Some(m), None) => format!("{name} {m}"),
+            (None, _) => name.to_string(),
         };
         parts.push(if f.required {
             item

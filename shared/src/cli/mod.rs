@@ -20,6 +20,9 @@ pub struct Flag {
     pub required: bool,
     /// Another long name accepted for the same flag (not shown in usage).
     pub alias: Option<&'static str>,
+    /// A flag whose value is optional: its value when given alone
+    /// (`--dry-run`); another one comes only after `=` (`--dry-run=json`).
+    pub bare: Option<&'static str>,
     /// Index into [`Spec::groups`].
     pub group: usize,
     pub help: &'static str,
@@ -41,6 +44,7 @@ pub const fn flag(
         default,
         required: false,
         alias: None,
+        bare: None,
         group,
         help,
     }
@@ -49,6 +53,14 @@ pub const fn flag(
 /// Gives a flag a second long name.
 pub const fn alias(mut f: Flag, name: &'static str) -> Flag {
     f.alias = Some(name);
+    f
+}
+
+/// Makes a flag's value optional: given alone, it has the value `value`;
+/// another value comes after `=` only (`--dry-run=json`), so that the next
+/// argument is never taken for it.
+pub const fn bare(mut f: Flag, value: &'static str) -> Flag {
+    f.bare = Some(value);
     f
 }
 

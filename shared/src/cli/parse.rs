@@ -25,6 +25,7 @@ pub fn parse(
     args: Vec<OsString>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Parsed, CliError> {
+    let (args, stray) = bare_values(spec, args);
     let mut args = pico_args::Arguments::from_vec(args);
     if args.contains(["-h", "--help"]) {
         return Ok(Parsed::Help);
@@ -66,6 +67,8 @@ pub fn parse(
         let text = first.to_string_lossy();
         return Err(CliError(if text.starts_with('-') {
             format!("unknown or repeated flag: {text}")
+        } else if let Some((name, _)) = stray.iter().find(|(_, v)| *v == text) {
+            format!("{name} takes its value after `=` ({name}={text}), not as the next argument")
         } else {
             format!("unexpected argument: {text}")
         }));
@@ -80,6 +83,35 @@ pub fn parse(
         }
     }
     Ok(Parsed::Run(out))
+}
+
+/// Gives every flag with an optional value that stands alone on the
+/// command line its bare value (`--dry-run` becomes `--dry-run=text`), so
+/// that the argument after it is never taken for its value. Returns the
+/// arguments, and each such flag followed by a word that is no flag (for
+/// the error message if that word is left over).
+fn bare_values(spec: &Spec, args: Vec<OsString>) -> (Vec<OsString>, Vec<(&'static str, String)>) {
+    let mut stray = Vec::new();
+    let mut out: Vec<OsString> = Vec::with_capacity(args.len());
+    for (i, arg) in args.iter().enumerate() {
+        let text = arg.to_string_lossy();
+        let bare = spec.flags.iter().find_map(|f| {
+            let named = text == f.long || f.alias == Some(text.as_ref());
+            f.bare.filter(|_| named).map(|v| (f.long, v))
+        });
+        match bare {
+            Some((long, value)) => {
+                if let Some(next) = args.get(i + 1).map(|a| a.to_string_lossy()) {
+                    if !next.starts_with('-') {
+                        stray.push((long, next.into_owned()));
+                    }
+                }
+                out.push(format!("{text}={value}").into());
+            }
+            None => out.push(arg.clone()),
+        }
+    }
+    (out, stray)
 }
 
 /// Takes every occurrence of `flag` (short, long or alias) off the command
@@ -103,12 +135,18 @@ fn take_flag(
             .opt_value_from_str::<_, String>(name)
             .map_err(pico_error)?
         {
-            let is_flag = spec
-                .flags
-                .iter()
-                .any(|f| f.long == v || f.short == Some(v.as_str()) || f.alias == Some(v.as_str()));
+            // A flag given its bare value is `--flag=value` by now.
+            let given = v.split_once('=').map_or(v.as_str(), |(f, _)| f);
+            let is_flag = spec.flags.iter().any(|f| {
+                f.long == v
+                    || f.short == Some(v.as_str())
+                    || f.alias == Some(v.as_str())
+                    || (f.bare.is_some() && (f.long == given || f.alias == Some(given)))
+            });
             if is_flag || v == "-h" || v == "--help" {
-                return Err(CliError(format!("{name} needs a value (got the flag {v})")));
+                return Err(CliError(format!(
+                    "{name} needs a value (got the flag {given})"
+                )));
             }
             last = Some(v);
         }
@@ -127,6 +165,19 @@ fn pico_error(e: pico_args::Error) -> CliError {
 impl Values {
     pub fn get(&self, long: &str) -> Option<&str> {
         self.values.get(long).map(String::as_str)
+    }
+
+    /// Whether the flag was given, on the command line or in the
+    /// environment (not just its default).
+    pub fn given(&self, long: &str) -> bool {
+        self.sources
+            .get(long)
+            .is_some_and(|s| !s.ends_with("(default)"))
+    }
+
+    /// Where the flag's value came from: the flag or its variable.
+    pub fn source<'a>(&'a self, long: &'a str) -> &'a str {
+        self.sources.get(long).map_or(long, String::as_str)
     }
 
     /// A switch: present (or its variable truthy).

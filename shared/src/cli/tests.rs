@@ -16,6 +16,7 @@ static FLAGS: &[Flag] = &[
         default: Some("8888"),
         required: false,
         alias: None,
+        bare: None,
         group: 0,
         help: "Port",
     },
@@ -26,6 +27,7 @@ static FLAGS: &[Flag] = &[
         default: None,
         required: true,
         alias: None,
+        bare: None,
         group: 0,
         help: "Host",
     },
@@ -36,6 +38,7 @@ static FLAGS: &[Flag] = &[
         default: None,
         required: false,
         alias: None,
+        bare: None,
         group: 0,
         help: "Use SSL",
     },
@@ -46,6 +49,7 @@ static FLAGS: &[Flag] = &[
         default: None,
         required: false,
         alias: None,
+        bare: None,
         group: 0,
         help: "Password",
     },
@@ -56,8 +60,20 @@ static FLAGS: &[Flag] = &[
         default: None,
         required: false,
         alias: None,
+        bare: None,
         group: 0,
         help: "Password file",
+    },
+    Flag {
+        long: "--dry-run",
+        short: None,
+        metavar: Some("text|json"),
+        default: None,
+        required: false,
+        alias: None,
+        bare: Some("text"),
+        group: 0,
+        help: "Change nothing",
     },
 ];
 static SPEC: Spec = Spec {
@@ -183,4 +199,45 @@ fn help_names_every_flag_and_variable() {
     }
     assert!(h.contains("(default: 8888)"));
     assert!(usage(&SPEC).starts_with("usage: demo [-h] [-P PORT] --host HOST"));
+}
+
+#[test]
+fn optional_values_come_after_an_equals_sign_only() {
+    let v = values(&["--host", "h", "--dry-run"], &[]);
+    assert_eq!(v.get("--dry-run"), Some("text"));
+    assert!(v.given("--dry-run") && !v.given("--port") && v.get("--port").is_some());
+    let v = values(&["--dry-run=json", "--host", "h"], &[]);
+    assert_eq!(v.get("--dry-run"), Some("json"));
+    let v = values(&["--dry-run", "-s", "--host", "h"], &[]);
+    assert_eq!(
+        v.get("--dry-run"),
+        Some("text"),
+        "the next flag is no value"
+    );
+    assert!(v.switch("--ssl"));
+    let v = values(&["--host", "h"], &[("DBD_DRY_RUN", "json")]);
+    assert_eq!(v.get("--dry-run"), Some("json"));
+    assert_eq!(v.source("--dry-run"), "DBD_DRY_RUN");
+    assert_eq!(values(&["--host", "h"], &[]).get("--dry-run"), None);
+    let err = run(&["--host", "h", "--dry-run", "json"], &[]).unwrap_err();
+    assert!(
+        err.0.contains("--dry-run takes its value after `=`"),
+        "{err}"
+    );
+    let err = run(&["--host", "--dry-run"], &[]).unwrap_err();
+    assert!(
+        err.0
+            .contains("--host needs a value (got the flag --dry-run)"),
+        "{err}"
+    );
+    assert!(
+        usage(&SPEC).contains("[--dry-run[=text|json]]"),
+        "{}",
+        usage(&SPEC)
+    );
+    assert!(
+        help(&SPEC).contains("  --dry-run[=text|json]"),
+        "{}",
+        help(&SPEC)
+    );
 }

@@ -150,6 +150,7 @@ fn puller_help_lists_every_flag_with_default_and_variable() {
             f("--progress-interval", None, Some("10")),
             f("--status-file", None, None),
             f("--metrics-file", None, None),
+            f("--dry-run-examples", None, Some("5")),
             f("--debug", Some("-d"), None),
         ],
     );
