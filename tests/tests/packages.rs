@@ -350,7 +350,11 @@ fn check_contents(root: &Path, bin: &str, pkg: &str) {
     let options = help.lines().filter(|l| l.trim_start().starts_with('-'));
     let words = options.flat_map(|l| l.split_whitespace().filter(|w| w.starts_with("--")));
     for flag in words {
-        let flag = flag.trim_end_matches(|c: char| !c.is_ascii_alphanumeric());
+        // The name alone: "--dry-run[=text|json]" is --dry-run.
+        let flag = flag
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+            .next()
+            .unwrap_or(flag);
         assert!(
             man.contains(&flag.replace('-', "\\-")),
             "{bin}.1 lacks {flag}"
