@@ -53,6 +53,11 @@ pub const COLUMN_TYPES: &str =
 pub const TABLE_COMMENT: &str = "SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_COMMENT \
      FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?";
 
+/// The tables of one database whose comment carries a first copy's mark:
+/// one query a pass, rather than one a table. Parameter: schema.
+pub const MARKED_TABLES: &str = "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES \
+     WHERE TABLE_SCHEMA = ? AND TABLE_COMMENT LIKE 'dbdump:first-copy %'";
+
 /// Sets a table's comment (a metadata change: no rebuild). DDL binds no
 /// parameters, so the text is a quoted literal.
 pub fn set_comment(db: &str, table: &str, comment: &str) -> String {

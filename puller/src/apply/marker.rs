@@ -113,6 +113,29 @@ pub fn comment(dest: &mut Destination, table: &str) -> Result<String, TableError
     Ok(String::new())
 }
 
+/// The tables of the destination database that carry a mark (a first
+/// copy to resume), in one query.
+pub fn marked_tables(
+    dest: &mut Destination,
+) -> Result<std::collections::HashSet<String>, TableError> {
+    let database = dest.database.clone();
+    let rows: Vec<mysql::Row> = dest
+        .conn()
+        .exec(sql::MARKED_TABLES, (&database,))
+        .map_err(db_err("reading which tables carry a first copy's mark"))?;
+    let mut out = std::collections::HashSet::new();
+    for mut r in rows {
+        let (schema, t): (String, String) = (
+            dbdump_shared::sql::take(&mut r, 0)?,
+            dbdump_shared::sql::take(&mut r, 1)?,
+        );
+        if schema == database {
+            out.insert(t);
+        }
+    }
+    Ok(out)
+}
+
 /// Sets the table's comment: the mark, or the table's own back.
 pub fn set(dest: &mut Destination, table: &str, text: &str) -> Result<(), TableError> {
     let statement = sql::set_comment(&dest.database, table, text);

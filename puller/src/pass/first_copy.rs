@@ -88,10 +88,23 @@ pub fn run(
     let started = Instant::now();
     let (mut targets, mut jobs, mut prepared) = (Vec::new(), Vec::new(), Vec::new());
     let mut copies = FirstCopies::new();
+    // Unknown (the query failed): every table's own comment is read.
+    let marked = marker::marked_tables(dest).map_err(|e| debug!("{e}")).ok();
     for p in tables {
         let Some((cursor, key, below)) = copyable(p) else {
             continue;
         };
+        let may_be_marked = marked.as_ref().is_none_or(|m| m.contains(&p.name));
+        if !may_be_marked
+            && (survey.unchanged(&p.name).is_some()
+                || survey
+                    .estimate(&p.name)
+                    .is_some_and(|n| n < SMALL_TABLE_ROWS))
+        {
+            // Nothing new, or small: no query for it (an idle pass over
+            // many tables stays as cheap as it was).
+            continue;
+        }
         match prepare(cfg, client, dest, p, cursor, key, below, survey) {
             Ok(Some((mark, resumed, estimate, paths))) => {
                 let target = targets.len();
