@@ -1,6 +1,6 @@
 //! gzip on the wire: curl `--compressed` reads the same stream and digest as
 //! a plain client gets, the puller syncs alike compressed or not (and reads
-//! far fewer bytes compressed), a slow client gets harder compression of
+//! far fewer bytes compressed; by default not from a source on loopback), a slow client gets harder compression of
 //! the same rows, and a compressed stream cut off anywhere, even right
 //! before gzip's own trailer, is an error, never a short success.
 
@@ -141,7 +141,7 @@ fn the_puller_syncs_alike_with_and_without_compression() {
             .and_then(|n| n.parse().ok())
             .expect("a number")
     };
-    let compressed = puller(server.port, dst, &db, &copy, &[]);
+    let compressed = puller(server.port, dst, &db, &copy, &["--source-compress=yes"]);
     assert_eq!(compressed.code, 0, "{}", compressed.stderr);
     let plain = puller(
         server.port,
@@ -155,6 +155,15 @@ fn the_puller_syncs_alike_with_and_without_compression() {
     assert_same(src, &db, dst, &plain_copy, &["t"]);
     let (c, p) = (bytes(&compressed), bytes(&plain));
     assert!(c * 2 < p, "compressed {c} bytes, plain {p}");
+    // A source on this machine (127.0.0.1) crosses no link: by default the
+    // puller does not ask for gzip.
+    let default_copy = format!("{copy}_default");
+    copy_schema(src, &db, dst, &default_copy);
+    let default = puller(server.port, dst, &db, &default_copy, &[]);
+    assert_eq!(default.code, 0, "{}", default.stderr);
+    assert_same(src, &db, dst, &default_copy, &["t"]);
+    let d = bytes(&default);
+    assert!(d * 2 > p, "by default on loopback {d} bytes, plain {p}");
     let bad = puller(
         server.port,
         dst,
@@ -229,7 +238,7 @@ fn a_compressed_stream_cut_off_is_an_error_never_a_short_success() {
         let copy = format!("{copy}_{i}");
         copy_schema(src, &db, dst, &copy);
         let port = cutting_proxy(server.port, keep);
-        let run = puller(port, dst, &db, &copy, &[]);
+        let run = puller(port, dst, &db, &copy, &["--source-compress=yes"]);
         assert_eq!(
             run.code, 1,
             "cut {what}: exit 1, not a success:\n{}",

@@ -245,7 +245,10 @@ impl Config {
             source_tls: v.switch("--source-ssl") || source_ca.is_some(),
             source_ca,
             source_proxy: v.get("--source-proxy").map(str::to_string),
-            source_compress: v.boolean("--source-compress")?.unwrap_or(true),
+            source_compress: v.boolean("--source-compress")?.unwrap_or_else(|| {
+                v.get("--source-proxy").is_some()
+                    || !is_loopback(v.get("--source-host").unwrap_or_default())
+            }),
             dest_host: v.get("--dest-host").unwrap_or_default().to_string(),
             dest_port: v.parsed("--dest-port", "a port number")?.unwrap_or(3306),
             dest_username: v.get("--dest-username").unwrap_or_default().to_string(),
@@ -311,5 +314,36 @@ pub fn for_tests(args: &[&str]) -> Config {
     match cli::parse(&SPEC, all.iter().map(Into::into).collect(), &|_| None) {
         Ok(cli::Parsed::Run(v)) => Config::from_values(&v).expect("valid test flags"),
         _ => panic!("bad test args {args:?}"),
+    }
+}
+
+/// Whether `host` names this machine (`localhost`, 127.0.0.0/8, `::1`):
+/// a stream from there crosses no link, so gzip would only spend the CPU
+/// both databases share. Names are not resolved.
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn loopback_hosts() {
+        for host in [
+            "localhost",
+            "LOCALHOST",
+            "127.0.0.1",
+            "127.1.2.3",
+            "::1",
+            "[::1]",
+        ] {
+            assert!(super::is_loopback(host), "{host}");
+        }
+        for host in ["db1", "10.0.0.1", "::2", "localhost.example.org", ""] {
+            assert!(!super::is_loopback(host), "{host}");
+        }
     }
 }

@@ -146,7 +146,7 @@ fn puller_help_lists_every_flag_with_default_and_variable() {
             f("--resync-interval", None, None),
             f("--max-delete-percent", None, Some("50")),
             f("--force-deletes", None, None),
-            f("--source-compress", None, Some("yes")),
+            f("--source-compress", None, None),
             f("--progress-interval", None, Some("10")),
             f("--status-file", None, None),
             f("--metrics-file", None, None),
