@@ -114,7 +114,7 @@ pub fn comment(dest: &mut Destination, table: &str) -> Result<String, TableError
 }
 
 /// The tables of the destination database that carry a mark (a first
-/// copy to resume), in one query.
+/// copy to resume), in one query, their names in lower case.
 pub fn marked_tables(
     dest: &mut Destination,
 ) -> Result<std::collections::HashSet<String>, TableError> {
@@ -129,8 +129,10 @@ pub fn marked_tables(
             dbdump_shared::sql::take(&mut r, 0)?,
             dbdump_shared::sql::take(&mut r, 1)?,
         );
-        if schema == database {
-            out.insert(t);
+        if schema.eq_ignore_ascii_case(&database) {
+            // Lower case: a destination with lower_case_table_names may
+            // spell the name otherwise than the source does.
+            out.insert(t.to_lowercase());
         }
     }
     Ok(out)

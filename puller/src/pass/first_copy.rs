@@ -94,7 +94,9 @@ pub fn run(
         let Some((cursor, key, below)) = copyable(p) else {
             continue;
         };
-        let may_be_marked = marked.as_ref().is_none_or(|m| m.contains(&p.name));
+        let may_be_marked = marked
+            .as_ref()
+            .is_none_or(|m| m.contains(&p.name.to_lowercase()));
         if !may_be_marked
             && (survey.unchanged(&p.name).is_some()
                 || survey
