@@ -131,11 +131,13 @@ fn log_lines(server: &Server, needle: &str) -> Vec<String> {
 }
 
 /// Waits until the server holds no more threads than `baseline` (every
-/// attacking connection let go).
+/// attacking connection let go). Generous: a slow reader is let go only
+/// when a write of its has made no progress for the write timeout, after
+/// Linux grew its socket buffers, and a loaded machine stretches that.
 fn assert_nothing_held(server: &Server, baseline: u64) {
     wait_until(
         "connections were still held after the attack stopped",
-        Duration::from_secs(15),
+        Duration::from_secs(30),
         || threads(server) <= baseline,
     );
 }
