@@ -2,7 +2,7 @@
 //! Identifiers are quoted here; values are always `?` placeholders.
 
 use dbdump_shared::sql::{
-    key_at_most, key_in, key_range, quote_ident, quote_list, quote_string, quote_table,
+    descending, key_at_most, key_in, key_range, quote_ident, quote_list, quote_string, quote_table,
 };
 
 /// Session set-up of the destination connection:
@@ -144,16 +144,12 @@ pub fn finish_copy(db: &str, table: &str, indexes: &[Index], comment: &str) -> S
 /// The greatest key in `(after, until]` (either side open): where a range
 /// of an interrupted first copy stopped. Parameters: as for `key_range`.
 pub fn greatest_key_in(db: &str, table: &str, key: &[&str], after: bool, until: bool) -> String {
-    let desc = key
-        .iter()
-        .map(|k| format!("{} DESC", quote_ident(k)))
-        .collect::<Vec<_>>()
-        .join(", ");
     format!(
-        "SELECT {} FROM {}{} ORDER BY {desc} LIMIT 1",
+        "SELECT {} FROM {}{} ORDER BY {} LIMIT 1",
         quote_list(key),
         quote_table(db, table),
-        key_range(key, after, until)
+        key_range(key, after, until),
+        descending(key)
     )
 }
 
@@ -264,11 +260,7 @@ pub fn any_row(db: &str, table: &str) -> String {
 pub fn resume_point(db: &str, table: &str, ts: &str, key: &[String], bounded: bool) -> String {
     let mut cols = vec![ts.to_string()];
     cols.extend(key.iter().cloned());
-    let order = cols
-        .iter()
-        .map(|c| format!("{} DESC", quote_ident(c)))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let order = descending(&cols);
     let t = quote_ident(ts);
     let filter = if bounded {
         format!("{t} >= ? AND {t} <= ?")

@@ -101,6 +101,16 @@ pub fn quote_list<S: AsRef<str>>(names: &[S]) -> String {
         .join(", ")
 }
 
+/// An `ORDER BY` list of quoted identifiers, each descending: the greatest
+/// (key) first.
+pub fn descending<S: AsRef<str>>(names: &[S]) -> String {
+    names
+        .iter()
+        .map(|n| format!("{} DESC", quote_ident(n.as_ref())))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// How one column's value enters a row's hash text. Each side decides from
 /// its own column definition, so that a text column stored in another
 /// character set on the destination still hashes the same.
@@ -284,6 +294,7 @@ mod tests {
         );
         assert_eq!(quote_table("d b", "t/1"), "`d b`.`t/1`");
         assert_eq!(quote_list(&["a", "b`"]), "`a`, `b```");
+        assert_eq!(descending(&["a", "b`"]), "`a` DESC, `b``` DESC");
         assert_eq!(
             quote_string(r"it's a \ and \' x"),
             r"'it''s a \\ and \\'' x'"

@@ -3,7 +3,7 @@
 //! order (when the first column is no integer to divide), and the
 //! optimizer's estimate of a table's rows.
 
-use dbdump_shared::sql::{quote_ident, quote_list, quote_table};
+use dbdump_shared::sql::{descending, quote_ident, quote_list, quote_table};
 
 /// `MIN` and `MAX` of the key's first column `first` (read from the ends of
 /// the key's index).
@@ -15,17 +15,13 @@ pub fn first_column_bounds(db: &str, table: &str, first: &str) -> String {
 /// The greatest key whose first column is at most `?`, through the key's
 /// index: one index dive.
 pub fn greatest_key_up_to(db: &str, table: &str, key: &[&str], index: &str) -> String {
-    let desc = key
-        .iter()
-        .map(|k| format!("{} DESC", quote_ident(k)))
-        .collect::<Vec<_>>()
-        .join(", ");
     format!(
-        "SELECT {} FROM {} FORCE INDEX ({}) WHERE {} <= ? ORDER BY {desc} LIMIT 1",
+        "SELECT {} FROM {} FORCE INDEX ({}) WHERE {} <= ? ORDER BY {} LIMIT 1",
         quote_list(key),
         quote_table(db, table),
         quote_ident(index),
-        quote_ident(key[0])
+        quote_ident(key[0]),
+        descending(key)
     )
 }
 
