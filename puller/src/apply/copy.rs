@@ -3,10 +3,12 @@
 //! being copied) and stream each into its table in key order, while this
 //! thread tells each table's progress. A range is one stream, batch by
 //! batch, so an interrupted one leaves a prefix of itself; a table whose
-//! range fails has its other ranges left for the next run.
+//! range fails has its other ranges left for the next run. The worker that
+//! copies a table's last range also finishes the table (`Finish`), so the
+//! indexes of one table are built while the others are still copied.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -38,9 +40,17 @@ pub struct Target {
 /// Per target, the rows copied, or why its copy failed.
 pub type Results = Vec<Result<u64, TableError>>;
 
+/// What is done to a target, on the connection of the worker that copied
+/// its last range, once every one of its ranges is copied.
+pub type Finish<'a> = &'a (dyn Fn(&mut Destination, usize) -> Result<(), TableError> + Sync);
+
 struct Shared<'a> {
     queue: Mutex<VecDeque<Job>>,
     rows: Vec<AtomicU64>,
+    /// Ranges of each target not copied yet.
+    left: Vec<AtomicUsize>,
+    /// Workers copying a range of each target now.
+    busy: Vec<AtomicUsize>,
     errors: Mutex<Vec<Option<TableError>>>,
     /// Set when a table failed: its remaining ranges are skipped.
     failed: Vec<AtomicBool>,
@@ -48,14 +58,23 @@ struct Shared<'a> {
 }
 
 impl Shared<'_> {
+    /// The next range to copy: of a table no other worker is copying, if
+    /// the queue has one (two sessions inserting into one table contend
+    /// for its index pages; measured, 20 tables copied a table at a time
+    /// each took ~10 % longer), else the first.
     fn next(&self) -> Option<Job> {
         let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        while let Some(job) = queue.pop_front() {
-            if !self.failed[job.target].load(Ordering::Relaxed) {
-                return Some(job);
-            }
-        }
-        None
+        queue.retain(|job| !self.failed[job.target].load(Ordering::Relaxed));
+        let idle = |job: &Job| self.busy[job.target].load(Ordering::Relaxed) == 0;
+        let at = queue.iter().position(idle).unwrap_or(0);
+        let job = queue.remove(at)?;
+        self.busy[job.target].fetch_add(1, Ordering::Relaxed);
+        Some(job)
+    }
+
+    /// The worker is done with `job`'s table, for now.
+    fn release(&self, job: &Job) {
+        self.busy[job.target].fetch_sub(1, Ordering::Relaxed);
     }
 
     fn fail(&self, target: usize, e: TableError) {
@@ -67,17 +86,25 @@ impl Shared<'_> {
     }
 }
 
-/// Copies `jobs` with up to `streams` workers; returns each target's rows.
+/// Copies `jobs` with up to `streams` workers, and `finish`es each target
+/// whose ranges are all copied; returns each target's rows.
 pub fn run(
     cfg: &Config,
     client: &Client,
     targets: &[Target],
     jobs: Vec<Job>,
     streams: usize,
+    finish: Finish<'_>,
 ) -> Results {
+    let left: Vec<AtomicUsize> = targets.iter().map(|_| AtomicUsize::new(0)).collect();
+    for job in &jobs {
+        left[job.target].fetch_add(1, Ordering::Relaxed);
+    }
     let shared = Shared {
         queue: Mutex::new(jobs.into()),
         rows: targets.iter().map(|_| AtomicU64::new(0)).collect(),
+        left,
+        busy: targets.iter().map(|_| AtomicUsize::new(0)).collect(),
         errors: Mutex::new(targets.iter().map(|_| None).collect()),
         failed: targets.iter().map(|_| AtomicBool::new(false)).collect(),
         targets,
@@ -87,7 +114,7 @@ pub fn run(
     std::thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| {
-                work(cfg, client, &shared);
+                work(cfg, client, &shared, finish);
                 done.fetch_add(1, Ordering::Relaxed);
             });
         }
@@ -119,7 +146,7 @@ pub fn run(
 
 /// One worker: ranges from the queue until it is empty (or a stop is
 /// asked), each into its table on this worker's own connection.
-fn work(cfg: &Config, client: &Client, shared: &Shared<'_>) {
+fn work(cfg: &Config, client: &Client, shared: &Shared<'_>, finish: Finish<'_>) {
     let mut dest = match Destination::connect(cfg) {
         Ok(d) => d,
         Err(e) => {
@@ -127,6 +154,7 @@ fn work(cfg: &Config, client: &Client, shared: &Shared<'_>) {
             // one it would have taken fails, saying why.
             if let Some(job) = shared.next() {
                 shared.fail(job.target, e.into());
+                shared.release(&job);
             }
             return;
         }
@@ -134,6 +162,7 @@ fn work(cfg: &Config, client: &Client, shared: &Shared<'_>) {
     while let Some(job) = shared.next() {
         if signals::stop_requested() {
             shared.fail(job.target, "interrupted".into());
+            shared.release(&job);
             continue;
         }
         let table = &shared.targets[job.target].name;
@@ -148,6 +177,17 @@ fn work(cfg: &Config, client: &Client, shared: &Shared<'_>) {
         );
         if let Err(e) = applied {
             shared.fail(job.target, e);
+            shared.release(&job);
+            continue;
         }
+        // Only copied ranges count down: a table with a failed range is
+        // never finished, and its mark stays for the next run.
+        let last = shared.left[job.target].fetch_sub(1, Ordering::AcqRel) == 1;
+        if last && !shared.failed[job.target].load(Ordering::Relaxed) {
+            if let Err(e) = finish(&mut dest, job.target) {
+                shared.fail(job.target, e);
+            }
+        }
+        shared.release(&job);
     }
 }

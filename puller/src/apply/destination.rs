@@ -29,6 +29,11 @@ pub struct Destination {
     conn: Conn,
     pub database: String,
     batch_bytes: usize,
+    /// The last full batch's statement, kept for the next stream into the
+    /// same table (a first copy's next range) and closed when another
+    /// takes its place: each holds the definitions of its thousands of
+    /// placeholders (megabytes), and one per table would add up.
+    full: Option<Statement>,
 }
 
 /// One destination column as `information_schema.COLUMNS` describes it.
@@ -78,6 +83,7 @@ impl Destination {
             conn,
             database: c.dest_database.clone(),
             batch_bytes,
+            full: None,
         })
     }
 
@@ -285,7 +291,8 @@ pub struct TableWriter<'a> {
     table: String,
     columns: Vec<String>,
     limits: Limits,
-    /// Prepared statement for a full batch, reused for every one.
+    /// Prepared statement for a full batch, reused for every one (also
+    /// kept by the destination).
     full: Option<Statement>,
     applied: u64,
 }
@@ -311,7 +318,15 @@ impl TableWriter<'_> {
         if rows == self.limits.rows {
             if self.full.is_none() {
                 let text = sql::upsert(db, &self.table, &self.columns, rows);
-                self.full = Some(conn.prep(text).map_err(context)?);
+                // The connection's cache still has it when the stream
+                // before was of this table.
+                let stmt = conn.prep(text).map_err(context)?;
+                if let Some(old) = self.dest.full.replace(stmt.clone()) {
+                    if old.id() != stmt.id() {
+                        let _ = conn.close(old);
+                    }
+                }
+                self.full = Some(stmt);
             }
             if let Some(stmt) = &self.full {
                 conn.exec_drop(stmt, batch.params).map_err(context)?;

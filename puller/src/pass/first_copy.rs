@@ -132,28 +132,30 @@ pub fn run(
         return copies;
     }
     let read_before = client.bytes_read();
-    let results = copy::run(cfg, client, &targets, jobs, cfg.copy_streams);
+    // Done: the indexes and the table's own comment go back, as soon as
+    // its last range is in (the other tables' ranges go on meanwhile).
+    let finish = |dest: &mut Destination, target: usize| {
+        let table = &prepared[target];
+        if !table.mark.deferred.is_empty() {
+            info!(
+                "first copy of `{}`: building the {} secondary index(es) left for its end",
+                table.name,
+                table.mark.deferred.len()
+            );
+        }
+        marker::finish(dest, &table.name, &table.mark)
+    };
+    let results = copy::run(cfg, client, &targets, jobs, cfg.copy_streams, &finish);
     let read = client.bytes_read() - read_before;
     let all_rows: u64 = results.iter().filter_map(|r| r.as_ref().ok()).sum();
     for (table, rows) in prepared.into_iter().zip(results) {
-        let done = rows.and_then(|rows| {
-            // Done: the indexes and the table's own comment go back.
-            if !table.mark.deferred.is_empty() {
-                info!(
-                    "first copy of `{}`: building the {} secondary index(es) left for its end",
-                    table.name,
-                    table.mark.deferred.len()
-                );
-            }
-            marker::finish(dest, &table.name, &table.mark)?;
-            Ok(Copied {
-                rows,
-                bytes: (read as u128 * u128::from(rows) / u128::from(all_rows.max(1))) as u64,
-                ranges: table.ranges,
-                resumed: table.resumed,
-                elapsed: started.elapsed(),
-                horizon: table.mark.horizon.clone(),
-            })
+        let done = rows.map(|rows| Copied {
+            rows,
+            bytes: (read as u128 * u128::from(rows) / u128::from(all_rows.max(1))) as u64,
+            ranges: table.ranges,
+            resumed: table.resumed,
+            elapsed: started.elapsed(),
+            horizon: table.mark.horizon.clone(),
         });
         copies.insert(table.name, done);
     }

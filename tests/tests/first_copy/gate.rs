@@ -3,7 +3,8 @@
 //! the copy is under way when it writes to the source or kills the puller:
 //! the first `free` range streams pass whole (ranges done), every later one
 //! passes `allowance` bytes of its answer and then waits until the gate is
-//! released. Every other request (listing, ranges, changes, digests) passes
+//! released (with [`Gate::start_for`], only the range streams of one
+//! table). Every other request (listing, ranges, changes, digests) passes
 //! untouched. It counts the requests it saw, so that a test can also show
 //! that a copy asked for no ranges at all.
 
@@ -20,6 +21,8 @@ struct State {
     /// Range streams still to let through whole.
     free: AtomicU32,
     allowance: u64,
+    /// Only range streams whose request line holds this are held.
+    only: Option<String>,
     released: AtomicBool,
     /// Range streams being relayed now, and of them those held.
     open: AtomicU32,
@@ -40,11 +43,22 @@ impl Gate {
     /// Relays to the server on `target`: `free` range streams whole, then
     /// `allowance` bytes of each further one until [`Gate::release`].
     pub fn start(target: u16, free: u32, allowance: u64) -> Gate {
+        Gate::with(target, free, allowance, None)
+    }
+
+    /// Like [`Gate::start`], for the range streams of `table` only: those
+    /// of other tables pass whole.
+    pub fn start_for(target: u16, table: &str, free: u32, allowance: u64) -> Gate {
+        Gate::with(target, free, allowance, Some(format!("/{table}/?")))
+    }
+
+    fn with(target: u16, free: u32, allowance: u64, only: Option<String>) -> Gate {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the gate");
         let port = listener.local_addr().expect("gate address").port();
         let state = Arc::new(State {
             free: AtomicU32::new(free),
             allowance,
+            only,
             ..State::default()
         });
         let shared = state.clone();
@@ -138,10 +152,15 @@ fn relay(mut client: TcpStream, target: u16, state: &State) {
     }
     state.ranges_streams.fetch_add(1, Ordering::SeqCst);
     // A free stream passes whole; a held one up to its allowance.
-    let whole = state
-        .free
-        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |f| f.checked_sub(1))
-        .is_ok();
+    let spared = state
+        .only
+        .as_ref()
+        .is_some_and(|t| !line.contains(t.as_str()));
+    let whole = spared
+        || state
+            .free
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |f| f.checked_sub(1))
+            .is_ok();
     let mut budget = if whole { u64::MAX } else { state.allowance };
     state.open.fetch_add(1, Ordering::SeqCst);
     let mut buf = vec![0u8; 16 * 1024];

@@ -5,7 +5,9 @@
 //! holds. Shown against real MariaDB servers: composite, string and binary
 //! keys under concurrent writes, a table without a time column, kill -9
 //! during copies, a transaction committed late, deletes during a copy, a
-//! destination that cannot be marked, and a non-empty destination that gets no first copy. One test
+//! destination that cannot be marked, a non-empty destination that gets no
+//! first copy, and several tables at once, each finished as its own ranges
+//! end. One test
 //! binary (one pair of MariaDB servers), one file per capability; `gate`
 //! holds the copy's streams still so that every test knows the copy is
 //! under way, without timing.
@@ -17,6 +19,7 @@ mod kills;
 mod late_commits;
 mod no_copy;
 mod ordered;
+mod tables;
 mod unmarked;
 
 use std::collections::HashSet;

@@ -1,0 +1,81 @@
+//! First copies of several tables at once: the workers take ranges of
+//! tables no other worker is copying, and each table is finished (its
+//! deferred index built, its own comment back) as soon as its own ranges
+//! are in, not when the last table's are. Shown while every range stream
+//! of the biggest table is held part way: the two smaller tables are
+//! finished, equal to the source in rows and in definition, while the big
+//! one still carries the copy's mark; once let go, all three end equal.
+
+use std::time::Duration;
+
+use dbdump_tests::*;
+
+use crate::gate::Gate;
+use crate::{assert_same_definition, comment, first_copy_ranges, Running, MARK};
+
+const TABLES: [&str; 3] = ["aaa", "big", "zzz"];
+
+fn ddl() -> String {
+    let mut sql = String::from("SET time_zone = '+00:00';");
+    for (table, rows) in [("aaa", 8_000), ("big", 30_000), ("zzz", 8_000)] {
+        sql.push_str(&format!(
+            "CREATE TABLE {table} (id INT NOT NULL PRIMARY KEY, v VARCHAR(40) NOT NULL,
+               ts TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),
+               KEY by_ts (ts)) COMMENT 'the {table} table';
+             INSERT INTO {table} SELECT seq, CONCAT('{table} ', seq),
+               '2024-01-01' + INTERVAL seq SECOND FROM seq_1_to_{rows};
+             ANALYZE TABLE {table};"
+        ));
+    }
+    sql
+}
+
+/// Whether `table` is finished on the destination: unmarked, with the
+/// source's rows and definition.
+fn finished(src: &Sandbox, db: &str, dst: &Sandbox, copy: &str, table: &str) -> bool {
+    !comment(dst, copy, table).starts_with(MARK) && dump(src, db, table) == dump(dst, copy, table)
+}
+
+#[test]
+fn tables_copied_at_once_are_each_finished_when_their_own_ranges_are_in() {
+    let (src, dst) = pair();
+    let (db, copy, server) = setup_pair("fc_tables", &ddl());
+
+    // Every range stream of `big` is held; the others pass whole.
+    let gate = Gate::start_for(server.port, "big", 0, 60_000);
+    let args = [
+        "-t",
+        "aaa,big,zzz",
+        "--copy-streams",
+        "2",
+        "--source-compress=no",
+    ];
+    let puller = Running::start(gate.port, dst, &db, &copy, &args);
+    wait_until(
+        "the small tables to be finished while `big` is held",
+        Duration::from_secs(60),
+        || finished(src, &db, dst, &copy, "aaa") && finished(src, &db, dst, &copy, "zzz"),
+    );
+    assert!(gate.held() >= 1, "a range of `big` is still held");
+    let marked = comment(dst, &copy, "big");
+    assert!(
+        marked.starts_with(MARK),
+        "`big` is still being copied: {marked:?}"
+    );
+    for table in ["aaa", "zzz"] {
+        assert_eq!(comment(dst, &copy, table), format!("the {table} table"));
+        assert_same_definition(src, &db, dst, &copy, table);
+    }
+
+    gate.release();
+    let run = puller.wait();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for table in TABLES {
+        let (ranges, resumed) = first_copy_ranges(&run, table)
+            .unwrap_or_else(|| panic!("no first copy of {table} by key ranges:\n{}", run.stderr));
+        assert!(ranges >= 2 && !resumed, "{}", run.stderr);
+        assert_eq!(comment(dst, &copy, table), format!("the {table} table"));
+        assert_same_definition(src, &db, dst, &copy, table);
+    }
+    assert_same(src, &db, dst, &copy, &TABLES);
+}
