@@ -16,6 +16,7 @@
 //! long) or an older server gets its first copy the old way, one stream.
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use dbdump_shared::ranges::KeyRanges;
@@ -44,6 +45,7 @@ pub struct Copied {
     pub ranges: usize,
     /// It went on with a copy a killed puller left.
     pub resumed: bool,
+    /// From the start of the pass's first copies to the end of this one.
     pub elapsed: Duration,
     /// Bytes read from the server for it: the copies' bytes shared out by
     /// rows (the ranges of all tables stream at once).
@@ -134,6 +136,7 @@ pub fn run(
     let read_before = client.bytes_read();
     // Done: the indexes and the table's own comment go back, as soon as
     // its last range is in (the other tables' ranges go on meanwhile).
+    let ended: Mutex<Vec<Option<Duration>>> = Mutex::new(vec![None; prepared.len()]);
     let finish = |dest: &mut Destination, target: usize| {
         let table = &prepared[target];
         if !table.mark.deferred.is_empty() {
@@ -143,18 +146,21 @@ pub fn run(
                 table.mark.deferred.len()
             );
         }
-        marker::finish(dest, &table.name, &table.mark)
+        marker::finish(dest, &table.name, &table.mark)?;
+        ended.lock().unwrap_or_else(|p| p.into_inner())[target] = Some(started.elapsed());
+        Ok(())
     };
     let results = copy::run(cfg, client, &targets, jobs, cfg.copy_streams, &finish);
     let read = client.bytes_read() - read_before;
     let all_rows: u64 = results.iter().filter_map(|r| r.as_ref().ok()).sum();
-    for (table, rows) in prepared.into_iter().zip(results) {
+    let ended = ended.into_inner().unwrap_or_else(|p| p.into_inner());
+    for ((table, rows), ended) in prepared.into_iter().zip(results).zip(ended) {
         let done = rows.map(|rows| Copied {
             rows,
             bytes: (read as u128 * u128::from(rows) / u128::from(all_rows.max(1))) as u64,
             ranges: table.ranges,
             resumed: table.resumed,
-            elapsed: started.elapsed(),
+            elapsed: ended.unwrap_or_else(|| started.elapsed()),
             horizon: table.mark.horizon.clone(),
         });
         copies.insert(table.name, done);
