@@ -241,7 +241,11 @@ fn summary(s: &Synced) -> String {
     }
     if let Some(c) = &s.first_copy {
         let resumed = if c.resumed { ", resumed" } else { "" };
-        line.push_str(&format!("; first copy in {} key ranges{resumed}", c.ranges));
+        let plural = if c.ranges == 1 { "" } else { "s" };
+        line.push_str(&format!(
+            "; first copy in {} key range{plural}{resumed}",
+            c.ranges
+        ));
     }
     if let Some(w) = &s.whole {
         let found = if w.differed {

@@ -142,7 +142,8 @@ pub fn applied(run: &PullerRun, table: &str) -> u64 {
 pub fn first_copy_ranges(run: &PullerRun, table: &str) -> Option<(u32, bool)> {
     let line = summary(run, table);
     let rest = line.split_once("; first copy in ")?.1;
-    let (n, rest) = rest.split_once(" key ranges")?;
+    let (n, rest) = rest.split_once(" key range")?;
+    let rest = rest.strip_prefix('s').unwrap_or(rest);
     let n = n
         .parse()
         .unwrap_or_else(|_| panic!("no number of ranges in: {line}"));
