@@ -6,13 +6,18 @@
 //! of the biggest table is held part way: the two smaller tables are
 //! finished, equal to the source in rows and in definition, while the big
 //! one still carries the copy's mark; once let go, all three end equal.
+//! And a copy of tables in one range each, killed with two of them part
+//! copied: the next run resumes each after the rows it holds and ends
+//! equal, the table finished before the kill left as it was.
 
 use std::time::Duration;
 
 use dbdump_tests::*;
 
 use crate::gate::Gate;
-use crate::{assert_same_definition, comment, first_copy_ranges, Running, MARK};
+use crate::{
+    assert_same_definition, comment, first_copy_ranges, key_set, wait_rows, Running, MARK,
+};
 
 const TABLES: [&str; 3] = ["aaa", "big", "zzz"];
 
@@ -82,4 +87,78 @@ fn tables_copied_at_once_are_each_finished_when_their_own_ranges_are_in() {
         assert_same_definition(src, &db, dst, &copy, table);
     }
     assert_same(src, &db, dst, &copy, &TABLES);
+}
+
+#[test]
+fn a_copy_of_tables_in_one_range_each_killed_part_way_resumes_each_and_ends_equal() {
+    let (src, dst) = pair();
+    let mut ddl = String::from("SET time_zone = '+00:00';");
+    for table in ["t1", "t2", "t3"] {
+        ddl.push_str(&format!(
+            "CREATE TABLE {table} (id INT NOT NULL PRIMARY KEY, v VARCHAR(40) NOT NULL,
+               ts TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),
+               KEY by_ts (ts));
+             INSERT INTO {table} SELECT seq, CONCAT('{table} ', seq),
+               '2024-01-01' + INTERVAL seq SECOND FROM seq_1_to_8000;
+             ANALYZE TABLE {table};"
+        ));
+    }
+    let (db, copy, server) = setup_pair("fc_tables_kill", &ddl);
+    let tables = ["t1", "t2", "t3"];
+    let args = [
+        "-t",
+        "t1,t2,t3",
+        "--copy-streams",
+        "2",
+        "--source-compress=no",
+    ];
+
+    // The first range stream passes whole, the two after it are held.
+    let gate = Gate::start(server.port, 1, 60_000);
+    let puller = Running::start(gate.port, dst, &db, &copy, &args);
+    gate.wait_held(2);
+    wait_until(
+        "the table copied whole to be finished",
+        Duration::from_secs(60),
+        || tables.iter().any(|t| finished(src, &db, dst, &copy, t)),
+    );
+    let part: Vec<&str> = tables
+        .iter()
+        .copied()
+        .filter(|t| comment(dst, &copy, t).starts_with(MARK))
+        .collect();
+    assert_eq!(part.len(), 2, "two tables part copied");
+    for table in &part {
+        wait_rows(dst, &copy, table, 1000);
+    }
+    let held: Vec<_> = part.iter().map(|t| key_set(dst, &copy, t, "id")).collect();
+    puller.kill();
+    gate.release();
+
+    let run = pull_ok(&server, &db, &copy, &args);
+    for (table, before) in part.iter().zip(&held) {
+        assert!(
+            run.stderr.contains(&format!(
+                "table `{table}`: resuming its first copy in 1 range, after the rows it holds"
+            )),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(
+            first_copy_ranges(&run, table),
+            Some((1, true)),
+            "{}",
+            run.stderr
+        );
+        let now = key_set(dst, &copy, table, "id");
+        assert!(before.is_subset(&now), "rows copied before the kill stay");
+    }
+    for table in tables {
+        assert!(
+            !comment(dst, &copy, table).starts_with(MARK),
+            "{table} unmarked"
+        );
+        assert_same_definition(src, &db, dst, &copy, table);
+    }
+    assert_same(src, &db, dst, &copy, &tables);
 }
