@@ -10,7 +10,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use dbdump_shared::signals;
 
@@ -41,8 +41,10 @@ pub struct Target {
 pub type Results = Vec<Result<u64, TableError>>;
 
 /// What is done to a target, on the connection of the worker that copied
-/// its last range, once every one of its ranges is copied.
-pub type Finish<'a> = &'a (dyn Fn(&mut Destination, usize) -> Result<(), TableError> + Sync);
+/// its last range, once every one of its ranges is copied; told when its
+/// first range began.
+pub type Finish<'a> =
+    &'a (dyn Fn(&mut Destination, usize, Instant) -> Result<(), TableError> + Sync);
 
 struct Shared<'a> {
     queue: Mutex<VecDeque<Job>>,
@@ -51,6 +53,8 @@ struct Shared<'a> {
     left: Vec<AtomicUsize>,
     /// Workers copying a range of each target now.
     busy: Vec<AtomicUsize>,
+    /// When a worker took each target's first range.
+    began: Mutex<Vec<Option<Instant>>>,
     errors: Mutex<Vec<Option<TableError>>>,
     /// Set when a table failed: its remaining ranges are skipped.
     failed: Vec<AtomicBool>,
@@ -69,6 +73,8 @@ impl Shared<'_> {
         let at = queue.iter().position(idle).unwrap_or(0);
         let job = queue.remove(at)?;
         self.busy[job.target].fetch_add(1, Ordering::Relaxed);
+        let mut began = self.began.lock().unwrap_or_else(|p| p.into_inner());
+        began[job.target].get_or_insert_with(Instant::now);
         Some(job)
     }
 
@@ -105,6 +111,7 @@ pub fn run(
         rows: targets.iter().map(|_| AtomicU64::new(0)).collect(),
         left,
         busy: targets.iter().map(|_| AtomicUsize::new(0)).collect(),
+        began: Mutex::new(vec![None; targets.len()]),
         errors: Mutex::new(targets.iter().map(|_| None).collect()),
         failed: targets.iter().map(|_| AtomicBool::new(false)).collect(),
         targets,
@@ -184,7 +191,8 @@ fn work(cfg: &Config, client: &Client, shared: &Shared<'_>, finish: Finish<'_>) 
         // never finished, and its mark stays for the next run.
         let last = shared.left[job.target].fetch_sub(1, Ordering::AcqRel) == 1;
         if last && !shared.failed[job.target].load(Ordering::Relaxed) {
-            if let Err(e) = finish(&mut dest, job.target) {
+            let began = shared.began.lock().unwrap_or_else(|p| p.into_inner())[job.target];
+            if let Err(e) = finish(&mut dest, job.target, began.unwrap_or_else(Instant::now)) {
                 shared.fail(job.target, e);
             }
         }

@@ -47,7 +47,8 @@ pub struct Copied {
     pub ranges: usize,
     /// It went on with a copy a killed puller left.
     pub resumed: bool,
-    /// From the start of the pass's first copies to the end of this one.
+    /// From its first range's start to its end (the tables' copies
+    /// overlap).
     pub elapsed: Duration,
     /// Bytes read from the server for it: the copies' bytes shared out by
     /// rows (the ranges of all tables stream at once).
@@ -154,8 +155,8 @@ pub fn run(
     let read_before = client.bytes_read();
     // Done: the indexes and the table's own comment go back, as soon as
     // its last range is in (the other tables' ranges go on meanwhile).
-    let ended: Mutex<Vec<Option<Duration>>> = Mutex::new(vec![None; prepared.len()]);
-    let finish = |dest: &mut Destination, target: usize| {
+    let took: Mutex<Vec<Option<Duration>>> = Mutex::new(vec![None; prepared.len()]);
+    let finish = |dest: &mut Destination, target: usize, began: Instant| {
         let table = &prepared[target];
         if !table.mark.deferred.is_empty() {
             info!(
@@ -165,20 +166,20 @@ pub fn run(
             );
         }
         marker::finish(dest, &table.name, &table.mark)?;
-        ended.lock().unwrap_or_else(|p| p.into_inner())[target] = Some(started.elapsed());
+        took.lock().unwrap_or_else(|p| p.into_inner())[target] = Some(began.elapsed());
         Ok(())
     };
     let results = copy::run(cfg, client, &targets, jobs, cfg.copy_streams, &finish);
     let read = client.bytes_read() - read_before;
     let all_rows: u64 = results.iter().filter_map(|r| r.as_ref().ok()).sum();
-    let ended = ended.into_inner().unwrap_or_else(|p| p.into_inner());
-    for ((table, rows), ended) in prepared.into_iter().zip(results).zip(ended) {
+    let took = took.into_inner().unwrap_or_else(|p| p.into_inner());
+    for ((table, rows), took) in prepared.into_iter().zip(results).zip(took) {
         let done = rows.map(|rows| Copied {
             rows,
             bytes: (read as u128 * u128::from(rows) / u128::from(all_rows.max(1))) as u64,
             ranges: table.ranges,
             resumed: table.resumed,
-            elapsed: ended.unwrap_or_else(|| started.elapsed()),
+            elapsed: took.unwrap_or_else(|| started.elapsed()),
             horizon: table.mark.horizon.clone(),
         });
         copies.insert(table.name, done);
