@@ -358,7 +358,8 @@ fn changed_since(
 }
 
 /// The optimizer's estimate of the rows a changed table's stream holds
-/// (none if it will not say): for progress reports, never for decisions.
+/// (none if it will not say): for progress reports and the puller's
+/// choices of speed (a first copy's ranges), never of what is copied.
 fn estimate(conn: &mut impl Queryable, db: &str, p: &Probe) -> Option<u64> {
     let (query, params) = p.query(db);
     let mut result = conn.exec_iter(sql::explain(&query), params).ok()?;
