@@ -6,8 +6,8 @@
 //! keys under concurrent writes, a table without a time column, kill -9
 //! during copies, a transaction committed late, deletes during a copy, a
 //! destination that cannot be marked, a non-empty destination that gets no
-//! first copy, and several tables at once, each finished as its own ranges
-//! end. One test
+//! first copy, and several tables at once (killed too, and created by
+//! `--create-tables`), each finished as its own ranges end. One test
 //! binary (one pair of MariaDB servers), one file per capability; `gate`
 //! holds the copy's streams still so that every test knows the copy is
 //! under way, without timing.

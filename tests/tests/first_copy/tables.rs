@@ -8,7 +8,9 @@
 //! one still carries the copy's mark; once let go, all three end equal.
 //! And a copy of tables in one range each, killed with two of them part
 //! copied: the next run resumes each after the rows it holds and ends
-//! equal, the table finished before the kill left as it was.
+//! equal, the table finished before the kill left as it was. Tables
+//! missing on the destination are created (`--create-tables`) and then
+//! get their first copies by ranges like any empty table.
 
 use std::time::Duration;
 
@@ -161,4 +163,34 @@ fn a_copy_of_tables_in_one_range_each_killed_part_way_resumes_each_and_ends_equa
         assert_same_definition(src, &db, dst, &copy, table);
     }
     assert_same(src, &db, dst, &copy, &tables);
+}
+
+#[test]
+fn tables_missing_on_the_destination_are_created_then_copied_by_ranges() {
+    let (src, dst) = pair();
+    let (db, copy, server) = setup_pair("fc_tables_create", &ddl());
+    dst.exec(&format!(
+        "DROP TABLE {}, {}",
+        qualified(&copy, "aaa"),
+        qualified(&copy, "big")
+    ));
+    let run = pull_ok(
+        &server,
+        &db,
+        &copy,
+        &[
+            "-t",
+            "aaa,big,zzz",
+            "--create-tables",
+            "--source-compress=no",
+        ],
+    );
+    for table in TABLES {
+        let (_, resumed) = first_copy_ranges(&run, table)
+            .unwrap_or_else(|| panic!("no first copy of {table} by key ranges:\n{}", run.stderr));
+        assert!(!resumed, "{}", run.stderr);
+        assert_eq!(comment(dst, &copy, table), format!("the {table} table"));
+        assert_same_definition(src, &db, dst, &copy, table);
+    }
+    assert_same(src, &db, dst, &copy, &TABLES);
 }
