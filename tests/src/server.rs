@@ -35,12 +35,22 @@ impl Server {
     /// As [`Server::start_with_env`], on a given port (e.g. to restart a
     /// server where its clients expect it).
     pub fn start_on(port: u16, source: &Sandbox, args: &[&str], envs: &[(&str, &str)]) -> Server {
+        Server::launch(port, source.port, args, envs)
+    }
+
+    /// As [`Server::start`], reaching the source database at `source_port`
+    /// (a relay in front of it, say) rather than at its own port.
+    pub fn start_reaching(source_port: u16, args: &[&str]) -> Server {
+        Server::launch(free_port(), source_port, args, &[])
+    }
+
+    fn launch(port: u16, source_port: u16, args: &[&str], envs: &[(&str, &str)]) -> Server {
         let log = scratch_dir().join(format!("server-{}.log", next_id()));
         let file = std::fs::File::create(&log).expect("cannot create server log");
         let fixed = format!(
             "-a 127.0.0.1 -P {port} --source-host 127.0.0.1 --source-port {} \
              --source-username root",
-            source.port
+            source_port
         );
         let child = clean_command(bin("dbd_server"))
             .args(fixed.split(' '))

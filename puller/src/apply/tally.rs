@@ -14,9 +14,9 @@ use dbdump_shared::wire::{self, Header, Line};
 
 use crate::apply::failure::TableError;
 use crate::apply::stream;
-use crate::apply::transfer::with_busy_retry;
 use crate::observe::progress::Progress;
 use crate::source::client::{expect_end, Client};
+use crate::source::retry::with_busy_retry;
 
 /// What a stream holds.
 #[derive(Debug, Default)]

@@ -5,19 +5,16 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::time::Duration;
 
+use dbdump_shared::warn;
 use dbdump_shared::wire::Header;
-use dbdump_shared::{debug, signals, warn};
 
 use crate::apply::destination::{Batch, Destination};
 use crate::apply::failure::TableError;
 use crate::apply::stream::{self, End, Failure};
 use crate::observe::progress::Progress;
-use crate::source::client::{Client, ClientError};
-
-/// How often a 503 (server busy) is retried before the table fails.
-const BUSY_RETRIES: u32 = 60;
+use crate::source::client::Client;
+use crate::source::retry::with_busy_retry;
 
 /// What applying one stream did.
 #[derive(Debug)]
@@ -28,28 +25,6 @@ pub struct Applied {
     pub horizon: String,
     /// The horizon in UTC when it differs: what freshness is told by.
     pub horizon_utc: Option<String>,
-}
-
-/// Retries `f` while the server answers 503, waiting as it asks.
-pub fn with_busy_retry<T>(mut f: impl FnMut() -> Result<T, ClientError>) -> Result<T, ClientError> {
-    let mut tries = 0;
-    loop {
-        match f() {
-            Err(ClientError::Status {
-                status: 503,
-                retry_after,
-                message,
-            }) if tries < BUSY_RETRIES && !signals::stop_requested() => {
-                tries += 1;
-                let wait = retry_after
-                    .unwrap_or(Duration::from_secs(1))
-                    .min(Duration::from_secs(30));
-                debug!("server busy ({message}); retrying in {wait:?}");
-                signals::sleep(wait);
-            }
-            other => return other,
-        }
-    }
 }
 
 /// Who tells a stream's progress: the stream itself (with the source's

@@ -19,11 +19,11 @@ use dbdump_shared::http::percent_encode;
 use dbdump_shared::wire::{self, Column};
 
 use crate::apply::destination::Destination;
-use crate::apply::transfer::with_busy_retry;
 use crate::converge::digests::{DestRow, DestTable};
 use crate::converge::reading::{decode_key, key_columns, next_line, Key};
 use crate::converge::repair::Guard;
 use crate::source::client::{Client, Response};
+use crate::source::retry::with_busy_retry;
 
 /// Rows per chunk of the first, whole-table digest.
 const TOP_CHUNK_ROWS: u64 = 1000;

@@ -12,12 +12,12 @@ use dbdump_shared::http::percent_encode;
 use dbdump_shared::wire;
 
 use crate::apply::destination::Destination;
-use crate::apply::transfer::with_busy_retry;
 use crate::config::tables::Named;
 use crate::config::Config;
 use crate::converge::reading::next_line;
 use crate::converge::{compare, Mode};
 use crate::source::client::Client;
+use crate::source::retry::with_busy_retry;
 
 /// Rows per chunk of a digest that only counts rows (the server's most).
 const COUNT_CHUNK_ROWS: u64 = 100_000;

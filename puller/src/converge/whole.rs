@@ -19,12 +19,13 @@ use dbdump_shared::wire;
 
 use crate::apply::destination::Destination;
 use crate::apply::failure::TableError;
-use crate::apply::transfer::{self, with_busy_retry, Report};
+use crate::apply::transfer::{self, Report};
 use crate::config::Config;
 use crate::converge::digests::DestTable;
 use crate::converge::reading::next_line;
 use crate::source::client::Client;
 use crate::source::requests::stream_path;
+use crate::source::retry::with_busy_retry;
 use crate::sql;
 
 /// What syncing a keyless table did.

@@ -16,12 +16,12 @@ use dbdump_shared::sql::take;
 use dbdump_shared::{debug, warn};
 
 use crate::apply::destination::Destination;
-use crate::apply::transfer::with_busy_retry;
 use crate::config::Config;
 use crate::pass::schedule::Schedule;
 use crate::pass::tables::{ByCursor, How, Planned};
 use crate::source::client::{Client, ClientError};
 use crate::source::clock;
+use crate::source::retry::with_busy_retry;
 use crate::sql;
 
 /// Longest query string of one request (the server takes request lines

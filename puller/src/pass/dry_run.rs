@@ -11,7 +11,6 @@ use dbdump_shared::wire::TableList;
 use dbdump_shared::{error, signals, warn};
 
 use crate::apply::destination::Destination;
-use crate::apply::transfer::with_busy_retry;
 use crate::config::Config;
 use crate::observe::dry_run::Report;
 use crate::observe::monitor::Monitor;
@@ -21,6 +20,7 @@ use crate::pass::schedule::Schedule;
 use crate::pass::tables::{self, How};
 use crate::schema;
 use crate::source::client::Client;
+use crate::source::retry::with_busy_retry;
 
 /// Makes the dry run's pass; its report holds the exit code.
 pub fn pass(cfg: &Config, client: &Client, monitor: &mut Monitor) -> Report {

@@ -28,7 +28,6 @@ use crate::apply::copy::{self, Job, Target};
 use crate::apply::destination::Destination;
 use crate::apply::failure::TableError;
 use crate::apply::marker::{self, Mark};
-use crate::apply::transfer::with_busy_retry;
 use crate::config::tables::Named;
 use crate::config::Config;
 use crate::pass::changes::Survey;
@@ -36,6 +35,7 @@ use crate::pass::tables::{ByCursor, How, Planned};
 use crate::schema;
 use crate::source::client::Client;
 use crate::source::requests::{range_path, ranges_path};
+use crate::source::retry::with_busy_retry;
 
 /// Tables the source estimates smaller get their first copy in one stream.
 const SMALL_TABLE_ROWS: u64 = 5_000;

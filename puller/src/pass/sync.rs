@@ -11,7 +11,6 @@ use dbdump_shared::wire::TableList;
 use dbdump_shared::{error, info, signals, warn};
 
 use crate::apply::destination::Destination;
-use crate::apply::transfer::with_busy_retry;
 use crate::config::Config;
 use crate::observe::monitor::Monitor;
 use crate::pass::changes;
@@ -22,6 +21,7 @@ use crate::pass::tables::{self, How};
 use crate::schema;
 use crate::source::client::Client;
 use crate::source::clock;
+use crate::source::retry::with_busy_retry;
 
 /// The outcome of a pass: per table, rows applied or why it failed.
 pub struct PassReport {

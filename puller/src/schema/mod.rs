@@ -22,11 +22,11 @@ use dbdump_shared::{info, warn};
 
 use crate::apply::destination::Destination;
 use crate::apply::failure::TableError;
-use crate::apply::transfer::with_busy_retry;
 use crate::config::tables::Named;
 use crate::config::Config;
 use crate::source::client::Client;
 use crate::source::requests::cursor_params;
+use crate::source::retry::with_busy_retry;
 use crate::sql;
 
 pub mod ddl;
