@@ -3,7 +3,6 @@
 //! the stream complete. Runs beside the destination writes, so decoding and
 //! the network overlap with the INSERTs.
 
-use std::io::BufRead;
 use std::sync::mpsc::SyncSender;
 
 use dbdump_shared::signals;
@@ -11,7 +10,7 @@ use dbdump_shared::value;
 use dbdump_shared::wire::{self, Column, Header, Line};
 
 use crate::apply::destination::{Batch, Limits};
-use crate::source::client::{expect_end, Response};
+use crate::source::client::{expect_end, read_whole_line, Response};
 
 /// How reading a stream ended, when it did not fail.
 #[derive(Debug, PartialEq, Eq)]
@@ -32,9 +31,7 @@ pub struct Failure {
 }
 
 fn next_line(body: &mut Response, line: &mut String) -> Result<usize, String> {
-    line.clear();
-    body.read_line(line)
-        .map_err(|e| format!("stream broke off: {e}"))
+    read_whole_line(body, line).map_err(|e| format!("stream broke off: {e}"))
 }
 
 /// Reads and checks the header line.

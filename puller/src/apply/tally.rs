@@ -5,7 +5,6 @@
 //! stream would bring anyway. Nothing is decoded but the keys.
 
 use std::collections::HashSet;
-use std::io::BufRead;
 
 use serde_json::value::RawValue;
 
@@ -15,7 +14,7 @@ use dbdump_shared::wire::{self, Header, Line};
 use crate::apply::failure::TableError;
 use crate::apply::stream;
 use crate::observe::progress::Progress;
-use crate::source::client::{expect_end, Client};
+use crate::source::client::{expect_end, read_whole_line, Client};
 use crate::source::retry::with_busy_retry;
 
 /// What a stream holds.
@@ -82,9 +81,7 @@ pub fn tally(
     let mut found = Tally::default();
     let mut line = String::new();
     loop {
-        line.clear();
-        let n = body
-            .read_line(&mut line)
+        let n = read_whole_line(&mut body, &mut line)
             .map_err(|e| format!("stream broke off after {} rows: {e}", found.rows))?;
         if n == 0 {
             return Err(format!("stream ended without a trailer after {} rows", found.rows).into());

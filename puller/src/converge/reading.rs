@@ -3,7 +3,6 @@
 //! cut-off answer), and the keys of its chunks decoded against the header's
 //! key columns.
 
-use std::io::BufRead;
 use std::rc::Rc;
 
 use mysql::Value;
@@ -13,7 +12,7 @@ use dbdump_shared::digest::{self, DigestHeader, DigestLine};
 use dbdump_shared::value;
 use dbdump_shared::wire::Column;
 
-use crate::source::client::{expect_end, Response};
+use crate::source::client::{expect_end, read_whole_line, Response};
 
 /// A primary key as the source sent it, and decoded for the destination.
 #[derive(Debug)]
@@ -62,10 +61,7 @@ pub fn decode_key(raw: &RawValue, columns: &[Column]) -> Result<Rc<Key>, String>
 /// The next line of a digest stream; an error line, a broken stream or
 /// a missing trailer is an error.
 pub fn next_line(body: &mut Response, line: &mut String) -> Result<DigestLine, String> {
-    line.clear();
-    let n = body
-        .read_line(line)
-        .map_err(|e| format!("digest stream broke off: {e}"))?;
+    let n = read_whole_line(body, line).map_err(|e| format!("digest stream broke off: {e}"))?;
     if n == 0 {
         return Err("digest stream ended without a trailer".into());
     }

@@ -362,6 +362,23 @@ impl Client {
     }
 }
 
+/// Reads the next line of a stream into `line` (cleared first): its length,
+/// 0 at the end of the body. Every line the server writes ends with a
+/// newline, and a stream's body ends when its connection closes, so a last
+/// line without one is a stream cut in the middle of a line: an error,
+/// never a line to decode.
+pub fn read_whole_line(body: &mut impl BufRead, line: &mut String) -> io::Result<usize> {
+    line.clear();
+    let n = body.read_line(line)?;
+    if n > 0 && !line.ends_with('\n') {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "cut in the middle of a line",
+        ));
+    }
+    Ok(n)
+}
+
 /// After a stream's trailer nothing may follow but the end of the body.
 /// Reading up to it is also what checks a gzip body's CRC and length: a
 /// compressed stream cut after its trailer line is an error too, never
@@ -441,6 +458,17 @@ mod tests {
             Framing::Close
         ));
         assert!(parse_status(&head("SSH-2.0-OpenSSH\r\n\r\n")).is_err());
+    }
+
+    #[test]
+    fn a_last_line_without_its_newline_is_a_cut_not_a_line() {
+        let mut body = Cursor::new(b"[1,\"a\"]\n[2,\"b".to_vec());
+        let mut line = String::new();
+        assert_eq!(read_whole_line(&mut body, &mut line).unwrap(), 8);
+        let cut = read_whole_line(&mut body, &mut line).unwrap_err();
+        assert_eq!(cut.kind(), io::ErrorKind::UnexpectedEof);
+        assert_eq!(cut.to_string(), "cut in the middle of a line");
+        assert_eq!(read_whole_line(&mut body, &mut line).unwrap(), 0);
     }
 
     fn read_body(framing: Framing, wire: &str) -> io::Result<String> {
