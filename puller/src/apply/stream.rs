@@ -10,7 +10,8 @@ use dbdump_shared::value;
 use dbdump_shared::wire::{self, Column, Header, Line};
 
 use crate::apply::destination::{Batch, Limits};
-use crate::source::client::{expect_end, read_whole_line, Response};
+use crate::source::body::{expect_end, read_whole_line};
+use crate::source::client::Response;
 
 /// How reading a stream ended, when it did not fail.
 #[derive(Debug, PartialEq, Eq)]

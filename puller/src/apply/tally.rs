@@ -14,7 +14,8 @@ use dbdump_shared::wire::{self, Header, Line};
 use crate::apply::failure::TableError;
 use crate::apply::stream;
 use crate::observe::progress::Progress;
-use crate::source::client::{expect_end, read_whole_line, Client};
+use crate::source::body::{expect_end, read_whole_line};
+use crate::source::client::Client;
 use crate::source::retry::with_busy_retry;
 
 /// What a stream holds.

@@ -12,7 +12,8 @@ use dbdump_shared::digest::{self, DigestHeader, DigestLine};
 use dbdump_shared::value;
 use dbdump_shared::wire::Column;
 
-use crate::source::client::{expect_end, read_whole_line, Response};
+use crate::source::body::{expect_end, read_whole_line};
+use crate::source::client::Response;
 
 /// A primary key as the source sent it, and decoded for the destination.
 #[derive(Debug)]

@@ -4,7 +4,7 @@
 //! with a configurable CA, bodies read as a stream, optionally through an
 //! HTTP proxy (`proxy`).
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,6 +21,7 @@ use dbdump_shared::tls::MaybeTls;
 use dbdump_shared::wire::ErrorBody;
 
 use crate::config::Config;
+use crate::source::body::{framing, Body};
 use crate::source::proxy::{self, Proxy};
 use crate::source::proxy_choice;
 use crate::source::tlserror::{self, Peer};
@@ -81,94 +82,9 @@ pub struct Client {
 
 type Conn = MaybeTls<ClientConnection>;
 
-/// How the body of a response ends.
-enum Framing {
-    Length(u64),
-    Chunked { left: u64, done: bool },
-    Close,
-}
-
-/// A response body, read as it arrives from `R`.
-pub struct Body<R> {
-    conn: R,
-    framing: Framing,
-    counted: Arc<AtomicU64>,
-}
-
 /// What [`Client::get`] returns: the body, gunzipped when the server sent
 /// it compressed.
 pub type Response = BufReader<Decoded<Body<BufReader<Conn>>>>;
-
-/// Reads at most `left` bytes, counting them off; the peer closing early
-/// is an error (`short`), not an end.
-fn read_at_most(
-    r: &mut impl Read,
-    buf: &mut [u8],
-    left: &mut u64,
-    short: &str,
-) -> io::Result<usize> {
-    let max = buf.len().min(usize::try_from(*left).unwrap_or(usize::MAX));
-    let n = r.read(&mut buf[..max])?;
-    if n == 0 {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            short.to_string(),
-        ));
-    }
-    *left -= n as u64;
-    Ok(n)
-}
-
-impl<R: BufRead> Read for Body<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.read_framed(buf)?;
-        self.counted.fetch_add(n as u64, Ordering::Relaxed);
-        Ok(n)
-    }
-}
-
-impl<R: BufRead> Body<R> {
-    fn read_framed(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match &mut self.framing {
-            Framing::Close => self.conn.read(buf),
-            Framing::Length(left) => {
-                if *left == 0 {
-                    return Ok(0);
-                }
-                read_at_most(
-                    &mut self.conn,
-                    buf,
-                    left,
-                    "body shorter than Content-Length",
-                )
-            }
-            Framing::Chunked { left, done } => {
-                if *done {
-                    return Ok(0);
-                }
-                if *left == 0 {
-                    let mut line = String::new();
-                    self.conn.by_ref().take(1024).read_line(&mut line)?;
-                    let size = line.trim().split(';').next().unwrap_or("");
-                    let size = u64::from_str_radix(size, 16).map_err(|_| {
-                        io::Error::new(io::ErrorKind::InvalidData, "bad chunk size")
-                    })?;
-                    if size == 0 {
-                        *done = true;
-                        return Ok(0);
-                    }
-                    *left = size;
-                }
-                let n = read_at_most(&mut self.conn, buf, left, "stream ended inside a chunk")?;
-                if *left == 0 {
-                    let mut crlf = [0u8; 2];
-                    self.conn.read_exact(&mut crlf)?;
-                }
-                Ok(n)
-            }
-        }
-    }
-}
 
 impl Client {
     pub fn new(c: &Config) -> Result<Client, String> {
@@ -323,14 +239,10 @@ impl Client {
             other => ClientError::Protocol(other.to_string()),
         })?;
         let status = parse_status(&head)?;
-        let framing = framing(&head)?;
+        let framing = framing(&head).map_err(ClientError::Protocol)?;
         let gzip = gzip::is_gzip(head.header("content-encoding")).map_err(ClientError::Protocol)?;
         // Bytes are counted as they arrive, before any gunzipping.
-        let body = Body {
-            conn: reader,
-            framing,
-            counted: self.read.clone(),
-        };
+        let body = Body::new(reader, framing, self.read.clone());
         let mut body = Decoded::new(body, gzip);
         if status == 200 {
             return Ok(BufReader::with_capacity(256 * 1024, body));
@@ -362,38 +274,6 @@ impl Client {
     }
 }
 
-/// Reads the next line of a stream into `line` (cleared first): its length,
-/// 0 at the end of the body. Every line the server writes ends with a
-/// newline, and a stream's body ends when its connection closes, so a last
-/// line without one is a stream cut in the middle of a line: an error,
-/// never a line to decode.
-pub fn read_whole_line(body: &mut impl BufRead, line: &mut String) -> io::Result<usize> {
-    line.clear();
-    let n = body.read_line(line)?;
-    if n > 0 && !line.ends_with('\n') {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "cut in the middle of a line",
-        ));
-    }
-    Ok(n)
-}
-
-/// After a stream's trailer nothing may follow but the end of the body.
-/// Reading up to it is also what checks a gzip body's CRC and length: a
-/// compressed stream cut after its trailer line is an error too, never
-/// taken as complete.
-pub fn expect_end(body: &mut Response) -> Result<(), String> {
-    let mut rest = Vec::new();
-    body.take(4096)
-        .read_to_end(&mut rest)
-        .map_err(|e| format!("stream broke off after its trailer: {e}"))?;
-    if rest.iter().any(|b| !b.is_ascii_whitespace()) {
-        return Err("the server sent more after the stream's trailer".into());
-    }
-    Ok(())
-}
-
 fn parse_status(head: &Head) -> Result<u16, ClientError> {
     let mut parts = head.start_line.splitn(3, ' ');
     match (
@@ -405,26 +285,6 @@ fn parse_status(head: &Head) -> Result<u16, ClientError> {
             "not an HTTP response: {:?}",
             head.start_line
         ))),
-    }
-}
-
-fn framing(head: &Head) -> Result<Framing, ClientError> {
-    if head
-        .header("transfer-encoding")
-        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
-    {
-        return Ok(Framing::Chunked {
-            left: 0,
-            done: false,
-        });
-    }
-    match head.header("content-length") {
-        Some(v) => v
-            .trim()
-            .parse()
-            .map(Framing::Length)
-            .map_err(|_| ClientError::Protocol(format!("bad Content-Length {v:?}"))),
-        None => Ok(Framing::Close),
     }
 }
 
@@ -447,55 +307,10 @@ mod tests {
     }
 
     #[test]
-    fn status_and_framing() {
+    fn status_lines() {
         let hd = head("HTTP/1.1 404 Not Found\r\nContent-Length: 12\r\n\r\n");
         assert_eq!(parse_status(&hd).unwrap(), 404);
-        assert!(matches!(framing(&hd).unwrap(), Framing::Length(12)));
-        let hd = head("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
-        assert!(matches!(framing(&hd).unwrap(), Framing::Chunked { .. }));
-        assert!(matches!(
-            framing(&head("HTTP/1.0 200 OK\r\n\r\n")).unwrap(),
-            Framing::Close
-        ));
         assert!(parse_status(&head("SSH-2.0-OpenSSH\r\n\r\n")).is_err());
-    }
-
-    #[test]
-    fn a_last_line_without_its_newline_is_a_cut_not_a_line() {
-        let mut body = Cursor::new(b"[1,\"a\"]\n[2,\"b".to_vec());
-        let mut line = String::new();
-        assert_eq!(read_whole_line(&mut body, &mut line).unwrap(), 8);
-        let cut = read_whole_line(&mut body, &mut line).unwrap_err();
-        assert_eq!(cut.kind(), io::ErrorKind::UnexpectedEof);
-        assert_eq!(cut.to_string(), "cut in the middle of a line");
-        assert_eq!(read_whole_line(&mut body, &mut line).unwrap(), 0);
-    }
-
-    fn read_body(framing: Framing, wire: &str) -> io::Result<String> {
-        let mut body = Body {
-            conn: Cursor::new(wire.as_bytes().to_vec()),
-            framing,
-            counted: Arc::new(AtomicU64::new(0)),
-        };
-        let mut out = String::new();
-        body.read_to_string(&mut out).map(|_| out)
-    }
-
-    #[test]
-    fn bodies_by_framing() {
-        let chunked = || Framing::Chunked {
-            left: 0,
-            done: false,
-        };
-        assert_eq!(
-            read_body(chunked(), "3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n").unwrap(),
-            "abcde"
-        );
-        assert!(read_body(chunked(), "5\r\nab").is_err());
-        assert!(read_body(chunked(), "zz\r\n").is_err());
-        assert_eq!(read_body(Framing::Length(3), "abcdef").unwrap(), "abc");
-        assert!(read_body(Framing::Length(9), "abc").is_err());
-        assert_eq!(read_body(Framing::Close, "all of it").unwrap(), "all of it");
     }
 
     #[test]
