@@ -1,4 +1,4 @@
-//! The static (musl) binaries' allocator. musl's own makes them spend most
+//! The static (musl) binaries' allocator, and their `memcpy`. musl's own makes them spend most
 //! of their time in `malloc` and `munmap` (a first copy of the bench table:
 //! 4.3 s of the puller's CPU instead of glibc's 1.1 s); mimalloc gives them
 //! glibc's speed. glibc builds keep the system's allocator.
@@ -9,6 +9,11 @@
 //! arenas as they are used and to give freed memory back after 10 ms: at
 //! once (0) cost the puller 0.3 s of system time in a first copy of the
 //! bench table (madvise per free), and 10 ms costs 3 MB of RSS.
+
+// The static binaries' memcpy and memmove on x86-64 (see dbdump-memcopy):
+// linked in by naming the crate.
+#[cfg(target_env = "musl")]
+use dbdump_memcopy as _;
 
 #[cfg(target_env = "musl")]
 #[global_allocator]

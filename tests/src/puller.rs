@@ -1,8 +1,10 @@
-//! Running `dbd_puller`: its command line ([`puller_command`]), a one-shot
-//! run to its end ([`puller`], [`pull_ok`]) and the figures in its
+//! Running `dbd_puller`: its command line ([`puller_command`], of another
+//! build: [`puller_command_of`]), a one-shot run to its end ([`puller`],
+//! [`run_puller`], [`pull_ok`]) and the figures in its
 //! per-table summary lines ([`figure`], [`rows_applied`]).
 
 use std::io::Read;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -47,12 +49,25 @@ pub fn puller_command(
     dst_db: &str,
     extra: &[&str],
 ) -> Command {
+    puller_command_of(&bin("dbd_puller"), port, dst, src_db, dst_db, extra)
+}
+
+/// [`puller_command`] for another build of `dbd_puller` (`binary`), such
+/// as the static release one.
+pub fn puller_command_of(
+    binary: &Path,
+    port: u16,
+    dst: &Sandbox,
+    src_db: &str,
+    dst_db: &str,
+    extra: &[&str],
+) -> Command {
     let fixed = format!(
         "--source-host 127.0.0.1 --source-port {port} --dest-host 127.0.0.1 --dest-port {} \
          --dest-username root",
         dst.port
     );
-    let mut cmd = clean_command(bin("dbd_puller"));
+    let mut cmd = clean_command(binary.to_path_buf());
     cmd.args(fixed.split(' '))
         .args(["--source-database", src_db, "--dest-database", dst_db])
         .args(extra);
@@ -62,7 +77,12 @@ pub fn puller_command(
 /// Runs `dbd_puller` against the server on `port` to completion; killed, and
 /// the test failed, after 120 s.
 pub fn puller(port: u16, dst: &Sandbox, src_db: &str, dst_db: &str, extra: &[&str]) -> PullerRun {
-    let mut child = puller_command(port, dst, src_db, dst_db, extra)
+    run_puller(puller_command(port, dst, src_db, dst_db, extra))
+}
+
+/// Runs a [`puller_command`] to completion, as [`puller`] does.
+pub fn run_puller(mut cmd: Command) -> PullerRun {
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

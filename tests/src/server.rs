@@ -4,7 +4,7 @@
 //! ([`database_pair`], [`setup_pair`]).
 
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
@@ -44,7 +44,23 @@ impl Server {
         Server::launch(free_port(), source_port, args, &[])
     }
 
+    /// As [`Server::start`], running another build of `dbd_server`
+    /// (`binary`), such as the static release one.
+    pub fn start_binary(binary: &Path, source: &Sandbox, args: &[&str]) -> Server {
+        Server::launch_binary(binary, free_port(), source.port, args, &[])
+    }
+
     fn launch(port: u16, source_port: u16, args: &[&str], envs: &[(&str, &str)]) -> Server {
+        Server::launch_binary(&bin("dbd_server"), port, source_port, args, envs)
+    }
+
+    fn launch_binary(
+        binary: &Path,
+        port: u16,
+        source_port: u16,
+        args: &[&str],
+        envs: &[(&str, &str)],
+    ) -> Server {
         let log = scratch_dir().join(format!("server-{}.log", next_id()));
         let file = std::fs::File::create(&log).expect("cannot create server log");
         let fixed = format!(
@@ -52,7 +68,7 @@ impl Server {
              --source-username root",
             source_port
         );
-        let child = clean_command(bin("dbd_server"))
+        let child = clean_command(binary.to_path_buf())
             .args(fixed.split(' '))
             .args(args)
             .envs(envs.iter().copied())

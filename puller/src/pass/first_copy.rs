@@ -22,9 +22,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use dbdump_shared::ranges::KeyRanges;
-use dbdump_shared::{debug, info};
+use dbdump_shared::{debug, info, signals};
 
-use crate::apply::copy::{self, Job, Target};
+use crate::apply::copy::{self, Feed, Target};
 use crate::apply::destination::Destination;
 use crate::apply::failure::TableError;
 use crate::apply::marker::{self, Mark};
@@ -91,7 +91,6 @@ pub fn run(
     survey: &Survey,
 ) -> FirstCopies {
     let started = Instant::now();
-    let (mut targets, mut jobs, mut prepared) = (Vec::new(), Vec::new(), Vec::new());
     let mut copies = FirstCopies::new();
     // Unknown (the query failed): every table's own comment is read.
     let marked = marker::marked_tables(dest).map_err(|e| debug!("{e}")).ok();
@@ -122,58 +121,80 @@ pub fn run(
             Err(e) => debug!("no first copy of `{}` by key: {e}", p.name),
         }
     }
+    if found.is_empty() {
+        return copies;
+    }
     let fresh_rows: u64 = found
         .iter()
         .filter(|(.., f)| matches!(f, Found::Fresh(_)))
         .filter_map(|(p, ..)| survey.estimate(&p.name))
         .sum();
-    for (p, cursor, key, below, f) in found {
-        let count = range_count(survey.estimate(&p.name), fresh_rows, cfg.copy_streams);
-        match start(cfg, client, dest, p, cursor, key, below, f, count) {
-            Ok(Some((mark, resumed, estimate, paths))) => {
-                let target = targets.len();
-                targets.push(Target {
-                    name: p.name.clone(),
-                    estimate,
-                    already: 0,
-                });
-                jobs.extend(paths.into_iter().map(|path| Job { target, path }));
-                prepared.push(Prepared {
-                    name: p.name.clone(),
-                    ranges: mark.boundaries.len() + 1,
-                    mark,
-                    resumed,
-                });
-            }
-            Ok(None) => {}
-            Err(e) => debug!("no first copy of `{}` by key: {e}", p.name),
-        }
-    }
-    if targets.is_empty() {
-        return copies;
-    }
+    let targets: Vec<Target> = found
+        .iter()
+        .map(|(p, ..)| Target {
+            name: p.name.clone(),
+        })
+        .collect();
+    // Filled by the feed, table by table, while the first ones are copied.
+    let prepared: Mutex<Vec<Option<Prepared>>> = Mutex::new(found.iter().map(|_| None).collect());
     let read_before = client.bytes_read();
     // Done: the indexes and the table's own comment go back, as soon as
     // its last range is in (the other tables' ranges go on meanwhile).
-    let took: Mutex<Vec<Option<Duration>>> = Mutex::new(vec![None; prepared.len()]);
+    let took: Mutex<Vec<Option<Duration>>> = Mutex::new(vec![None; found.len()]);
     let finish = |dest: &mut Destination, target: usize, began: Instant| {
-        let table = &prepared[target];
-        if !table.mark.deferred.is_empty() {
+        let (name, mark) = match &lock(&prepared)[target] {
+            Some(table) => (table.name.clone(), table.mark.clone()),
+            None => return Err("a first copy finished before it began".into()),
+        };
+        if !mark.deferred.is_empty() {
             info!(
-                "first copy of `{}`: building the {} secondary index(es) left for its end",
-                table.name,
-                table.mark.deferred.len()
+                "first copy of `{name}`: building the {} secondary index(es) left for its end",
+                mark.deferred.len()
             );
         }
-        marker::finish(dest, &table.name, &table.mark)?;
-        took.lock().unwrap_or_else(|p| p.into_inner())[target] = Some(began.elapsed());
+        marker::finish(dest, &name, &mark)?;
+        lock(&took)[target] = Some(began.elapsed());
         Ok(())
     };
-    let results = copy::run(cfg, client, &targets, jobs, cfg.copy_streams, &finish);
+    // Each table's ranges asked for and its mark set on this thread's
+    // connection, handed to the workers one table at a time: the first
+    // table is copied while the others are still being prepared.
+    let feed = |feed: &Feed<'_, '_>| {
+        for (target, (p, cursor, key, below, f)) in found.into_iter().enumerate() {
+            if signals::stop_requested() {
+                break;
+            }
+            let count = range_count(survey.estimate(&p.name), fresh_rows, cfg.copy_streams);
+            match start(cfg, client, dest, p, cursor, key, below, f, count) {
+                Ok(Some((mark, resumed, estimate, paths))) => {
+                    lock(&prepared)[target] = Some(Prepared {
+                        name: p.name.clone(),
+                        ranges: mark.boundaries.len() + 1,
+                        mark,
+                        resumed,
+                    });
+                    feed.add(target, paths, estimate);
+                }
+                Ok(None) => {}
+                Err(e) => debug!("no first copy of `{}` by key: {e}", p.name),
+            }
+        }
+    };
+    let results = copy::run(cfg, client, &targets, cfg.copy_streams, &finish, feed);
     let read = client.bytes_read() - read_before;
-    let all_rows: u64 = results.iter().filter_map(|r| r.as_ref().ok()).sum();
+    let prepared = prepared.into_inner().unwrap_or_else(|p| p.into_inner());
+    let all_rows: u64 = prepared
+        .iter()
+        .zip(&results)
+        .filter(|(table, _)| table.is_some())
+        .filter_map(|(_, r)| r.as_ref().ok())
+        .sum();
     let took = took.into_inner().unwrap_or_else(|p| p.into_inner());
     for ((table, rows), took) in prepared.into_iter().zip(results).zip(took) {
+        // A table the feed did not start gets its first copy by its sync.
+        let Some(table) = table else {
+            continue;
+        };
         let done = rows.map(|rows| Copied {
             rows,
             bytes: (read as u128 * u128::from(rows) / u128::from(all_rows.max(1))) as u64,
@@ -185,6 +206,10 @@ pub fn run(
         copies.insert(table.name, done);
     }
     copies
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// What the destination says of a table a first copy may be for.
