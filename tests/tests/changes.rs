@@ -11,7 +11,8 @@ use dbdump_tests::*;
 
 /// Stream requests for tables of `db` in the server's log so far. The
 /// server writes a request's line once the client has closed, which may be
-/// a moment after the puller exits: the count is read until it holds still.
+/// a moment after the puller exits (longer on a busy machine): the count is
+/// read until it holds still for half a second.
 fn streams(server: &Server, db: &str) -> usize {
     let prefix = format!("GET /{db}/");
     let count = || {
@@ -24,11 +25,12 @@ fn streams(server: &Server, db: &str) -> usize {
             })
             .count()
     };
-    let mut last = count();
+    let (mut last, mut held) = (count(), 0);
     loop {
         std::thread::sleep(Duration::from_millis(150));
         let now = count();
-        if now == last {
+        held = if now == last { held + 1 } else { 0 };
+        if held == 3 {
             return now;
         }
         last = now;
