@@ -83,7 +83,9 @@ impl Shared<'_> {
     /// The next range to copy, waiting for the feed while it is open: of a
     /// table no other worker is copying, if the queue has one (two sessions
     /// inserting into one table contend for its index pages: 20 tables
-    /// copied a table at a time took about 5 % longer), else the first.
+    /// copied a table at a time took about 5 % longer), else the first
+    /// once the feed has ended (until then, the next table it adds may be
+    /// one nobody copies).
     fn next(&self) -> Option<Job> {
         let mut queue = lock(&self.queue);
         loop {
@@ -91,8 +93,12 @@ impl Shared<'_> {
                 .jobs
                 .retain(|job| !self.failed[job.target].load(Ordering::Relaxed));
             let idle = |job: &Job| self.busy[job.target].load(Ordering::Relaxed) == 0;
-            let at = queue.jobs.iter().position(idle).unwrap_or(0);
-            if let Some(job) = queue.jobs.remove(at) {
+            let at = match queue.jobs.iter().position(idle) {
+                Some(at) => Some(at),
+                None if queue.closed => (!queue.jobs.is_empty()).then_some(0),
+                None => None,
+            };
+            if let Some(job) = at.and_then(|at| queue.jobs.remove(at)) {
                 self.busy[job.target].fetch_add(1, Ordering::Relaxed);
                 lock(&self.began)[job.target].get_or_insert_with(Instant::now);
                 return Some(job);
