@@ -1,8 +1,8 @@
 //! First copies, several key ranges at once: a few workers, each with its
 //! own destination connection, take ranges from one queue (of every table
 //! being copied) and stream each into its table in key order. A feeder
-//! thread fills the queue table by table (its ranges asked for, its mark
-//! set) while the workers already copy the first ones, and this thread
+//! thread fills the queue table by table (its mark set, its indexes
+//! dropped) while the workers already copy the first ones, and this thread
 //! tells each table's progress. A range is one stream, batch by batch, so
 //! an interrupted one leaves a prefix of itself; a table whose range fails
 //! has its other ranges left for the next run. The worker that copies a
