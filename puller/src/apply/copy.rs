@@ -75,7 +75,8 @@ struct Shared<'a> {
     targets: &'a [Target],
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+/// A lock that a panicked holder did not spoil: what it guards stays usable.
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 

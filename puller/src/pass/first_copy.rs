@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use dbdump_shared::ranges::KeyRanges;
 use dbdump_shared::{debug, info, signals};
 
-use crate::apply::copy::{self, Feed, Target};
+use crate::apply::copy::{self, lock, Feed, Target};
 use crate::apply::destination::Destination;
 use crate::apply::failure::TableError;
 use crate::apply::marker::{self, Mark};
@@ -219,10 +219,6 @@ pub fn run(
         copies.insert(table.name, done);
     }
     copies
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// What the destination says of a table a first copy may be for.

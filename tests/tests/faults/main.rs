@@ -12,7 +12,7 @@ mod relay;
 mod server;
 mod source;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
@@ -59,6 +59,18 @@ pub fn signal(pid: u32, sig: &str) {
     let _ = std::process::Command::new("kill")
         .args([sig, &pid.to_string()])
         .status();
+}
+
+/// What a child spawned with a piped stderr wrote there, once it exited.
+pub fn stderr_of(child: &mut std::process::Child) -> String {
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("read");
+    stderr
 }
 
 pub fn wait_exit(child: &mut std::process::Child, limit: Duration) -> Option<i32> {

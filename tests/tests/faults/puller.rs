@@ -2,12 +2,11 @@
 //! puller, an unreachable destination, and SIGTERM/SIGINT to a one-shot
 //! run (which stops consistently).
 
-use std::io::Read;
 use std::time::Duration;
 
 use dbdump_tests::*;
 
-use crate::{big_source, signal, wait_exit, WIDE};
+use crate::{big_source, signal, stderr_of, wait_exit, WIDE};
 
 #[test]
 fn polling_rides_out_the_destination_going_away() {
@@ -48,13 +47,7 @@ fn polling_rides_out_the_destination_going_away() {
     wait_rows(2);
     signal(child.id(), "-INT");
     assert_eq!(wait_exit(&mut child, Duration::from_secs(10)), Some(0));
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .expect("stderr")
-        .read_to_string(&mut stderr)
-        .expect("read");
+    let stderr = stderr_of(&mut child);
     assert!(
         stderr.contains("next attempt in"),
         "failures are logged with the backoff:\n{stderr}"

@@ -9,7 +9,7 @@ use std::time::Duration;
 use dbdump_tests::*;
 
 use crate::relay::Relay;
-use crate::{big_source, signal, wait_exit};
+use crate::{big_source, signal, stderr_of, wait_exit};
 
 #[test]
 fn server_killed_mid_stream_then_the_next_run_completes() {
@@ -33,13 +33,7 @@ fn server_killed_mid_stream_then_the_next_run_completes() {
     relay.cut();
     drop(server);
     let code = wait_exit(&mut child, Duration::from_secs(30));
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .expect("stderr")
-        .read_to_string(&mut stderr)
-        .expect("read");
+    let stderr = stderr_of(&mut child);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains("without a trailer") || stderr.contains("broke off"),

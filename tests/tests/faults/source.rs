@@ -3,14 +3,13 @@
 //! it is back), and down for a moment when the puller asks (it waits, says
 //! so, and the run completes).
 
-use std::io::Read;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use dbdump_tests::*;
 
 use crate::relay::Relay;
-use crate::{big_database, big_source, wait_exit};
+use crate::{big_database, big_source, stderr_of, wait_exit};
 
 #[test]
 fn source_restart_mid_stream_then_the_next_run_completes() {
@@ -77,13 +76,7 @@ fn a_source_down_for_a_moment_is_waited_for_and_the_run_completes() {
     );
     src.restart();
     let code = wait_exit(&mut child, Duration::from_secs(60));
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .expect("stderr")
-        .read_to_string(&mut stderr)
-        .expect("read");
+    let stderr = stderr_of(&mut child);
     assert_eq!(code, Some(0), "{stderr}");
     assert!(
         stderr.contains("answered 503 5 times in a row (source database unavailable"),
